@@ -1,0 +1,279 @@
+"""Run the Pulumi program in-process under mocks: no CLI, no backend, no cloud credentials.
+
+One engine for two users: the infrastructure tests (which assert on what was registered) and the
+offline plan (which prints it). Every resource the program registers is recorded with the inputs
+the provider would receive (camelCase, as the engine and CrossGuard policies see them), and every
+provider function the program invokes must be answered here: an unanswered invoke fails loudly
+instead of silently returning all-None fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import runpy
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT = "awaterra"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT_ID = "123456789012"
+SECRET_PLACEHOLDER = "offline-secret-placeholder"
+
+
+class UnansweredInvoke(RuntimeError):
+    """The program called a provider function that the offline mocks do not answer."""
+
+
+@dataclass
+class RecordedResource:
+    """One resource registration as the engine received it."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    id: str
+    provider: str | None = None
+
+    @property
+    def urn_name(self) -> str:
+        return f"{self.type}::{self.name}"
+
+
+@dataclass
+class Recording:
+    """Everything one run of the program did."""
+
+    stack: str
+    resources: list[RecordedResource] = field(default_factory=list)
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_token: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def one(self, type_token: str, name_contains: str = "") -> RecordedResource:
+        found = [r for r in self.of_type(type_token) if name_contains in r.name]
+        if len(found) != 1:
+            names = [r.name for r in found]
+            raise AssertionError(f"expected one {type_token} named *{name_contains}*, found {names}")
+        return found[0]
+
+    def named(self, name: str) -> RecordedResource:
+        for resource in self.resources:
+            if resource.name == name:
+                return resource
+        raise AssertionError(f"no resource named {name}")
+
+    def __iter__(self) -> Iterator[RecordedResource]:
+        return iter(self.resources)
+
+
+def _fake_id(type_token: str, name: str) -> str:
+    return f"{name}-{hashlib.sha1(f'{type_token}/{name}'.encode()).hexdigest()[:8]}"  # noqa: S324
+
+
+# Computed outputs that real providers return and that the program reads back.
+# Keyed by type token; each returns extra state given (name, inputs, region).
+ComputedOutputs = Callable[[str, dict[str, Any], str], dict[str, Any]]
+
+
+def _arn(service: str, region: str, resource: str) -> str:
+    return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"
+
+
+COMPUTED: dict[str, ComputedOutputs] = {
+    "aws:s3/bucket:Bucket": lambda n, i, r: {
+        "bucket": i.get("bucket") or n,
+        "arn": f"arn:aws:s3:::{i.get('bucket') or n}",
+        "bucketRegionalDomainName": f"{i.get('bucket') or n}.s3.{r}.amazonaws.com",
+    },
+    "aws:kms/key:Key": lambda n, i, r: {
+        "arn": _arn("kms", r, f"key/{n}"),
+        "keyId": n,
+    },
+    "aws:rds/instance:Instance": lambda n, i, r: {
+        "address": f"{n}.abcdefgh.{r}.rds.amazonaws.com",
+        "endpoint": f"{n}.abcdefgh.{r}.rds.amazonaws.com:5432",
+        "port": i.get("port", 5432),
+        "arn": _arn("rds", r, f"db:{n}"),
+        "masterUserSecrets": [
+            {
+                "secretArn": _arn("secretsmanager", r, f"secret:rds!db-{n}-AbCdEf"),
+                "kmsKeyId": i.get("masterUserSecretKmsKeyId") or _arn("kms", r, "key/default"),
+                "secretStatus": "active",
+            }
+        ],
+    },
+    "aws:lb/loadBalancer:LoadBalancer": lambda n, i, r: {
+        "arn": _arn("elasticloadbalancing", r, f"loadbalancer/app/{n}/50dc6c495c0c9188"),
+        "arnSuffix": f"app/{n}/50dc6c495c0c9188",
+        "dnsName": f"{n}-1234567890.{r}.elb.amazonaws.com",
+        "zoneId": "Z35SXDOTRQ7X7K",
+    },
+    "aws:lb/targetGroup:TargetGroup": lambda n, i, r: {
+        "arn": _arn("elasticloadbalancing", r, f"targetgroup/{n}/6d0ecf831eec9f09"),
+        "arnSuffix": f"targetgroup/{n}/6d0ecf831eec9f09",
+    },
+    "aws:acm/certificate:Certificate": lambda n, i, r: {
+        "arn": _arn("acm", r, f"certificate/{n}"),
+        "domainValidationOptions": [
+            {
+                "domainName": i.get("domainName"),
+                "resourceRecordName": f"_x1.{i.get('domainName')}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": "_x2.acm-validations.aws.",
+            }
+        ],
+    },
+    "aws:cognito/userPool:UserPool": lambda n, i, r: {
+        "arn": _arn("cognito-idp", r, f"userpool/{r}_{n}"),
+        "endpoint": f"cognito-idp.{r}.amazonaws.com/{r}_{n}",
+    },
+    "aws:ecr/repository:Repository": lambda n, i, r: {
+        "arn": _arn("ecr", r, f"repository/{n}"),
+        "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{r}.amazonaws.com/{n}",
+        "registryId": ACCOUNT_ID,
+    },
+    "docker:index/image:Image": lambda n, i, r: {
+        "repoDigest": f"{i.get('imageName', n).split(':')[0]}@sha256:{'0' * 64}",
+    },
+    "aws:ec2/vpc:Vpc": lambda n, i, r: {"defaultSecurityGroupId": f"sg-default-{n}"},
+    "aws:ecs/cluster:Cluster": lambda n, i, r: {"arn": _arn("ecs", r, f"cluster/{n}")},
+    "aws:ecs/service:Service": lambda n, i, r: {"name": i.get("name") or n},
+    "aws:backup/vault:Vault": lambda n, i, r: {"arn": _arn("backup", r, f"backup-vault:{n}")},
+}
+
+
+def _generic_arn(type_token: str, name: str, region: str) -> str:
+    service = type_token.split(":")[1].split("/")[0]
+    return _arn(service, region, name)
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Mocks that record registrations and answer the provider functions the program uses."""
+
+    def __init__(self, recording: Recording, region: str, invokes: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]]) -> None:
+        self.recording = recording
+        self.region = region
+        self.invokes = invokes
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        resource_id = args.resource_id or _fake_id(args.typ, args.name)
+        state = dict(args.inputs)
+        if args.typ.startswith("aws:"):
+            state.setdefault("arn", _generic_arn(args.typ, args.name, self.region))
+        computed = COMPUTED.get(args.typ)
+        if computed:
+            for key, value in computed(args.name, args.inputs, self.region).items():
+                state.setdefault(key, value)
+        if args.typ.startswith("pulumi:providers:"):
+            resource_id = resource_id or args.name
+        self.recording.resources.append(
+            RecordedResource(type=args.typ, name=args.name, inputs=dict(args.inputs), outputs=state,
+                             id=resource_id, provider=args.provider)
+        )
+        return resource_id, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.recording.invokes.append((args.token, dict(args.args)))
+        answer = self.invokes.get(args.token)
+        if answer is None:
+            raise UnansweredInvoke(f"the offline mocks do not answer {args.token}; add it to ops/offline.py")
+        return answer(dict(args.args)), []
+
+
+def default_invokes(region: str) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+    return {
+        "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {
+            "accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline", "userId": "OFFLINE",
+            "id": ACCOUNT_ID,
+        },
+        "aws:index/getRegion:getRegion": lambda a: {"name": region, "region": region, "id": region},
+        "aws:index/getPartition:getPartition": lambda a: {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
+        "aws:index/getAvailabilityZones:getAvailabilityZones": lambda a: {
+            "names": [f"{region}{s}" for s in "abc"], "zoneIds": [f"use1-az{i}" for i in (1, 2, 4)],
+            "id": region,
+        },
+    }
+
+
+def stack_config(stack: str, overrides: Mapping[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
+    """The stack's config as the engine would pass it, with secrets replaced by placeholders."""
+    path = REPO_ROOT / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text()) if path.exists() else {}
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in ((document or {}).get("config") or {}).items():
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(value, dict) and "secure" in value:
+            config[full_key] = SECRET_PLACEHOLDER
+            secret_keys.append(full_key)
+        elif isinstance(value, str):
+            config[full_key] = value
+        else:
+            config[full_key] = yaml.safe_dump(value, default_flow_style=True).strip() if not isinstance(value, (bool, int, float)) else str(value).lower() if isinstance(value, bool) else str(value)
+    if overrides:
+        config.update(overrides)
+    return config, secret_keys
+
+
+def _reset_runtime() -> None:
+    pulumi_settings.ROOT.set(None)
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
+
+
+async def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    return await output.future(with_unknowns=True)
+
+
+def run_program(
+    stack: str,
+    config: Mapping[str, str] | None = None,
+    *,
+    use_stack_file: bool = True,
+    program: Callable[[], None] | None = None,
+    region: str | None = None,
+    extra_invokes: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None,
+) -> Recording:
+    """Run `__main__.py` (or `program`) for `stack` under mocks and return what it registered.
+
+    `config` entries override the stack file (`use_stack_file=False` starts from nothing), keys
+    given as `project:key` or bare `key` (taken as this project's).
+    """
+    overrides = {(k if ":" in k else f"{PROJECT}:{k}"): v for k, v in (config or {}).items()}
+    if use_stack_file:
+        values, secret_keys = stack_config(stack, overrides)
+    else:
+        values, secret_keys = overrides, []
+    region = region or values.get("aws:region", "us-east-1")
+    recording = Recording(stack=stack)
+    invokes = {**default_invokes(region), **(extra_invokes or {})}
+
+    _reset_runtime()
+    set_all_config(values, secret_keys)
+    pulumi.runtime.set_mocks(RecordingMocks(recording, region, invokes), project=PROJECT, stack=stack, preview=False)
+    root = pulumi_settings.get_root_resource()
+
+    def body() -> None:
+        if program is not None:
+            program()
+        else:
+            runpy.run_path(str(REPO_ROOT / "__main__.py"), run_name="__main__")
+
+    _sync_await(run_pulumi_func(body))
+    stack_resource = root
+    exported = getattr(stack_resource, "outputs", {}) or {}
+    recording.outputs = {k: _sync_await(_resolve(v)) for k, v in exported.items()}
+    return recording
