@@ -10,6 +10,7 @@ instead of silently returning all-None fields.
 from __future__ import annotations
 
 import hashlib
+import json
 import runpy
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -221,7 +222,8 @@ def stack_config(stack: str, overrides: Mapping[str, str] | None = None) -> tupl
         elif isinstance(value, str):
             config[full_key] = value
         else:
-            config[full_key] = yaml.safe_dump(value, default_flow_style=True).strip() if not isinstance(value, (bool, int, float)) else str(value).lower() if isinstance(value, bool) else str(value)
+            # Objects and lists reach the program as JSON, as the Pulumi engine passes them.
+            config[full_key] = json.dumps(value) if not isinstance(value, (bool, int, float)) else str(value).lower() if isinstance(value, bool) else str(value)
     if overrides:
         config.update(overrides)
     return config, secret_keys
