@@ -1,0 +1,621 @@
+"""The stack's configuration, read once from Pulumi config, typed and validated.
+
+Only this module reads `pulumi.Config`. Every problem names the config key it comes from
+(`awaterra:dbBackupRetentionDays must be >= 0, got -1`), and all problems are reported together
+so one failed `pulumi preview` shows everything that needs fixing.
+
+The defaults below mirror the `config:` block of `Pulumi.yaml` (a test keeps them in step);
+`Pulumi.<stack>.yaml` holds every difference between dev and prod.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pulumi
+
+NAMESPACE = "awaterra"
+
+ENVIRONMENTS = ("dev", "prod")
+NAT_MODES = ("none", "single", "per-az")
+AUTH_MODES = ("cognito", "external")
+MFA_MODES = ("OFF", "OPTIONAL", "ON")
+DATADOG_SHIPPING_MODES = ("none", "sidecar", "firelens")
+DATADOG_SITES = (
+    "datadoghq.com",
+    "us3.datadoghq.com",
+    "us5.datadoghq.com",
+    "datadoghq.eu",
+    "ap1.datadoghq.com",
+    "ap2.datadoghq.com",
+    "ddog-gov.com",
+)
+# The values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+# Fargate CPU units -> allowed memory (MiB).
+FARGATE_MEMORY: Mapping[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+
+PROD_MIN_DB_BACKUP_RETENTION_DAYS = 14
+PROD_MIN_SERVICE_TASKS = 2
+
+_INSTANCE_CLASS = re.compile(r"^db\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_AZ_NAME = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
+_DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+_LOCAL_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d{1,5})?$")
+
+# Pulumi.yaml declares the same defaults; tests/infra/test_settings.py keeps them equal.
+DEFAULTS: Mapping[str, Any] = {
+    "environment": "dev",
+    "vpcCidr": "10.0.0.0/16",
+    "azCount": 2,
+    "availabilityZones": [],
+    "natMode": "none",
+    "flowLogs": False,
+    "dbInstanceClass": "db.t4g.micro",
+    "dbAllocatedStorageGb": 20,
+    "dbMaxAllocatedStorageGb": 100,
+    "dbMultiAz": False,
+    "dbBackupRetentionDays": 7,
+    "dbDeletionProtection": False,
+    "dbPerformanceInsights": True,
+    "dbName": "awaterra",
+    "dbEngineVersion": "16",
+    "serviceCpu": 512,
+    "serviceMemory": 1024,
+    "serviceMinCount": 1,
+    "serviceMaxCount": 2,
+    "serviceWorkers": 2,
+    "servicePoolSize": 5,
+    "logRetentionDays": 30,
+    "imageTag": "",
+    "lbDeletionProtection": False,
+    "lbAccessLogs": False,
+    "authMode": "cognito",
+    "authIssuer": "",
+    "authJwksUrl": "",
+    "authAudience": "",
+    "cognitoMfa": "OPTIONAL",
+    "wafEnabled": False,
+    "wafRateLimit": 2000,
+    "backupRetentionDays": 7,
+    "backupCopyRegion": "us-west-2",
+    "backupVaultLock": False,
+    "corsAllowedOrigins": [],
+    "bucketAccessLogs": False,
+    "forceDestroy": False,
+    "datadogEnabled": False,
+    "datadogSite": "datadoghq.com",
+    "datadogNotify": "",
+    "datadogAwsIntegration": False,
+    "datadogShipping": "none",
+}
+REQUIRED_KEYS = ("domain", "hostedZoneId")
+SECRET_KEYS = ("datadogApiKey", "datadogAppKey")
+
+
+class SettingsError(ValueError):
+    """The stack configuration is invalid; the message names every offending key."""
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    vpc_cidr: str
+    az_count: int
+    availability_zones: tuple[str, ...]  # empty: ask AWS for the region's zones
+    nat_mode: str
+    flow_logs: bool
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    instance_class: str
+    allocated_storage_gb: int
+    max_allocated_storage_gb: int
+    multi_az: bool
+    backup_retention_days: int
+    deletion_protection: bool
+    performance_insights: bool
+    name: str
+    engine_version: str
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    cpu: int
+    memory: int
+    min_count: int
+    max_count: int
+    workers: int
+    pool_size: int
+    log_retention_days: int
+    image_tag: str | None
+
+    @property
+    def max_database_connections(self) -> int:
+        """Connections the service may open at full scale: tasks x workers x pool size."""
+        return self.max_count * self.workers * self.pool_size
+
+
+@dataclass(frozen=True)
+class LoadBalancerSettings:
+    deletion_protection: bool
+    access_logs: bool
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    mode: str
+    issuer: str | None
+    jwks_url: str | None
+    audience: str | None
+    cognito_mfa: str
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    waf_enabled: bool
+    waf_rate_limit: int
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    retention_days: int
+    copy_region: str
+    vault_lock: bool
+
+
+@dataclass(frozen=True)
+class BucketSettings:
+    cors_allowed_origins: tuple[str, ...]
+    access_logs: bool
+    force_destroy: bool
+
+
+@dataclass(frozen=True)
+class DatadogSettings:
+    enabled: bool
+    site: str
+    api_key: pulumi.Output[str] | None
+    app_key: pulumi.Output[str] | None
+    notify: str
+    aws_integration: bool
+    shipping: str
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    environment: str
+    domain: str
+    hosted_zone_id: str
+    region: str
+    network: NetworkSettings
+    database: DatabaseSettings
+    service: ServiceSettings
+    load_balancer: LoadBalancerSettings
+    auth: AuthSettings
+    edge: EdgeSettings
+    backup: BackupSettings
+    bucket: BucketSettings
+    datadog: DatadogSettings
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+
+T = TypeVar("T")
+
+
+class _Reader:
+    """Reads raw config strings, converts them and collects every problem with its key."""
+
+    def __init__(self, config: pulumi.Config) -> None:
+        self.config = config
+        self.problems: list[str] = []
+
+    def key(self, name: str) -> str:
+        return f"{NAMESPACE}:{name}"
+
+    def fail(self, name: str, message: str) -> None:
+        self.problems.append(f"{self.key(name)} {message}")
+
+    def raw(self, name: str) -> str | None:
+        value = self.config.get(name)
+        return None if value is None or value == "" else value
+
+    def text(self, name: str) -> str:
+        value = self.raw(name)
+        return str(DEFAULTS[name]) if value is None else value.strip()
+
+    def required(self, name: str, example: str) -> str:
+        value = self.raw(name)
+        if value is None:
+            self.fail(name, f"is required (e.g. `pulumi config set {name} {example}`)")
+            return ""
+        return value.strip()
+
+    def optional(self, name: str) -> str | None:
+        value = self.raw(name)
+        return None if value is None else value.strip()
+
+    def choice(self, name: str, allowed: tuple[str, ...]) -> str:
+        value = self.text(name)
+        if value not in allowed:
+            self.fail(name, f"must be one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+    def boolean(self, name: str) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return bool(DEFAULTS[name])
+        lowered = value.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        self.fail(name, f"must be true or false, got {value!r}")
+        return bool(DEFAULTS[name])
+
+    def integer(self, name: str, minimum: int, maximum: int | None = None) -> int:
+        value = self.raw(name)
+        if value is None:
+            return int(DEFAULTS[name])
+        try:
+            number = int(value.strip())
+        except ValueError:
+            self.fail(name, f"must be a whole number, got {value!r}")
+            return int(DEFAULTS[name])
+        if number < minimum:
+            self.fail(name, f"must be >= {minimum}, got {number}")
+        elif maximum is not None and number > maximum:
+            self.fail(name, f"must be <= {maximum}, got {number}")
+        return number
+
+    def string_list(self, name: str) -> tuple[str, ...]:
+        value = self.raw(name)
+        if value is None:
+            return tuple(DEFAULTS[name])
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            # `pulumi config set corsAllowedOrigins a,b` stores a plain string.
+            parsed = [item for item in value.split(",") if item.strip()]
+        if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
+            self.fail(name, f"must be a list of strings, got {value!r}")
+            return ()
+        return tuple(item.strip() for item in parsed)
+
+    def check(self, name: str, condition: bool, message: str) -> None:
+        if not condition:
+            self.fail(name, message)
+
+    def validated(self, name: str, value: T, predicate: Callable[[T], bool], message: str) -> T:
+        self.check(name, predicate(value), message)
+        return value
+
+
+def _valid_cidr(value: str) -> bool:
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError:
+        return False
+    return 16 <= network.prefixlen <= 24
+
+
+def load_settings(
+    config: pulumi.Config | None = None, aws_config: pulumi.Config | None = None
+) -> StackSettings:
+    """Read and validate the whole stack configuration; raise SettingsError naming every bad key."""
+    read = _Reader(config or pulumi.Config(NAMESPACE))
+    region = (aws_config or pulumi.Config("aws")).get("region") or "us-east-1"
+
+    environment = read.choice("environment", ENVIRONMENTS)
+    prod = environment == "prod"
+
+    domain = read.required("domain", "api.dev.example.com").lower()
+    if domain:
+        read.check(
+            "domain",
+            bool(_HOSTNAME.match(domain)),
+            f"must be a DNS name like api.example.com, got {domain!r}",
+        )
+    hosted_zone_id = read.required("hostedZoneId", "Z0123456789ABCDEFGHIJ")
+    if hosted_zone_id:
+        read.check(
+            "hostedZoneId",
+            bool(_HOSTED_ZONE_ID.match(hosted_zone_id)),
+            f"must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ, got {hosted_zone_id!r}",
+        )
+
+    network = _network(read, prod)
+    database = _database(read, prod)
+    service = _service(read, prod)
+    load_balancer = LoadBalancerSettings(
+        deletion_protection=read.boolean("lbDeletionProtection"),
+        access_logs=read.boolean("lbAccessLogs"),
+    )
+    auth = _auth(read)
+    edge = EdgeSettings(
+        waf_enabled=read.boolean("wafEnabled"),
+        # WAF rate-based rules accept 10..2,000,000,000 requests per 5-minute window.
+        waf_rate_limit=read.integer("wafRateLimit", 10, 2_000_000_000),
+    )
+    backup = _backup(read, region)
+    bucket = _bucket(read, prod)
+    datadog = _datadog(read)
+
+    if read.problems:
+        raise SettingsError("invalid stack configuration:\n  - " + "\n  - ".join(read.problems))
+    if prod and not database.deletion_protection:
+        pulumi.log.warn(
+            f"{read.key('dbDeletionProtection')} is false in prod: only for tearing the stack down"
+        )
+    if prod and not load_balancer.deletion_protection:
+        pulumi.log.warn(
+            f"{read.key('lbDeletionProtection')} is false in prod: only for tearing the stack down"
+        )
+
+    return StackSettings(
+        environment=environment,
+        domain=domain,
+        hosted_zone_id=hosted_zone_id,
+        region=region,
+        network=network,
+        database=database,
+        service=service,
+        load_balancer=load_balancer,
+        auth=auth,
+        edge=edge,
+        backup=backup,
+        bucket=bucket,
+        datadog=datadog,
+    )
+
+
+def _network(read: _Reader, prod: bool) -> NetworkSettings:
+    vpc_cidr = read.text("vpcCidr")
+    read.check(
+        "vpcCidr",
+        _valid_cidr(vpc_cidr),
+        f"must be an IPv4 network between /16 and /24, got {vpc_cidr!r}",
+    )
+    # RDS subnet groups and load balancers need at least two zones.
+    az_count = read.integer("azCount", 2, 6)
+    zones = read.string_list("availabilityZones")
+    for zone in zones:
+        read.check(
+            "availabilityZones",
+            bool(_AZ_NAME.match(zone)),
+            f"must list zone names like us-east-1a, got {zone!r}",
+        )
+    if zones:
+        read.check(
+            "availabilityZones",
+            len(zones) >= az_count,
+            f"lists {len(zones)} zones but azCount is {az_count}",
+        )
+    nat_mode = read.choice("natMode", NAT_MODES)
+    if prod:
+        read.check(
+            "natMode",
+            nat_mode == "per-az",
+            f"must be per-az in prod (no single point of failure), got {nat_mode!r}",
+        )
+    return NetworkSettings(
+        vpc_cidr=vpc_cidr,
+        az_count=az_count,
+        availability_zones=zones[:az_count] if zones else (),
+        nat_mode=nat_mode,
+        flow_logs=read.boolean("flowLogs"),
+    )
+
+
+def _database(read: _Reader, prod: bool) -> DatabaseSettings:
+    instance_class = read.text("dbInstanceClass")
+    read.check(
+        "dbInstanceClass",
+        bool(_INSTANCE_CLASS.match(instance_class)),
+        f"must look like db.<family>.<size> (e.g. db.t4g.micro), got {instance_class!r}",
+    )
+    allocated = read.integer("dbAllocatedStorageGb", 20, 65536)
+    max_allocated = read.integer("dbMaxAllocatedStorageGb", 20, 65536)
+    read.check(
+        "dbMaxAllocatedStorageGb",
+        max_allocated > allocated,
+        f"must be greater than dbAllocatedStorageGb ({allocated}) so storage can autoscale, "
+        f"got {max_allocated}",
+    )
+    retention = read.integer("dbBackupRetentionDays", 0, 35)
+    if prod and retention >= 0:
+        read.check(
+            "dbBackupRetentionDays",
+            retention >= PROD_MIN_DB_BACKUP_RETENTION_DAYS,
+            f"must be >= {PROD_MIN_DB_BACKUP_RETENTION_DAYS} in prod, got {retention}",
+        )
+    engine_version = read.text("dbEngineVersion")
+    read.check(
+        "dbEngineVersion",
+        bool(re.match(r"^16(\.\d+)?$", engine_version)),
+        f'must be PostgreSQL 16 ("16" or "16.x"), got {engine_version!r}',
+    )
+    name = read.text("dbName")
+    read.check(
+        "dbName",
+        bool(_DB_NAME.match(name)),
+        f"must start with a letter and hold only letters, digits and _, got {name!r}",
+    )
+    return DatabaseSettings(
+        instance_class=instance_class,
+        allocated_storage_gb=allocated,
+        max_allocated_storage_gb=max_allocated,
+        multi_az=read.boolean("dbMultiAz"),
+        backup_retention_days=retention,
+        deletion_protection=read.boolean("dbDeletionProtection"),
+        performance_insights=read.boolean("dbPerformanceInsights"),
+        name=name,
+        engine_version=engine_version,
+    )
+
+
+def _service(read: _Reader, prod: bool) -> ServiceSettings:
+    cpu = read.integer("serviceCpu", 256)
+    memory = read.integer("serviceMemory", 512)
+    if cpu not in FARGATE_MEMORY:
+        read.fail(
+            "serviceCpu",
+            f"must be a Fargate CPU size ({', '.join(map(str, FARGATE_MEMORY))}), got {cpu}",
+        )
+    elif memory not in FARGATE_MEMORY[cpu]:
+        allowed = FARGATE_MEMORY[cpu]
+        read.fail(
+            "serviceMemory",
+            f"must be between {allowed[0]} and {allowed[-1]} MiB in Fargate steps "
+            f"for serviceCpu {cpu}, got {memory}",
+        )
+    minimum_tasks = PROD_MIN_SERVICE_TASKS if prod else 1
+    min_count = read.integer("serviceMinCount", 1)
+    if prod and min_count >= 1:
+        read.check(
+            "serviceMinCount",
+            min_count >= minimum_tasks,
+            f"must be >= {minimum_tasks} in prod, got {min_count}",
+        )
+    max_count = read.integer("serviceMaxCount", 1, 100)
+    read.check(
+        "serviceMaxCount",
+        max_count >= min_count,
+        f"must be >= serviceMinCount ({min_count}), got {max_count}",
+    )
+    log_retention = read.integer("logRetentionDays", 1)
+    read.check(
+        "logRetentionDays",
+        log_retention in LOG_RETENTION_DAYS or log_retention < 1,
+        f"must be a CloudWatch retention ({', '.join(map(str, LOG_RETENTION_DAYS))}), "
+        f"got {log_retention}",
+    )
+    return ServiceSettings(
+        cpu=cpu,
+        memory=memory,
+        min_count=min_count,
+        max_count=max_count,
+        workers=read.integer("serviceWorkers", 1, 32),
+        pool_size=read.integer("servicePoolSize", 1, 100),
+        log_retention_days=log_retention,
+        image_tag=read.optional("imageTag"),
+    )
+
+
+def _auth(read: _Reader) -> AuthSettings:
+    mode = read.choice("authMode", AUTH_MODES)
+    issuer = read.optional("authIssuer")
+    jwks_url = read.optional("authJwksUrl")
+    audience = read.optional("authAudience")
+    if mode == "external":
+        for name, value in (("authIssuer", issuer), ("authJwksUrl", jwks_url)):
+            if value is None:
+                read.fail(name, "is required when authMode is external")
+            else:
+                read.check(
+                    name, value.startswith("https://"), f"must be an https:// URL, got {value!r}"
+                )
+        if audience is None:
+            read.fail(
+                "authAudience",
+                "is required when authMode is external (e.g. the Firebase project id)",
+            )
+    return AuthSettings(
+        mode=mode,
+        issuer=issuer,
+        jwks_url=jwks_url,
+        audience=audience,
+        cognito_mfa=read.choice("cognitoMfa", MFA_MODES),
+    )
+
+
+def _backup(read: _Reader, region: str) -> BackupSettings:
+    # AWS Backup keeps recovery points for at least a day.
+    retention = read.integer("backupRetentionDays", 1, 36500)
+    copy_region = read.text("backupCopyRegion")
+    if not _REGION.match(copy_region):
+        read.fail("backupCopyRegion", f"must be an AWS region like us-west-2, got {copy_region!r}")
+    else:
+        read.check(
+            "backupCopyRegion",
+            copy_region != region,
+            f"must differ from aws:region ({region}): "
+            "a copy in the same region does not survive losing it",
+        )
+    return BackupSettings(
+        retention_days=retention,
+        copy_region=copy_region,
+        vault_lock=read.boolean("backupVaultLock"),
+    )
+
+
+def _bucket(read: _Reader, prod: bool) -> BucketSettings:
+    origins = read.string_list("corsAllowedOrigins")
+    for origin in origins:
+        if origin == "*":
+            read.fail("corsAllowedOrigins", "must list explicit origins, not '*'")
+        elif not _ORIGIN.match(origin):
+            read.fail(
+                "corsAllowedOrigins",
+                f"must hold origins like https://app.example.com (no path), got {origin!r}",
+            )
+        elif prod and not origin.startswith("https://"):
+            read.fail("corsAllowedOrigins", f"must use https:// origins in prod, got {origin!r}")
+        elif not origin.startswith("https://") and not _LOCAL_ORIGIN.match(origin):
+            read.fail("corsAllowedOrigins", f"may use http:// only for localhost, got {origin!r}")
+    force_destroy = read.boolean("forceDestroy")
+    if prod:
+        read.check(
+            "forceDestroy",
+            not force_destroy,
+            "is refused in prod: it would delete every object with the bucket",
+        )
+    return BucketSettings(
+        cors_allowed_origins=origins,
+        access_logs=read.boolean("bucketAccessLogs"),
+        force_destroy=force_destroy,
+    )
+
+
+def _datadog(read: _Reader) -> DatadogSettings:
+    enabled = read.boolean("datadogEnabled")
+    api_key = read.config.get_secret("datadogApiKey")
+    app_key = read.config.get_secret("datadogAppKey")
+    if enabled:
+        for name, value in (("datadogApiKey", api_key), ("datadogAppKey", app_key)):
+            if value is None:
+                read.fail(
+                    name,
+                    "is required when datadogEnabled is true "
+                    f"(`pulumi config set --secret {name} ...`)",
+                )
+    return DatadogSettings(
+        enabled=enabled,
+        site=read.choice("datadogSite", DATADOG_SITES),
+        api_key=api_key,
+        app_key=app_key,
+        notify=read.text("datadogNotify"),
+        aws_integration=read.boolean("datadogAwsIntegration"),
+        shipping=read.choice("datadogShipping", DATADOG_SHIPPING_MODES),
+    )
