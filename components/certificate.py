@@ -26,6 +26,12 @@ _DNS_NAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,
 KEY_ALGORITHMS = ("RSA_2048", "EC_prime256v1", "EC_secp384r1")
 
 
+def require_dns_name(component: str, name: str) -> None:
+    """Refuse anything but a lower-case DNS name (no scheme, no trailing dot)."""
+    if not _DNS_NAME.match(name):
+        raise ValueError(f"{component}: {name!r} is not a lower-case DNS name")
+
+
 @dataclass(frozen=True)
 class TlsCertificateArgs:
     domain: str
@@ -36,8 +42,7 @@ class TlsCertificateArgs:
 
     def __post_init__(self) -> None:
         for name in (self.domain, *self.subject_alternative_names):
-            if not _DNS_NAME.match(name):
-                raise ValueError(f"TlsCertificate: {name!r} is not a lower-case DNS name")
+            require_dns_name("TlsCertificate", name)
         if self.key_algorithm not in KEY_ALGORITHMS:
             raise ValueError(
                 f"TlsCertificate: key_algorithm must be one of {KEY_ALGORITHMS}, "
