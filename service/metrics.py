@@ -1,0 +1,258 @@
+"""Prometheus metrics for the API: request timings, in-flight requests, database pool and queries.
+
+Everything lives in a registry of its own (not prometheus_client's global one), so importing a
+library that registers metrics globally can never leak into `/metrics`, and tests can build
+fresh `ServiceMetrics` instances. Labels are bounded: the route *template* (`/practices/{id}`),
+never the raw path, a fixed set of methods, and the status code.
+
+Exported names (the Grafana dashboard and the Datadog OpenMetrics check rely on them):
+`awaterra_http_request_duration_seconds` (histogram: method, route, status),
+`awaterra_http_requests_in_flight` (gauge), `awaterra_db_query_duration_seconds` (histogram:
+operation), `awaterra_db_pool_checked_out` and `awaterra_db_pool_size` (gauges: pool), plus the
+standard `process_*` metrics of the serving process.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import Pool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+NAMESPACE = "awaterra"
+
+# Bucket edges in seconds. 0.2 is an edge on purpose: the latency objective is p95 <= 200 ms,
+# so "share of requests under 200 ms" is exact rather than interpolated.
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 0.75,
+                   1.0, 2.5, 5.0, 10.0)
+QUERY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+UNMATCHED_ROUTE = "<unmatched>"
+OTHER_METHOD = "OTHER"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+QUERY_OPERATIONS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "BEGIN", "COMMIT", "WITH"})
+
+_QUERY_START_KEY = "awaterra_query_started"
+
+
+class _PoolCollector(Collector):
+    """Reads pool occupancy at scrape time, so the request hot path pays nothing for it."""
+
+    def __init__(self) -> None:
+        self._pools: dict[str, weakref.ReferenceType[Pool]] = {}
+
+    def track(self, name: str, pool: Pool) -> None:
+        self._pools[name] = weakref.ref(pool)
+
+    def collect(self) -> Iterable[Metric]:
+        checked_out = GaugeMetricFamily(
+            f"{NAMESPACE}_db_pool_checked_out",
+            "Database connections currently checked out of the pool.",
+            labels=["pool"],
+        )
+        size = GaugeMetricFamily(
+            f"{NAMESPACE}_db_pool_size",
+            "Configured number of persistent connections in the pool.",
+            labels=["pool"],
+        )
+        for name, reference in list(self._pools.items()):
+            pool = reference()
+            if pool is None:
+                del self._pools[name]
+                continue
+            # Only queue pools (what PostgreSQL and file SQLite use) keep these counters.
+            if hasattr(pool, "checkedout"):
+                checked_out.add_metric([name], float(pool.checkedout()))
+            if hasattr(pool, "size"):
+                size.add_metric([name], float(pool.size()))
+        return [checked_out, size]
+
+    def describe(self) -> Iterable[Metric]:
+        # Names only, so registering never touches a pool.
+        return [
+            GaugeMetricFamily(f"{NAMESPACE}_db_pool_checked_out", "", labels=["pool"]),
+            GaugeMetricFamily(f"{NAMESPACE}_db_pool_size", "", labels=["pool"]),
+        ]
+
+
+class ServiceMetrics:
+    """The service's metric families, registered in a registry of their own."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.request_duration = Histogram(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template, method and status code.",
+            labelnames=("method", "route", "status"),
+            namespace=NAMESPACE,
+            buckets=REQUEST_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "http_requests_in_flight",
+            "HTTP requests being answered right now.",
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
+        self.query_duration = Histogram(
+            "db_query_duration_seconds",
+            "Time spent executing one SQL statement, by leading SQL keyword.",
+            labelnames=("operation",),
+            namespace=NAMESPACE,
+            buckets=QUERY_BUCKETS,
+            registry=self.registry,
+        )
+        self.pools = _PoolCollector()
+        self.registry.register(self.pools)
+        ProcessCollector(registry=self.registry)
+        # labels() takes a lock and builds a tuple on every call; caching the children keeps
+        # the per-request cost to one dict lookup plus the observation itself.
+        self._request_children: dict[tuple[str, str, int], Any] = {}
+        self._query_children: dict[str, Any] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self.request_duration.labels(method, route, str(status))
+            self._request_children[key] = child
+        child.observe(seconds)
+
+    def observe_query(self, operation: str, seconds: float) -> None:
+        child = self._query_children.get(operation)
+        if child is None:
+            child = self.query_duration.labels(operation)
+            self._query_children[operation] = child
+        child.observe(seconds)
+
+    def metric_names(self) -> set[str]:
+        """Every sample name a scrape can report (histogram `_bucket`/`_sum`/`_count` included)."""
+        names: set[str] = set()
+        for family in self.registry.collect():
+            names.add(family.name)
+            names.update(sample.name for sample in family.samples)
+            if family.type == "histogram":
+                names.update(f"{family.name}{suffix}" for suffix in ("_bucket", "_sum", "_count"))
+            elif family.type == "counter":
+                names.add(f"{family.name}_total")
+        return names
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+METRICS = ServiceMetrics()
+REGISTRY = METRICS.registry
+
+
+def _route_template(scope: Scope) -> str:
+    route: BaseRoute | None = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED_ROUTE
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware timing every HTTP request.
+
+    The route template is read from `scope["route"]`, which Starlette's router sets on the
+    shared scope while routing; so this middleware must wrap the router without any middleware
+    in between that replaces the scope dict (pure middlewares that pass `scope` on are fine).
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics | None = None) -> None:
+        self.app = app
+        self.metrics = metrics if metrics is not None else METRICS
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        status = 500  # what the client sees when the app raises before it answers
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        metrics = self.metrics
+        metrics.in_flight.inc()
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.in_flight.dec()
+            method = scope["method"]
+            if method not in KNOWN_METHODS:
+                method = OTHER_METHOD
+            metrics.observe_request(method, _route_template(scope), status, elapsed)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    return Response(METRICS.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+metrics_route = Route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+
+
+def _operation(statement: str) -> str:
+    keyword = statement.lstrip()[:6].upper()
+    return keyword if keyword in QUERY_OPERATIONS else "OTHER"
+
+
+def instrument_engine(
+    engine: AsyncEngine, *, pool_name: str = "primary", metrics: ServiceMetrics | None = None
+) -> None:
+    """Report `engine`'s pool occupancy and time each statement it executes.
+
+    Safe to call once per engine; the listeners live as long as the engine does.
+    """
+    target = metrics if metrics is not None else METRICS
+    sync_engine: Engine = engine.sync_engine
+    target.pools.track(pool_name, sync_engine.pool)
+
+    def before_cursor_execute(
+        conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+        executemany: bool,
+    ) -> None:
+        conn.info.setdefault(_QUERY_START_KEY, []).append(time.perf_counter())
+
+    def after_cursor_execute(
+        conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+        executemany: bool,
+    ) -> None:
+        starts: list[float] = conn.info.get(_QUERY_START_KEY) or []
+        if starts:
+            target.observe_query(_operation(statement), time.perf_counter() - starts.pop())
+
+    def handle_error(context: Any) -> None:
+        # A failed statement never reaches after_cursor_execute: drop its start time.
+        connection = getattr(context, "connection", None)
+        starts = connection.info.get(_QUERY_START_KEY) if connection is not None else None
+        if starts:
+            starts.pop()
+
+    event.listen(sync_engine, "before_cursor_execute", before_cursor_execute)
+    event.listen(sync_engine, "after_cursor_execute", after_cursor_execute)
+    event.listen(sync_engine, "handle_error", handle_error)
