@@ -21,6 +21,7 @@ import pulumi
 import yaml
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -44,6 +45,11 @@ class RecordedResource:
     outputs: dict[str, Any]
     id: str
     provider: str | None = None
+    # Filled from the monitor's view of the registration (see _LinkRecordingMonitor).
+    urn: str = ""
+    parent: str | None = None  # the parent's URN; None for children of the stack
+    property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    custom: bool = True  # False for component resources
 
     @property
     def urn_name(self) -> str:
@@ -193,6 +199,33 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return answer(dict(args.args)), []
 
 
+# (urn, parent urn, property dependencies, custom)
+_Link = tuple[str, str | None, dict[str, tuple[str, ...]], bool]
+
+
+class _LinkRecordingMonitor(MockMonitor):
+    """The mock monitor, also noting each registration's URN, parent and property dependencies.
+
+    `MockResourceArgs` carries neither, and the plan (grouping by component) and the stack-level
+    policies (which resource a `bucket` or `resourceArn` input points at) need both.
+    """
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.links: dict[tuple[str, str], _Link] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        dependencies = {key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()}
+        parent = request.parent or None
+        if parent and parent.split("::")[2].endswith("pulumi:pulumi:Stack"):
+            parent = None
+        self.links[(request.type, request.name)] = (
+            response.urn, parent, dependencies, bool(request.custom),
+        )
+        return response
+
+
 def default_invokes(region: str) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
     return {
         "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {
@@ -265,7 +298,9 @@ def run_program(
 
     _reset_runtime()
     set_all_config(values, secret_keys)
-    pulumi.runtime.set_mocks(RecordingMocks(recording, region, invokes), project=PROJECT, stack=stack, preview=False)
+    mocks = RecordingMocks(recording, region, invokes)
+    monitor = _LinkRecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     root = pulumi_settings.get_root_resource()
 
     def body() -> None:
@@ -278,4 +313,8 @@ def run_program(
     stack_resource = root
     exported = getattr(stack_resource, "outputs", {}) or {}
     recording.outputs = {k: _sync_await(_resolve(v)) for k, v in exported.items()}
+    for resource in recording.resources:
+        link = monitor.links.get((resource.type, resource.name))
+        if link:
+            resource.urn, resource.parent, resource.property_dependencies, resource.custom = link
     return recording
