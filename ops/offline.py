@@ -238,6 +238,12 @@ def default_invokes(region: str) -> dict[str, Callable[[dict[str, Any]], dict[st
             "names": [f"{region}{s}" for s in "abc"], "zoneIds": [f"use1-az{i}" for i in (1, 2, 4)],
             "id": region,
         },
+        "aws:ecr/getAuthorizationToken:getAuthorizationToken": lambda a: {
+            "authorizationToken": "QVdTOm9mZmxpbmU=", "userName": "AWS", "password": SECRET_PLACEHOLDER,
+            "proxyEndpoint": f"https://{a.get('registryId') or ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com",
+            "registryId": a.get("registryId") or ACCOUNT_ID, "expiresAt": "2099-01-01T00:00:00Z",
+            "id": region,
+        },
     }
 
 
