@@ -1,21 +1,19 @@
 """The local development signing key: an EC P-256 key created on first use, never in the repo.
 
-It lives at `<data_dir>/dev-signing-key.pem` with mode 0600. Two processes starting at once
-(`serve` and `token`, or two workers) agree on one key: the file is written under a
-temporary name and hard-linked into place, which fails if the other process won the race.
+It lives at `<data_dir>/dev-signing-key.pem` with mode 0600 (see service.secret_files).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from service.secret_files import load_or_create_secret
 
 KEY_FILE_NAME = "dev-signing-key.pem"
 LOCAL_ISSUER = "awaterra-local"
@@ -39,9 +37,7 @@ def key_path(data_dir: Path) -> Path:
 
 def load_or_create_signing_key(data_dir: Path) -> LocalSigningKey:
     path = key_path(data_dir)
-    if not path.exists():
-        _create_key_file(path)
-    pem = path.read_bytes()
+    pem = load_or_create_secret(path, _generate_pem)
     try:
         private_key = serialization.load_pem_private_key(pem, password=None)
     except ValueError as error:
@@ -55,26 +51,12 @@ def load_or_create_signing_key(data_dir: Path) -> LocalSigningKey:
     return LocalSigningKey(private_key=private_key, kid=_key_id(private_key.public_key()))
 
 
-def _create_key_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+def _generate_pem() -> bytes:
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    # mkstemp creates the file with mode 0600 before a single byte of the key is written.
-    fd, temp_name = tempfile.mkstemp(prefix=".dev-signing-key-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(temp_name, path)
-        except FileExistsError:
-            pass  # another process created it first; use theirs
-    finally:
-        os.unlink(temp_name)
 
 
 def _key_id(public_key: ec.EllipticCurvePublicKey) -> str:
