@@ -177,12 +177,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         resource_id = args.resource_id or _fake_id(args.typ, args.name)
         state = dict(args.inputs)
-        if args.typ.startswith("aws:"):
-            state.setdefault("arn", _generic_arn(args.typ, args.name, self.region))
         computed = COMPUTED.get(args.typ)
         if computed:
             for key, value in computed(args.name, args.inputs, self.region).items():
                 state.setdefault(key, value)
+        # After COMPUTED, so a type's realistic ARN (S3's has no region/account) wins.
+        if args.typ.startswith("aws:"):
+            state.setdefault("arn", _generic_arn(args.typ, args.name, self.region))
         if args.typ.startswith("pulumi:providers:"):
             resource_id = resource_id or args.name
         self.recording.resources.append(
