@@ -211,7 +211,7 @@ class Database(pulumi.ComponentResource):
         self.endpoint = instance.endpoint
         self.db_name = pulumi.Output.from_input(args.db_name)
         self.master_secret_arn = instance.master_user_secrets.apply(
-            lambda secrets: secrets[0].secret_arn if secrets else ""
+            lambda secrets: (secrets[0].secret_arn or "") if secrets else ""
         )
         self.kms_key_arn = key.arn
         self.instance_arn = instance.arn

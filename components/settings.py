@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import pulumi
 
@@ -25,6 +25,7 @@ ENVIRONMENTS = ("dev", "prod")
 NAT_MODES = ("none", "single", "per-az")
 AUTH_MODES = ("cognito", "external")
 MFA_MODES = ("OFF", "OPTIONAL", "ON")
+MfaMode = Literal["OFF", "OPTIONAL", "ON"]
 DATADOG_SHIPPING_MODES = ("none", "sidecar", "firelens")
 DATADOG_SITES = (
     "datadoghq.com",
@@ -168,7 +169,7 @@ class AuthSettings:
     issuer: str | None
     jwks_url: str | None
     audience: str | None
-    cognito_mfa: str
+    cognito_mfa: MfaMode
 
 
 @dataclass(frozen=True)
@@ -546,7 +547,7 @@ def _auth(read: _Reader) -> AuthSettings:
         issuer=issuer,
         jwks_url=jwks_url,
         audience=audience,
-        cognito_mfa=read.choice("cognitoMfa", MFA_MODES),
+        cognito_mfa=cast(MfaMode, read.choice("cognitoMfa", MFA_MODES)),
     )
 
 
