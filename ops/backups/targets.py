@@ -26,17 +26,23 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Stack output keys that carry each name (the program's camelCase first).
 OUTPUT_KEYS: dict[str, tuple[str, ...]] = {
     "db_instance_id": (
-        "dbInstanceId",
-        "dbInstanceIdentifier",
-        "databaseInstanceId",
+        "db_instance_identifier",
+        "database_instance_identifier",
         "db_instance_id",
+        "dbInstanceIdentifier",
+        "dbInstanceId",
     ),
-    "bucket": ("bucketName", "mediaBucketName", "storageBucketName", "bucket_name"),
-    "vault": ("backupVaultName", "backup_vault_name"),
-    "copy_vault": ("backupCopyVaultName", "backup_copy_vault_name"),
-    "region": ("region", "awsRegion"),
-    "copy_region": ("backupCopyRegion", "backup_copy_region"),
+    "bucket": ("bucket_name", "media_bucket_name", "bucketName"),
+    "vault": ("backup_vault_name", "backupVaultName"),
+    "copy_vault": ("backup_copy_vault_name", "backupCopyVaultName"),
+    "region": ("region", "aws_region", "awsRegion"),
+    "copy_region": ("backup_copy_region", "backupCopyRegion"),
 }
+# A vault ARN names both the vault and its region: arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME
+VAULT_ARN_KEYS = {"vault": ("backup_vault_arn",), "copy_vault": ("backup_copy_vault_arn",)}
+VAULT_ARN = re.compile(
+    r"^arn:aws[a-z-]*:backup:(?P<region>[a-z0-9-]+):\d{12}:backup-vault:(?P<name>.+)$"
+)
 FLAG_NAMES = {
     "db_instance_id": "--db-instance",
     "bucket": "--bucket",
@@ -116,6 +122,11 @@ def _from_outputs(outputs: Mapping[str, Any], field: str) -> str | None:
         value = outputs.get(key)
         if isinstance(value, str) and value and value != "[secret]":
             return value
+    vault_field = {"copy_region": "copy_vault", "region": "vault"}.get(field, field)
+    for key in VAULT_ARN_KEYS.get(vault_field, ()):
+        match = VAULT_ARN.match(str(outputs.get(key, "")))
+        if match:
+            return match["region"] if field.endswith("region") else match["name"]
     return None
 
 

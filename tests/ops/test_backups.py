@@ -214,10 +214,13 @@ def test_cli_exit_codes_and_messages(
     outputs.write_text(
         json.dumps(
             {
-                "dbInstanceId": DB,
-                "bucketName": BUCKET,
-                "backupVaultName": VAULT,
-                "backupCopyVaultName": COPY_VAULT,
+                "db_instance_identifier": DB,
+                "bucket_name": BUCKET,
+                "backup_vault_name": VAULT,
+                # the copy vault's name and region are read from its ARN
+                "backup_copy_vault_arn": (
+                    f"arn:aws:backup:{COPY}:{DEFAULT_ACCOUNT_ID}:backup-vault:{COPY_VAULT}"
+                ),
             }
         )
     )
