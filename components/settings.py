@@ -259,6 +259,10 @@ class _Reader:
         value = self.raw(name)
         return None if value is None else value.strip()
 
+    def secret(self, name: str) -> pulumi.Output[str] | None:
+        """A secret value (empty counts as unset); it stays an Output and never becomes plain."""
+        return None if self.raw(name) is None else self.config.get_secret(name)
+
     def choice(self, name: str, allowed: tuple[str, ...]) -> str:
         value = self.text(name)
         if value not in allowed:
@@ -601,8 +605,8 @@ def _bucket(read: _Reader, prod: bool) -> BucketSettings:
 
 def _datadog(read: _Reader) -> DatadogSettings:
     enabled = read.boolean("datadogEnabled")
-    api_key = read.config.get_secret("datadogApiKey")
-    app_key = read.config.get_secret("datadogAppKey")
+    api_key = read.secret("datadogApiKey")
+    app_key = read.secret("datadogAppKey")
     if enabled:
         for name, value in (("datadogApiKey", api_key), ("datadogAppKey", app_key)):
             if value is None:

@@ -1,0 +1,251 @@
+"""Stack settings: stack files load, Pulumi.yaml declares every key, bad values name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from components.settings import (
+    DEFAULTS,
+    REQUIRED_KEYS,
+    SECRET_KEYS,
+    SettingsError,
+    StackSettings,
+    load_settings,
+)
+from ops.offline import run_program
+
+ROOT = Path(__file__).resolve().parents[2]
+PROD_SECRETS = {"datadogApiKey": "dd-api", "datadogAppKey": "dd-app"}
+
+
+def settings_for(
+    stack: str, overrides: dict[str, str] | None = None, **kwargs: Any
+) -> StackSettings:
+    captured: list[StackSettings] = []
+    run_program(stack, overrides, program=lambda: captured.append(load_settings()), **kwargs)
+    return captured[0]
+
+
+def error_for(stack: str, overrides: dict[str, str], **kwargs: Any) -> str:
+    with pytest.raises(SettingsError) as raised:
+        settings_for(stack, overrides, **kwargs)
+    return str(raised.value)
+
+
+def project_config() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+
+
+def stack_keys(stack: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+# --- the files
+
+
+def test_project_runs_python_in_the_repository_venv() -> None:
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == "awaterra"
+    assert project["runtime"]["name"] == "python"
+    assert project["runtime"]["options"]["virtualenv"] == ".venv"
+
+
+def test_pulumi_yaml_declares_every_key_with_type_description_and_the_code_default() -> None:
+    declared = {k: v for k, v in project_config().items() if ":" not in k}
+    assert set(declared) == set(DEFAULTS) | set(REQUIRED_KEYS) | set(SECRET_KEYS)
+    python_types = {"string": str, "integer": int, "boolean": bool, "array": list}
+    for key, spec in declared.items():
+        assert spec.get("description"), key
+        assert spec["type"] in python_types, key
+        if key in REQUIRED_KEYS:
+            assert "default" not in spec, f"{key} must be set per stack"
+        elif key in SECRET_KEYS:
+            assert spec["secret"] is True and spec["default"] == ""
+        else:
+            assert spec["default"] == DEFAULTS[key], key
+            assert isinstance(spec["default"], python_types[spec["type"]]), key
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_files_only_set_declared_keys_and_no_secret_in_plain_text(stack: str) -> None:
+    declared = set(project_config())
+    for key, value in stack_keys(stack).items():
+        namespace, _, bare = key.partition(":")
+        if namespace == "aws":
+            continue
+        assert namespace == "awaterra" and bare in declared, key
+        assert bare not in SECRET_KEYS or isinstance(value, dict), f"{key} must be a secure value"
+
+
+def test_dev_stack_is_small_and_disposable() -> None:
+    settings = settings_for("dev")
+    assert settings.environment == "dev" and not settings.is_prod
+    assert settings.network.az_count == 2
+    assert settings.network.nat_mode == "none"
+    assert settings.database.multi_az is False
+    assert settings.bucket.force_destroy is True
+    assert settings.datadog.enabled is False and settings.datadog.api_key is None
+
+
+def test_prod_stack_is_redundant_and_protected() -> None:
+    settings = settings_for("prod", PROD_SECRETS)
+    assert settings.is_prod
+    assert (settings.network.az_count, settings.network.nat_mode) == (3, "per-az")
+    assert settings.network.flow_logs
+    database = settings.database
+    assert database.multi_az and database.deletion_protection
+    assert database.backup_retention_days >= 14
+    assert settings.service.min_count >= 2
+    assert settings.backup.retention_days == 35
+    assert settings.backup.copy_region != settings.region
+    assert settings.bucket.force_destroy is False and settings.bucket.access_logs
+    assert settings.load_balancer.deletion_protection and settings.load_balancer.access_logs
+    assert settings.edge.waf_enabled
+    assert all(origin.startswith("https://") for origin in settings.bucket.cors_allowed_origins)
+    assert isinstance(settings.datadog.api_key, pulumi.Output)
+
+
+def test_connection_budget_fits_the_instance_in_both_stacks() -> None:
+    # RDS default max_connections ~ memory/9.5MB: ~80 on db.t4g.micro, ~800 on db.m7g.large.
+    assert settings_for("dev").service.max_database_connections <= 60
+    assert settings_for("prod", PROD_SECRETS).service.max_database_connections <= 600
+
+
+def test_unset_keys_take_the_declared_defaults() -> None:
+    settings = settings_for(
+        "dev", {"domain": "api.example.org", "hostedZoneId": "Z123ABC"}, use_stack_file=False
+    )
+    assert settings.environment == DEFAULTS["environment"]
+    assert settings.network.vpc_cidr == DEFAULTS["vpcCidr"]
+    assert settings.database.instance_class == DEFAULTS["dbInstanceClass"]
+    assert settings.service.pool_size == DEFAULTS["servicePoolSize"]
+    assert settings.backup.copy_region == DEFAULTS["backupCopyRegion"]
+    assert settings.service.image_tag is None
+
+
+def test_list_config_accepts_json_and_comma_separated() -> None:
+    as_json = settings_for("dev", {"corsAllowedOrigins": '["https://a.example.com"]'})
+    as_csv = settings_for(
+        "dev", {"corsAllowedOrigins": "https://a.example.com,https://b.example.com"}
+    )
+    assert as_json.bucket.cors_allowed_origins == ("https://a.example.com",)
+    assert as_csv.bucket.cors_allowed_origins == ("https://a.example.com", "https://b.example.com")
+
+
+# --- bad input names its key
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"domain": ""}, "awaterra:domain is required"),
+        ({"domain": "https://api.example.com"}, "awaterra:domain must be a DNS name"),
+        (
+            {"hostedZoneId": "example.com"},
+            "awaterra:hostedZoneId must be a Route 53 hosted zone id",
+        ),
+        (
+            {"dbInstanceClass": "m5.large"},
+            "awaterra:dbInstanceClass must look like db.<family>.<size>",
+        ),
+        ({"dbInstanceClass": "db.t4g"}, "awaterra:dbInstanceClass must look like"),
+        ({"dbBackupRetentionDays": "-1"}, "awaterra:dbBackupRetentionDays must be >= 0, got -1"),
+        ({"dbBackupRetentionDays": "36"}, "awaterra:dbBackupRetentionDays must be <= 35"),
+        ({"logRetentionDays": "-5"}, "awaterra:logRetentionDays must be >= 1, got -5"),
+        ({"logRetentionDays": "45"}, "awaterra:logRetentionDays must be a CloudWatch retention"),
+        ({"backupRetentionDays": "0"}, "awaterra:backupRetentionDays must be >= 1"),
+        ({"azCount": "1"}, "awaterra:azCount must be >= 2"),
+        ({"azCount": "two"}, "awaterra:azCount must be a whole number"),
+        ({"dbMultiAz": "yes"}, "awaterra:dbMultiAz must be true or false"),
+        ({"natMode": "gateway"}, "awaterra:natMode must be one of none, single, per-az"),
+        ({"vpcCidr": "10.0.0.0/8"}, "awaterra:vpcCidr must be an IPv4 network between /16 and /24"),
+        ({"dbEngineVersion": "15"}, "awaterra:dbEngineVersion must be PostgreSQL 16"),
+        ({"dbMaxAllocatedStorageGb": "20"}, "awaterra:dbMaxAllocatedStorageGb must be greater"),
+        ({"serviceCpu": "300"}, "awaterra:serviceCpu must be a Fargate CPU size"),
+        ({"serviceMemory": "8192"}, "awaterra:serviceMemory must be between 1024 and 4096"),
+        ({"serviceMaxCount": "0"}, "awaterra:serviceMaxCount must be >= 1"),
+        ({"corsAllowedOrigins": '["*"]'}, "awaterra:corsAllowedOrigins must list explicit origins"),
+        ({"corsAllowedOrigins": '["http://evil.example.com"]'}, "http:// only for localhost"),
+        ({"corsAllowedOrigins": '["https://a.example.com/path"]'}, "(no path)"),
+        (
+            {"backupCopyRegion": "us-east-1"},
+            "awaterra:backupCopyRegion must differ from aws:region",
+        ),
+        ({"backupCopyRegion": "mars"}, "awaterra:backupCopyRegion must be an AWS region"),
+        ({"authMode": "external"}, "awaterra:authIssuer is required when authMode is external"),
+        ({"cognitoMfa": "maybe"}, "awaterra:cognitoMfa must be one of OFF, OPTIONAL, ON"),
+        ({"datadogEnabled": "true"}, "awaterra:datadogApiKey is required when datadogEnabled"),
+        ({"datadogSite": "example.com"}, "awaterra:datadogSite must be one of"),
+        ({"wafRateLimit": "5"}, "awaterra:wafRateLimit must be >= 10"),
+        ({"environment": "staging"}, "awaterra:environment must be one of dev, prod"),
+    ],
+)
+def test_bad_value_fails_naming_the_key(overrides: dict[str, str], expected: str) -> None:
+    assert expected in error_for("dev", overrides)
+
+
+def test_missing_domain_and_zone_fail_without_a_stack_file() -> None:
+    message = error_for("dev", {}, use_stack_file=False)
+    assert "awaterra:domain is required" in message
+    assert "awaterra:hostedZoneId is required" in message
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    message = error_for(
+        "dev", {"domain": "", "dbInstanceClass": "large", "dbBackupRetentionDays": "-1"}
+    )
+    for key in ("awaterra:domain", "awaterra:dbInstanceClass", "awaterra:dbBackupRetentionDays"):
+        assert key in message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"dbBackupRetentionDays": "7"},
+            "awaterra:dbBackupRetentionDays must be >= 14 in prod, got 7",
+        ),
+        ({"serviceMinCount": "1"}, "awaterra:serviceMinCount must be >= 2 in prod, got 1"),
+        ({"forceDestroy": "true"}, "awaterra:forceDestroy is refused in prod"),
+        ({"natMode": "none"}, "awaterra:natMode must be per-az in prod"),
+        ({"corsAllowedOrigins": '["http://localhost:3000"]'}, "must use https:// origins in prod"),
+        ({"datadogApiKey": ""}, "awaterra:datadogApiKey is required"),
+    ],
+)
+def test_prod_minimums_are_enforced(overrides: dict[str, str], expected: str) -> None:
+    assert expected in error_for("prod", {**PROD_SECRETS, **overrides})
+
+
+def test_the_same_values_pass_in_dev() -> None:
+    settings = settings_for(
+        "dev", {"dbBackupRetentionDays": "1", "serviceMinCount": "1", "forceDestroy": "true"}
+    )
+    assert settings.database.backup_retention_days == 1
+
+
+def test_external_auth_takes_issuer_jwks_and_audience() -> None:
+    settings = settings_for(
+        "dev",
+        {
+            "authMode": "external",
+            "authIssuer": "https://securetoken.google.com/awaterra-app",
+            "authJwksUrl": "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com",
+            "authAudience": "awaterra-app",
+        },
+    )
+    assert settings.auth.mode == "external"
+    assert settings.auth.audience == "awaterra-app"
+    assert "must be an https:// URL" in error_for(
+        "dev",
+        {
+            "authMode": "external",
+            "authIssuer": "http://issuer.example.com",
+            "authJwksUrl": "https://issuer.example.com/jwks",
+            "authAudience": "x",
+        },
+    )
