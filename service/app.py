@@ -1,0 +1,155 @@
+"""The ASGI application: Starlette routes wrapped in pure ASGI middleware.
+
+outermost  RequestContextMiddleware  request id, body limit, access log, last-resort 500
+           MetricsMiddleware         Prometheus timings per route template
+           Starlette                 routing, error mapping, lifespan
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service import db
+from service.auth import TokenVerifier, build_verifier
+from service.endpoints import Endpoint, build_routes
+from service.errors import (
+    ApiError,
+    Unavailable,
+    error_response,
+    handle_api_error,
+    handle_http_exception,
+    handle_unexpected,
+)
+from service.metrics import MetricsMiddleware, instrument_engine, metrics_route
+from service.middleware import RequestContextMiddleware
+from service.openapi import build_openapi
+from service.queries import build_queries
+from service.ratelimit import RateLimiter
+from service.routes import config, events, heartbeat, map, practices
+from service.routes.docs import docs_routes
+from service.seen import SeenUsers
+from service.services import Services
+from service.settings import Settings, load_settings
+from service.storage import Storage, StorageUnavailable, build_storage
+
+ENDPOINTS: Sequence[Endpoint] = (
+    *heartbeat.ENDPOINTS,
+    *map.ENDPOINTS,
+    *practices.ENDPOINTS,
+    *events.ENDPOINTS,
+    *config.ENDPOINTS,
+)
+# The local media store streams uploads of its own size limit through these paths.
+UNLIMITED_BODY_PREFIXES = ("/_media/",)
+
+
+async def _storage_unavailable(request: Request, exc: Exception) -> Response:
+    return error_response(Unavailable("the media store is unavailable"))
+
+
+class ServiceApp:
+    """The served ASGI callable; `starlette` and `services` stay reachable for tests and tools."""
+
+    def __init__(self, starlette: Starlette, services: Services, asgi: ASGIApp) -> None:
+        self.starlette = starlette
+        self.services = services
+        self._asgi = asgi
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._asgi(scope, receive, send)
+
+
+def openapi_document() -> dict[str, Any]:
+    return build_openapi(ENDPOINTS)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    verifier: TokenVerifier | None = None,
+    storage: Storage | None = None,
+    engine: AsyncEngine | None = None,
+) -> ServiceApp:
+    engine = engine or db.create_engine(settings)
+    instrument_engine(engine)
+    storage = storage or build_storage(settings.storage_url, settings.data_dir)
+    verifier = verifier or build_verifier(
+        settings.environment,
+        settings.auth_jwks_url,
+        settings.auth_issuer,
+        settings.auth_audience,
+        settings.data_dir,
+    )
+    services = Services(
+        settings=settings,
+        engine=engine,
+        autocommit=engine.execution_options(isolation_level="AUTOCOMMIT"),
+        queries=build_queries(engine.dialect.name),
+        storage=storage,
+        verifier=verifier,
+        limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        seen=SeenUsers(engine),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services.seen.start()
+        try:
+            yield
+        finally:
+            await services.seen.stop()
+            with contextlib.suppress(Exception):
+                await services.storage.aclose()
+            closer = getattr(services.verifier, "aclose", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()
+            await services.engine.dispose()
+
+    routes: list[BaseRoute] = [
+        *build_routes(ENDPOINTS),
+        *docs_routes(openapi_document()),
+        metrics_route,
+        *storage.routes,
+    ]
+    starlette = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: handle_api_error,
+            HTTPException: handle_http_exception,
+            StorageUnavailable: _storage_unavailable,
+            SQLAlchemyError: handle_unexpected,
+            OSError: handle_unexpected,
+            Exception: handle_unexpected,
+        },
+    )
+    starlette.state.services = services
+    asgi = RequestContextMiddleware(
+        MetricsMiddleware(starlette),
+        max_body_bytes=settings.max_body_bytes,
+        unlimited_prefixes=UNLIMITED_BODY_PREFIXES,
+    )
+    return ServiceApp(starlette, services, asgi)
+
+
+def create_app_from_environment() -> ServiceApp:
+    """Factory for `uvicorn --factory` (each worker builds its own app)."""
+    from service.logs import configure_logging
+    from service.tracing import configure_tracing, tracing_requested
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    configure_tracing(tracing_requested())
+    return create_app(settings)

@@ -1,0 +1,106 @@
+"""The database engine: asyncpg for PostgreSQL, aiosqlite for the embedded default.
+
+Resilience lives here: bounded connect and statement times, and a pool that drops dead
+connections on its own (SQLAlchemy invalidates the pool when a driver reports a disconnect), so
+the service recovers after a database restart without a pre-ping round trip per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import event, exc, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from service.settings import Settings
+
+
+def json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """Map the contract's URL schemes onto the async drivers."""
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url.removeprefix("postgres://")
+    if database_url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + database_url.removeprefix("postgresql://")
+    if database_url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + database_url.removeprefix("sqlite:///")
+    raise ValueError("unsupported database URL scheme")
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # Foreign keys turn a write against an unknown practice into a 404 without a lookup.
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    url = make_url(sqlalchemy_url(settings.database_url))
+    if url.get_backend_name() == "sqlite":
+        if url.database:
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            url,
+            json_serializer=json_dumps,
+            json_deserializer=orjson.loads,
+            pool_size=settings.db_pool_size,
+            max_overflow=0,
+            pool_timeout=settings.db_statement_timeout_seconds,
+        )
+        event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+        return engine
+    statement_ms = int(settings.db_statement_timeout_seconds * 1000)
+    return create_async_engine(
+        url,
+        json_serializer=json_dumps,
+        json_deserializer=orjson.loads,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_timeout=settings.db_statement_timeout_seconds,
+        pool_recycle=1800,
+        connect_args={
+            "timeout": settings.db_connect_timeout_seconds,
+            "command_timeout": settings.db_statement_timeout_seconds + 1,
+            "server_settings": {
+                "statement_timeout": str(statement_ms),
+                "lock_timeout": str(statement_ms),
+                "idle_in_transaction_session_timeout": str(statement_ms * 4),
+                "application_name": "awaterra-service",
+            },
+        },
+    )
+
+
+def is_postgres(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when the error means the database cannot be reached right now (retry later)."""
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        # Constraint and programming errors are our business; everything else the driver
+        # raises (refused, reset, cancelled by statement_timeout, shutting down) is an outage.
+        return not isinstance(error, exc.IntegrityError | exc.ProgrammingError | exc.DataError)
+    return isinstance(error, exc.TimeoutError | exc.InterfaceError | OSError | TimeoutError)
+
+
+async def ping(engine: AsyncEngine, limit_seconds: float) -> float:
+    """Run `SELECT 1`; return the latency in milliseconds. Raises on failure or timeout."""
+    started = time.perf_counter()
+    async with asyncio.timeout(limit_seconds):
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    return (time.perf_counter() - started) * 1000

@@ -1,0 +1,182 @@
+"""Declared endpoints: one description drives routing, authentication, validation and OpenAPI.
+
+An `Endpoint` names its access level, its path/query/body shapes and its answers. The same
+object is what the router executes (`build_routes`) and what `service.openapi` documents, so
+the document cannot drift from the behaviour.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from service.auth import AuthError, Principal
+from service.errors import Forbidden, MalformedJson, Unauthorized, ValidationFailed
+from service.middleware import request_info
+
+if TYPE_CHECKING:
+    from service.services import Services
+
+
+class Access(enum.Enum):
+    PUBLIC = "public"
+    USER = "user"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One validated request, as a handler sees it."""
+
+    request: Request
+    services: Services
+    principal: Principal | None
+    path: Any
+    query: Any
+    body: Any
+
+    @property
+    def user(self) -> Principal:
+        assert self.principal is not None, "endpoint declared Access.PUBLIC"
+        return self.principal
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    access: Access
+    status: int
+    response: type[BaseModel] | None
+    tag: str
+    path_model: type[BaseModel] | None = None
+    query_model: type[BaseModel] | None = None
+    body: Any = None
+    body_optional: bool = False
+    errors: Sequence[int] = ()
+    extra_responses: Mapping[int, type[BaseModel]] = field(default_factory=dict)
+    rate_limited: bool = True
+    description: str | None = None
+
+    @property
+    def body_adapter(self) -> TypeAdapter[Any] | None:
+        return _adapter(self.body) if self.body is not None else None
+
+
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    adapter = _ADAPTERS.get(annotation)
+    if adapter is None:
+        adapter = _ADAPTERS[annotation] = TypeAdapter(annotation)
+    return adapter
+
+
+def _details(error: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    details: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for item in error.errors(include_url=False, include_input=False):
+        name = ".".join(str(part) for part in item["loc"])
+        name = f"{prefix}.{name}" if prefix and name else (prefix or name or "body")
+        if name in seen:
+            continue
+        seen.add(name)
+        details.append({"field": name, "message": item["msg"]})
+    return details
+
+
+def _validate_params(model: type[BaseModel], values: Mapping[str, str], where: str) -> BaseModel:
+    try:
+        return model.model_validate(values, by_alias=True)
+    except ValidationError as error:
+        raise ValidationFailed(f"invalid {where} parameters", details=_details(error)) from None
+
+
+async def _read_body(request: Request, endpoint: Endpoint) -> Any:
+    adapter = endpoint.body_adapter
+    if adapter is None:
+        return None
+    raw = await request.body()
+    if not raw.strip() and endpoint.body_optional:
+        raw = b"{}"
+    try:
+        return adapter.validate_json(raw, by_alias=True)
+    except ValidationError as error:
+        if any(item["type"] == "json_invalid" for item in error.errors(include_url=False)):
+            raise MalformedJson() from None
+        raise ValidationFailed(details=_details(error)) from None
+
+
+async def authenticate(request: Request, services: Services) -> Principal:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized()
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("expected an Authorization: Bearer token")
+    try:
+        principal = await services.verifier.verify(token.strip())
+    except AuthError as error:
+        raise Unauthorized(str(error) or None) from None
+    info = request_info(request.scope)
+    if info is not None:
+        info.subject = principal.subject
+    return principal
+
+
+def _client_key(request: Request) -> str:
+    client = request.client
+    return f"ip:{client.host}" if client else "ip:unknown"
+
+
+async def run_endpoint(endpoint: Endpoint, request: Request) -> Response:
+    services: Services = request.app.state.services
+    principal: Principal | None = None
+    if endpoint.access is not Access.PUBLIC:
+        principal = await authenticate(request, services)
+        if endpoint.access is Access.ADMIN and not principal.is_admin:
+            raise Forbidden("this operation needs an admin")
+        if endpoint.rate_limited:
+            services.limiter.check(f"sub:{principal.subject}")
+    elif endpoint.rate_limited:
+        services.limiter.check(_client_key(request))
+
+    path = (
+        _validate_params(endpoint.path_model, request.path_params, "path")
+        if endpoint.path_model is not None
+        else None
+    )
+    query = None
+    if endpoint.query_model is not None:
+        query = _validate_params(endpoint.query_model, dict(request.query_params), "query")
+    body = await _read_body(request, endpoint)
+    return await endpoint.handler(Call(request, services, principal, path, query, body))
+
+
+def build_routes(endpoints: Sequence[Endpoint]) -> list[Route]:
+    """One Starlette route per path, so a wrong method answers 405 with every allowed one."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for endpoint in endpoints:
+        by_path.setdefault(endpoint.path, {})[endpoint.method] = endpoint
+    routes: list[Route] = []
+    for path, methods in by_path.items():
+
+        async def dispatch(request: Request, methods: dict[str, Endpoint] = methods) -> Response:
+            method = "GET" if request.method == "HEAD" else request.method
+            return await run_endpoint(methods[method], request)
+
+        routes.append(Route(path, dispatch, methods=list(methods)))
+    return routes

@@ -1,0 +1,1 @@
+"""Alembic migrations, wired in code: no alembic.ini at the repository root."""

@@ -1,0 +1,160 @@
+"""The OpenAPI 3.1 document, generated from the declared endpoints and their pydantic models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from service import __version__
+from service.endpoints import Access, Endpoint
+from service.schemas import JSON_VALUE_SCHEMA, ErrorResult
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+ERROR_DESCRIPTIONS = {
+    400: "Malformed JSON (`malformed_json`)",
+    401: "Missing, expired or forged token (`unauthorized`)",
+    403: "Someone else's data, or admin only (`forbidden`)",
+    404: "No such resource (`not_found`)",
+    405: "Method not allowed (`method_not_allowed`, with `Allow`)",
+    413: "Body over 1 MiB (`payload_too_large`)",
+    422: "Does not match the schema (`validation_error`)",
+    429: "Too many requests (`rate_limited`, with `Retry-After`)",
+    500: "Unexpected error (`internal`)",
+    503: "A dependency is down (`unavailable`, with `Retry-After`)",
+}
+RETRY_AFTER_STATUSES = {429, 503}
+REQUEST_ID_HEADER = {
+    "description": "The request's id (echoed when the client sent a safe one)",
+    "required": True,
+    "schema": {"type": "string"},
+}
+RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before retrying",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+}
+
+
+def _body_schema(annotation: Any) -> dict[str, Any]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {"$ref": REF_TEMPLATE.format(model=annotation.__name__)}
+    return TypeAdapter(annotation).json_schema(ref_template=REF_TEMPLATE)
+
+
+def _parameters(model: type[BaseModel] | None, location: str) -> list[dict[str, Any]]:
+    if model is None:
+        return []
+    schema = model.model_json_schema(by_alias=True, ref_template=REF_TEMPLATE)
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, property_schema in schema["properties"].items():
+        description = property_schema.pop("description", None)
+        property_schema.pop("title", None)
+        parameter: dict[str, Any] = {
+            "name": name,
+            "in": location,
+            "required": location == "path" or name in required,
+            "schema": property_schema,
+        }
+        if description:
+            parameter["description"] = description
+        parameters.append(parameter)
+    return parameters
+
+
+def _response(description: str, model: type[BaseModel], status: int) -> dict[str, Any]:
+    headers: dict[str, Any] = {"X-Request-ID": REQUEST_ID_HEADER}
+    if status in RETRY_AFTER_STATUSES:
+        headers["Retry-After"] = RETRY_AFTER_HEADER
+    return {
+        "description": description,
+        "headers": headers,
+        "content": {
+            "application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}}
+        },
+    }
+
+
+def _operation_id(endpoint: Endpoint) -> str:
+    words = endpoint.path.strip("/").replace("{", "").replace("}", "").replace("/", "_")
+    return f"{endpoint.method.lower()}_{words}"
+
+
+def _operation(endpoint: Endpoint) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": _operation_id(endpoint),
+        "summary": endpoint.summary,
+        "tags": [endpoint.tag],
+    }
+    if endpoint.description:
+        operation["description"] = endpoint.description
+    if endpoint.access is not Access.PUBLIC:
+        operation["security"] = [{"bearer": []}]
+    parameters = _parameters(endpoint.path_model, "path") + _parameters(
+        endpoint.query_model, "query"
+    )
+    if parameters:
+        operation["parameters"] = parameters
+    if endpoint.body is not None:
+        operation["requestBody"] = {
+            "required": not endpoint.body_optional,
+            "content": {"application/json": {"schema": _body_schema(endpoint.body)}},
+        }
+    responses: dict[str, Any] = {}
+    if endpoint.response is not None:
+        responses[str(endpoint.status)] = _response("Success", endpoint.response, endpoint.status)
+    for status, model in endpoint.extra_responses.items():
+        description = (
+            "Created" if status == 201 else "Dependency down" if status == 503 else "Success"
+        )
+        responses[str(status)] = _response(description, model, status)
+    errors = set(endpoint.errors) | {500}
+    if endpoint.access is not Access.PUBLIC:
+        errors.add(401)
+    if endpoint.access is Access.ADMIN:
+        errors.add(403)
+    for status in sorted(errors):
+        if str(status) not in responses:
+            responses[str(status)] = _response(ERROR_DESCRIPTIONS[status], ErrorResult, status)
+    operation["responses"] = responses
+    return operation
+
+
+def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
+    models: dict[type[BaseModel], JsonSchemaMode] = {ErrorResult: "serialization"}
+    for endpoint in endpoints:
+        if isinstance(endpoint.body, type) and issubclass(endpoint.body, BaseModel):
+            models[endpoint.body] = "validation"
+        for model in (endpoint.response, *endpoint.extra_responses.values()):
+            if model is not None:
+                models[model] = "serialization"
+    _, definitions = models_json_schema(
+        [(model, mode) for model, mode in models.items()], ref_template=REF_TEMPLATE, by_alias=True
+    )
+    schemas: dict[str, Any] = dict(definitions.get("$defs", {}))
+    schemas["JsonValue"] = JSON_VALUE_SCHEMA
+
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in endpoints:
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "awaterra API",
+            "version": __version__,
+            "description": "The mobile app's backend: practice content, per-user progress map, "
+            "analytics events and remote configuration. Errors are "
+            '`{"success": false, "error": {"code", "message", "details"?}}`.',
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }

@@ -1,0 +1,109 @@
+"""`/map`: each user's progress through the practices (last writer wins on `updatedAt`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import exc
+from starlette.responses import Response
+
+from service.endpoints import Access, Call, Endpoint
+from service.errors import Forbidden, NotFound
+from service.jsonresponse import json_response
+from service.schemas import MapQuery, MapReadResult, MapWrite, MapWriteResult
+
+
+def stored_state(row: Any) -> dict[str, Any]:
+    return {
+        "userId": row.user_id,
+        "practiceId": row.practice_id,
+        "status": row.status,
+        "progress": row.progress,
+        "state": row.state,
+        "updatedAt": row.updated_at,
+        "serverUpdatedAt": row.server_updated_at,
+    }
+
+
+async def write_map(call: Call) -> Response:
+    body: MapWrite = call.body
+    principal = call.user
+    if body.user_id != principal.subject and not principal.is_admin:
+        raise Forbidden("you may only write your own map")
+    data = body.practice_data
+    params = {
+        "user_id": body.user_id,
+        "practice_id": data.practice_id,
+        "status": data.status,
+        "progress": data.progress,
+        "state": data.state,
+        "updated_at": data.updated_at,
+        "server_updated_at": datetime.now(UTC),
+    }
+    queries = call.services.queries
+    async with call.services.autocommit.connect() as connection:
+        try:
+            row = (await connection.execute(queries.upsert_state, params)).first()
+        except exc.IntegrityError:
+            # The only constraint left to fail is the practice foreign key.
+            raise NotFound(f"no practice {data.practice_id!r}") from None
+        applied = row is not None
+        if row is None:
+            # A newer (or the same) write is stored: answer with it.
+            row = (
+                await connection.execute(
+                    queries.read_state,
+                    {"user_id": body.user_id, "practice_id": data.practice_id},
+                )
+            ).first()
+    if row is None:  # pragma: no cover - rows are never deleted except with their practice
+        raise NotFound(f"no practice {data.practice_id!r}")
+    return json_response({"success": True, "applied": applied, "data": stored_state(row)})
+
+
+async def read_map(call: Call) -> Response:
+    query: MapQuery = call.query
+    principal = call.user
+    user_id = query.user_id or principal.subject
+    if user_id != principal.subject and not principal.is_admin:
+        raise Forbidden("you may only read your own map")
+    async with call.services.autocommit.connect() as connection:
+        rows = (
+            await connection.execute(call.services.queries.read_map, {"user_id": user_id})
+        ).all()
+    return json_response(
+        {"success": True, "data": {"userId": user_id, "practices": [stored_state(r) for r in rows]}}
+    )
+
+
+ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/map",
+        write_map,
+        summary="Store one practice's state (last writer wins on updatedAt)",
+        access=Access.USER,
+        status=200,
+        response=MapWriteResult,
+        tag="map",
+        body=MapWrite,
+        errors=(400, 401, 403, 404, 413, 422, 429, 503),
+        description=(
+            "An `updatedAt` older than (or equal to) the stored one changes nothing and answers "
+            "`applied: false` with the stored state. Users write their own map; admins anyone's."
+        ),
+    ),
+    Endpoint(
+        "GET",
+        "/map",
+        read_map,
+        summary="Read a user's practice states",
+        access=Access.USER,
+        status=200,
+        response=MapReadResult,
+        tag="map",
+        query_model=MapQuery,
+        errors=(401, 403, 422, 429, 503),
+    ),
+]

@@ -1,0 +1,183 @@
+"""`/practices`: published practice content for users; create, replace and media for admins."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.responses import Response
+
+from service.endpoints import Access, Call, Endpoint
+from service.errors import NotFound, Unavailable
+from service.jsonresponse import json_response
+from service.schemas import (
+    MediaUploadRequest,
+    MediaUploadResult,
+    PracticeListResult,
+    PracticePath,
+    PracticeResult,
+    PracticeWrite,
+)
+from service.services import Services
+from service.storage import Storage, StorageUnavailable
+
+MEDIA_URL_SECONDS = 900
+UPLOAD_URL_SECONDS = 900
+
+
+async def _media_url(storage: Storage, key: str | None) -> str | None:
+    if key is None:
+        return None
+    try:
+        return await storage.presign_download(key, MEDIA_URL_SECONDS)
+    except StorageUnavailable:
+        raise Unavailable("the media store is unavailable") from None
+
+
+async def practice_body(services: Services, row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "title": row.title,
+        "description": row.description,
+        "durationSeconds": row.duration_seconds,
+        "category": row.category,
+        "published": row.published,
+        "mediaKey": row.media_key,
+        "mediaUrl": await _media_url(services.storage, row.media_key),
+        "createdAt": row.created_at,
+        "updatedAt": row.updated_at,
+    }
+
+
+async def list_practices(call: Call) -> Response:
+    services = call.services
+    statement = (
+        services.queries.list_practices
+        if call.user.is_admin
+        else services.queries.list_published_practices
+    )
+    async with services.autocommit.connect() as connection:
+        rows = (await connection.execute(statement)).all()
+    items = [await practice_body(services, row) for row in rows]
+    return json_response({"success": True, "data": {"practices": items}})
+
+
+async def _load(services: Services, practice_id: str) -> Any:
+    async with services.autocommit.connect() as connection:
+        return (
+            await connection.execute(services.queries.read_practice, {"id": practice_id})
+        ).first()
+
+
+async def get_practice(call: Call) -> Response:
+    path: PracticePath = call.path
+    row = await _load(call.services, path.id)
+    if row is None or (not row.published and not call.user.is_admin):
+        raise NotFound(f"no practice {path.id!r}")
+    return json_response({"success": True, "data": await practice_body(call.services, row)})
+
+
+async def put_practice(call: Call) -> Response:
+    path: PracticePath = call.path
+    body: PracticeWrite = call.body
+    now = datetime.now(UTC)
+    params = {
+        "id": path.id,
+        "title": body.title,
+        "description": body.description,
+        "duration_seconds": body.duration_seconds,
+        "category": body.category,
+        "published": body.published,
+        "media_key": body.media_key,
+        "created_at": now,
+        "updated_at": now,
+    }
+    async with call.services.autocommit.connect() as connection:
+        row = (await connection.execute(call.services.queries.upsert_practice, params)).one()
+    created = row.created_at == row.updated_at
+    return json_response(
+        {"success": True, "data": await practice_body(call.services, row)},
+        status_code=201 if created else 200,
+    )
+
+
+async def create_media_upload(call: Call) -> Response:
+    path: PracticePath = call.path
+    body: MediaUploadRequest = call.body
+    if await _load(call.services, path.id) is None:
+        raise NotFound(f"no practice {path.id!r}")
+    media_key = f"practices/{path.id}/{uuid.uuid4().hex}"
+    try:
+        upload_url = await call.services.storage.presign_upload(
+            media_key, body.content_type, UPLOAD_URL_SECONDS
+        )
+    except StorageUnavailable:
+        raise Unavailable("the media store is unavailable") from None
+    return json_response(
+        {
+            "success": True,
+            "data": {
+                "uploadUrl": upload_url,
+                "mediaKey": media_key,
+                "expiresInSeconds": UPLOAD_URL_SECONDS,
+            },
+        }
+    )
+
+
+ENDPOINTS = [
+    Endpoint(
+        "GET",
+        "/practices",
+        list_practices,
+        summary="List practices (published ones; admins see all)",
+        access=Access.USER,
+        status=200,
+        response=PracticeListResult,
+        tag="practices",
+        errors=(401, 429, 503),
+    ),
+    Endpoint(
+        "GET",
+        "/practices/{id}",
+        get_practice,
+        summary="Read one practice, with a short-lived signed media URL",
+        access=Access.USER,
+        status=200,
+        response=PracticeResult,
+        tag="practices",
+        path_model=PracticePath,
+        errors=(401, 404, 422, 429, 503),
+    ),
+    Endpoint(
+        "PUT",
+        "/practices/{id}",
+        put_practice,
+        summary="Create (201) or replace (200) a practice",
+        access=Access.ADMIN,
+        status=200,
+        response=PracticeResult,
+        tag="practices",
+        path_model=PracticePath,
+        body=PracticeWrite,
+        extra_responses={201: PracticeResult},
+        errors=(400, 401, 403, 413, 422, 429, 503),
+    ),
+    Endpoint(
+        "POST",
+        "/practices/{id}/media",
+        create_media_upload,
+        summary="Get a signed URL to upload the practice's media",
+        description="Upload with `PUT <uploadUrl>` and the same Content-Type, then store "
+        "`mediaKey` on the practice with `PUT /practices/{id}`.",
+        access=Access.ADMIN,
+        status=200,
+        response=MediaUploadResult,
+        tag="practices",
+        path_model=PracticePath,
+        body=MediaUploadRequest,
+        body_optional=True,
+        errors=(400, 401, 403, 404, 413, 422, 429, 503),
+    ),
+]

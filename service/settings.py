@@ -1,0 +1,150 @@
+"""Twelve-factor settings: read once from the environment, validated, immutable.
+
+Outside `local` the settings refuse what only makes sense on a laptop (the local signing key,
+SQLite, a `file://` store) and name the variable that is missing, so a misconfigured task
+fails at start instead of serving with development defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+Environment = Literal["local", "dev", "prod"]
+ENVIRONMENTS: tuple[Environment, ...] = ("local", "dev", "prod")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class SettingsError(ValueError):
+    """The environment does not describe a configuration this service can run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the process reads from its environment."""
+
+    environment: Environment
+    database_url: str
+    storage_url: str
+    data_dir: Path
+    auth_jwks_url: str | None
+    auth_issuer: str | None
+    auth_audience: str | None
+    log_level: str
+    max_body_bytes: int = 1024 * 1024
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 200
+    db_pool_size: int = 10
+    db_connect_timeout_seconds: float = 3.0
+    db_statement_timeout_seconds: float = 5.0
+
+    @property
+    def uses_local_key(self) -> bool:
+        return self.auth_jwks_url is None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def redacted_database_url(self) -> str:
+        """The database URL without its password, fit for a log line."""
+        return redact_url(self.database_url)
+
+
+def redact_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+def _parts_url(env: Mapping[str, str]) -> str | None:
+    host = env.get("DB_HOST")
+    if not host:
+        return None
+    missing = [name for name in ("DB_NAME", "DB_USER") if not env.get(name)]
+    if missing:
+        raise SettingsError(f"DB_HOST is set but {', '.join(missing)} is missing")
+    port = env.get("DB_PORT") or "5432"
+    if not port.isdigit():
+        raise SettingsError(f"DB_PORT must be a number, got {port!r}")
+    user = quote(env["DB_USER"], safe="")
+    password = env.get("DB_PASSWORD")
+    auth = f"{user}:{quote(password, safe='')}" if password else user
+    return f"postgresql://{auth}@{host}:{port}/{quote(env['DB_NAME'], safe='')}"
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Settings:
+    """Read and validate the settings; raise SettingsError naming the offending variable."""
+    env = os.environ if env is None else env
+    environment = (env.get("ENVIRONMENT") or "local").strip().lower()
+    if environment not in ENVIRONMENTS:
+        raise SettingsError(
+            f"ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
+        )
+    data_dir = Path(env.get("DATA_DIR") or (cwd or Path.cwd()) / ".data")
+
+    database_url = (
+        env.get("DATABASE_URL") or _parts_url(env) or f"sqlite:///{data_dir / 'service.db'}"
+    )
+    if not database_url.startswith(("postgresql://", "postgres://", "sqlite:///")):
+        raise SettingsError("DATABASE_URL must start with postgresql:// or sqlite:///")
+    storage_url = env.get("STORAGE_URL") or f"file://{(data_dir / 'storage').resolve()}"
+    if not storage_url.startswith(("s3://", "file://")):
+        raise SettingsError("STORAGE_URL must start with s3:// or file://")
+
+    auth = {
+        name: env.get(name) or None for name in ("AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE")
+    }
+    if any(auth.values()) or environment != "local":
+        missing = [name for name, value in auth.items() if not value]
+        if missing:
+            raise SettingsError(
+                f"{', '.join(missing)} must be set when ENVIRONMENT={environment} "
+                "(or when any AUTH_* variable is set)"
+            )
+
+    if environment == "prod":
+        if database_url.startswith("sqlite"):
+            raise SettingsError(
+                "ENVIRONMENT=prod needs PostgreSQL: set DATABASE_URL or DB_HOST/DB_NAME/DB_USER"
+            )
+        if storage_url.startswith("file://"):
+            raise SettingsError("ENVIRONMENT=prod needs an S3 bucket: set STORAGE_URL=s3://bucket")
+
+    log_level = (env.get("LOG_LEVEL") or "info").strip().lower()
+    if log_level not in LOG_LEVELS:
+        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+
+    return Settings(
+        environment=environment,
+        database_url=database_url,
+        storage_url=storage_url,
+        data_dir=data_dir,
+        auth_jwks_url=auth["AUTH_JWKS_URL"],
+        auth_issuer=auth["AUTH_ISSUER"],
+        auth_audience=auth["AUTH_AUDIENCE"],
+        log_level=log_level,
+        rate_limit_per_second=_number(env, "RATE_LIMIT_PER_SECOND", 50.0),
+        rate_limit_burst=int(_number(env, "RATE_LIMIT_BURST", 200)),
+        db_pool_size=max(1, int(_number(env, "DB_POOL_SIZE", 10))),
+    )
