@@ -1,0 +1,490 @@
+"""The API on Fargate: image, cluster, task, service, load balancer, autoscaling.
+
+`ContainerService(name, ContainerServiceArgs(...))` creates
+- a KMS key (rotating) for the repository and the log group;
+- `ContainerImage` (components/image.py): ECR repository (scan on push, immutable tags, KMS,
+  lifecycle) and the image built from `service/Dockerfile`, tagged by content, run by digest;
+- an ECS cluster with Container Insights, a log group with retention and KMS encryption;
+- separate execution and task roles (components/service_iam.py: exact ARNs, no `*` actions);
+- the task definition (components/task_containers.py): `migrate` init container, then `app`,
+  read-only root filesystem, non-root, environment exactly as CONTRACT.md, DB_USER/DB_PASSWORD
+  injected from the RDS-managed secret. Why an init container migrates: see that module;
+- `LoadBalancer` (components/load_balancer.py): HTTPS-only ALB, `/metrics*` answered 404;
+- the Fargate service: circuit breaker with rollback, 100%/200% rolling deploys, health check
+  grace period, waits for a steady state; target tracking on CPU and requests per target.
+
+Args (`ContainerServiceArgs`); required first, then the defaults (all the safe choice):
+- `environment` ("dev" | "prod"), `vpc_id`, `public_subnet_ids`, `service_subnet_ids`,
+  `assign_public_ip: bool`, `lb_security_group_id`, `service_security_group_id` (Network);
+  `certificate_arn` (TlsCertificate); `bucket_name`, `bucket_arn`, `bucket_kms_key_arn`
+  (MediaBucket; `None` if the bucket uses SSE-S3); `db_address`, `db_port`, `db_name`,
+  `db_master_secret_arn` (Database); `auth_issuer`, `auth_jwks_url`, `auth_audience` (UserPool or
+  the external issuer).
+- `db_secret_kms_key_arn: Input[str] | None = None` the key of the RDS-managed secret when it is a
+  customer-managed key (the execution role then may decrypt with it, via Secrets Manager only).
+- `access_logs_bucket: Input[str] | None = None` (LogBucket name; `None` = no ALB access logs),
+  `lb_deletion_protection: bool = True`, `ssl_policy` (see load_balancer.py).
+- `cpu: int = 512`, `memory: int = 1024`, `min_count: int = 2` (prod refuses < 2),
+  `max_count: int = 4`, `workers: int = 2`, `cpu_architecture: "X86_64" | "ARM64" = "X86_64"`
+  (the image is built for the matching platform).
+- `cpu_target_percent: float = 60`, `requests_per_target: int = 1000` (per minute),
+  `health_check_grace_seconds: int = 60`.
+- `log_retention_days: int = 30`, `log_level: str = "info"`, `log_group_name: str | None = None`
+  (default `/awaterra/<stack>/<name>`), `container_insights: "enabled" | "enhanced" = "enabled"`.
+- `image_tag: str | None = None` (settings `imageTag`; default: the content hash),
+  `container_user: str = "10001:10001"` (the image's non-root user).
+- `extra_containers: Sequence[Mapping] = ()` further container definitions (camelCase ECS JSON,
+  values may be Outputs), e.g. the Datadog agent sidecar or FireLens log router from
+  components/datadog_shipping.py; names must differ from `app`/`migrate`.
+- `log_configuration: Mapping | None = None` replaces the `awslogs` configuration of `app` and
+  `migrate` (e.g. `awsfirelens`); the log group stays for the extra containers to use.
+- `datadog_api_key_secret_arn: Input[str] | None = None` a secret the execution role may also
+  read (for `secrets` / `secretOptions` of the extra containers).
+
+Outputs: `load_balancer_arn`, `load_balancer_arn_suffix`, `load_balancer_dns_name`,
+`load_balancer_zone_id`, `target_group_arn_suffix`, `cluster_name`, `service_name`,
+`log_group_name`, `repository_url`, `image_ref`, `task_role_arn`, `execution_role_arn`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components.image import ContainerImage, ContainerImageArgs
+from components.load_balancer import DEFAULT_SSL_POLICY, LoadBalancer, LoadBalancerArgs
+from components.service_iam import assume_role_policy, execution_policy, task_policy
+from components.task_containers import (
+    APP,
+    ENVIRONMENTS,
+    LOG_LEVELS,
+    TMP_VOLUME,
+    TaskContainers,
+    database_secrets,
+    service_environment,
+)
+
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
+PLATFORM_OF = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}
+CONTAINER_PORT = 8000
+LOG_STREAM_PREFIX = "service"
+
+
+@dataclass(frozen=True)
+class ContainerServiceArgs:
+    environment: str
+    vpc_id: pulumi.Input[str]
+    public_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    service_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    assign_public_ip: bool
+    lb_security_group_id: pulumi.Input[str]
+    service_security_group_id: pulumi.Input[str]
+    certificate_arn: pulumi.Input[str]
+    bucket_name: pulumi.Input[str]
+    bucket_arn: pulumi.Input[str]
+    bucket_kms_key_arn: pulumi.Input[str] | None
+    db_address: pulumi.Input[str]
+    db_port: pulumi.Input[int]
+    db_name: pulumi.Input[str]
+    db_master_secret_arn: pulumi.Input[str]
+    auth_issuer: pulumi.Input[str]
+    auth_jwks_url: pulumi.Input[str]
+    auth_audience: pulumi.Input[str]
+    db_secret_kms_key_arn: pulumi.Input[str] | None = None
+    access_logs_bucket: pulumi.Input[str] | None = None
+    lb_deletion_protection: bool = True
+    ssl_policy: str = DEFAULT_SSL_POLICY
+    cpu: int = 512
+    memory: int = 1024
+    min_count: int = 2
+    max_count: int = 4
+    workers: int = 2
+    cpu_architecture: Literal["X86_64", "ARM64"] = "X86_64"
+    cpu_target_percent: float = 60.0
+    requests_per_target: int = 1000
+    health_check_grace_seconds: int = 60
+    log_retention_days: int = 30
+    log_level: str = "info"
+    log_group_name: str | None = None
+    container_insights: Literal["enabled", "enhanced"] = "enabled"
+    image_tag: str | None = None
+    container_user: str = "10001:10001"
+    extra_containers: Sequence[Mapping[str, Any]] = ()
+    log_configuration: Mapping[str, Any] | None = None
+    datadog_api_key_secret_arn: pulumi.Input[str] | None = None
+
+    def __post_init__(self) -> None:
+        problems = list(self._problems())
+        if problems:
+            raise ValueError("ContainerService: " + "; ".join(problems))
+
+    def _problems(self) -> Iterator[str]:
+        if self.environment not in ENVIRONMENTS:
+            yield f"environment must be one of {ENVIRONMENTS}, got {self.environment!r}"
+        if self.min_count < 1:
+            yield f"min_count must be >= 1, got {self.min_count}"
+        if self.environment == "prod" and self.min_count < 2:
+            yield f"min_count must be >= 2 in prod (one task per AZ), got {self.min_count}"
+        if self.max_count < self.min_count:
+            yield f"max_count ({self.max_count}) must be >= min_count ({self.min_count})"
+        if self.workers < 1:
+            yield f"workers must be >= 1, got {self.workers}"
+        if self.cpu_architecture not in PLATFORM_OF:
+            yield f"cpu_architecture must be one of {tuple(PLATFORM_OF)}"
+        if not 10 <= self.cpu_target_percent <= 90:
+            yield f"cpu_target_percent must be between 10 and 90, got {self.cpu_target_percent}"
+        if self.requests_per_target < 1:
+            yield f"requests_per_target must be >= 1, got {self.requests_per_target}"
+        if self.health_check_grace_seconds < 0:
+            yield "health_check_grace_seconds must be >= 0"
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            yield f"log_retention_days must be one of {LOG_RETENTION_DAYS}"
+        if self.log_level not in LOG_LEVELS:
+            yield f"log_level must be one of {LOG_LEVELS}, got {self.log_level!r}"
+        if self.container_user.split(":")[0] in ("", "0", "root"):
+            yield f"container_user must be a non-root user, got {self.container_user!r}"
+
+
+class ContainerService(pulumi.ComponentResource):
+    """The service behind its load balancer, deployed from this repository's `service/`."""
+
+    load_balancer_arn: pulumi.Output[str]
+    load_balancer_arn_suffix: pulumi.Output[str]
+    load_balancer_dns_name: pulumi.Output[str]
+    load_balancer_zone_id: pulumi.Output[str]
+    target_group_arn_suffix: pulumi.Output[str]
+    cluster_name: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    log_group_name: pulumi.Output[str]
+    repository_url: pulumi.Output[str]
+    image_ref: pulumi.Output[str]
+    task_role_arn: pulumi.Output[str]
+    execution_role_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ContainerServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("awaterra:container_service:ContainerService", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account_id = aws.get_caller_identity_output(opts=invoke).account_id
+        region = aws.get_region_output(opts=invoke).region
+        family = f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"
+        log_group_name = args.log_group_name or (
+            f"/{pulumi.get_project()}/{pulumi.get_stack()}/{name}"
+        )
+
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{name}: container images and service logs",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.all(account_id, region).apply(
+                lambda v: json.dumps(_key_policy(v[0], v[1], log_group_name))
+            ),
+            opts=child,
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=log_group_name,
+            retention_in_days=args.log_retention_days,
+            kms_key_id=key.arn,
+            opts=child,
+        )
+        image = ContainerImage(
+            f"{name}-image",
+            ContainerImageArgs(
+                kms_key_arn=key.arn,
+                platform=PLATFORM_OF[args.cpu_architecture],
+                tag=args.image_tag,
+            ),
+            opts=child,
+        )
+        cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            name=family,
+            settings=[
+                aws.ecs.ClusterSettingArgs(name="containerInsights", value=args.container_insights)
+            ],
+            opts=child,
+        )
+
+        trust = pulumi.Output.all(account_id, region).apply(
+            lambda v: json.dumps(assume_role_policy(v[0], v[1]))
+        )
+        execution_role = aws.iam.Role(
+            f"{name}-execution",
+            description=f"{name}: ECS agent (pull image, write logs, inject secrets)",
+            assume_role_policy=trust,
+            opts=child,
+        )
+        secret_arns = [args.db_master_secret_arn]
+        if args.datadog_api_key_secret_arn is not None:
+            secret_arns.append(args.datadog_api_key_secret_arn)
+        secret_keys = [k for k in (args.db_secret_kms_key_arn,) if k is not None]
+        execution_permissions = aws.iam.RolePolicy(
+            f"{name}-execution-permissions",
+            role=execution_role.id,
+            policy=pulumi.Output.all(
+                repository=image.repository_arn,
+                log_group=log_group.arn,
+                secrets=pulumi.Output.all(*secret_arns),
+                keys=pulumi.Output.all(*secret_keys),
+            ).apply(
+                lambda v: json.dumps(
+                    execution_policy(
+                        repository_arn=v["repository"],
+                        log_group_arn=v["log_group"],
+                        log_stream_prefix=LOG_STREAM_PREFIX,
+                        secret_arns=v["secrets"],
+                        secret_kms_key_arns=v["keys"],
+                    )
+                )
+            ),
+            opts=child,
+        )
+        task_role = aws.iam.Role(
+            f"{name}-task",
+            description=f"{name}: the running service (its bucket only)",
+            assume_role_policy=trust,
+            opts=child,
+        )
+        task_permissions = aws.iam.RolePolicy(
+            f"{name}-task-permissions",
+            role=task_role.id,
+            policy=pulumi.Output.all(
+                bucket=args.bucket_arn, key=args.bucket_kms_key_arn
+            ).apply(
+                lambda v: json.dumps(
+                    task_policy(bucket_arn=v["bucket"], bucket_kms_key_arn=v["key"])
+                )
+            ),
+            opts=child,
+        )
+
+        containers = pulumi.Output.all(
+            image=image.image_ref,
+            region=region,
+            log_group=log_group.name,
+            secret_arn=args.db_master_secret_arn,
+            extra=pulumi.Output.from_input(list(args.extra_containers)),
+            log_configuration=pulumi.Output.from_input(
+                dict(args.log_configuration) if args.log_configuration is not None else {}
+            ),
+            environment=pulumi.Output.all(
+                environment=args.environment,
+                db_host=args.db_address,
+                db_port=args.db_port,
+                db_name=args.db_name,
+                bucket_name=args.bucket_name,
+                auth_jwks_url=args.auth_jwks_url,
+                auth_issuer=args.auth_issuer,
+                auth_audience=args.auth_audience,
+                log_level=args.log_level,
+            ),
+        ).apply(
+            lambda v: json.dumps(
+                TaskContainers(
+                    image=v["image"],
+                    environment=service_environment(**v["environment"]),
+                    secrets=database_secrets(v["secret_arn"]),
+                    log_group_name=v["log_group"],
+                    region=v["region"],
+                    log_stream_prefix=LOG_STREAM_PREFIX,
+                    container_port=CONTAINER_PORT,
+                    workers=args.workers,
+                    user=args.container_user,
+                    log_configuration=v["log_configuration"] or None,
+                    extra_containers=v["extra"],
+                ).definitions()
+            )
+        )
+        task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=family,
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(args.cpu),
+            memory=str(args.memory),
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture=args.cpu_architecture
+            ),
+            execution_role_arn=execution_role.arn,
+            task_role_arn=task_role.arn,
+            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=TMP_VOLUME)],
+            container_definitions=containers,
+            opts=child,
+        )
+
+        balancer = LoadBalancer(
+            f"{name}-lb",
+            LoadBalancerArgs(
+                vpc_id=args.vpc_id,
+                subnet_ids=args.public_subnet_ids,
+                security_group_id=args.lb_security_group_id,
+                certificate_arn=args.certificate_arn,
+                container_port=CONTAINER_PORT,
+                ssl_policy=args.ssl_policy,
+                deletion_protection=args.lb_deletion_protection,
+                access_logs_bucket=args.access_logs_bucket,
+            ),
+            opts=child,
+        )
+
+        service = aws.ecs.Service(
+            f"{name}-service",
+            cluster=cluster.arn,
+            task_definition=task_definition.arn,
+            launch_type="FARGATE",
+            platform_version="LATEST",
+            desired_count=args.min_count,
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=args.service_subnet_ids,
+                security_groups=[args.service_security_group_id],
+                assign_public_ip=args.assign_public_ip,
+            ),
+            load_balancers=[
+                aws.ecs.ServiceLoadBalancerArgs(
+                    target_group_arn=balancer.target_group_arn,
+                    container_name=APP,
+                    container_port=CONTAINER_PORT,
+                )
+            ],
+            health_check_grace_period_seconds=args.health_check_grace_seconds,
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
+                enable=True, rollback=True
+            ),
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            enable_execute_command=False,
+            enable_ecs_managed_tags=True,
+            propagate_tags="SERVICE",
+            wait_for_steady_state=True,
+            # The target group must belong to a listener before a service can register in it,
+            # and the roles need their permissions before the first task pulls and starts; the
+            # task count belongs to autoscaling once the service exists.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[balancer.https_listener, execution_permissions, task_permissions],
+                ignore_changes=["desiredCount"],
+            ),
+        )
+
+        scaling_target = aws.appautoscaling.Target(
+            f"{name}-scaling",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
+            resource_id=pulumi.Output.concat("service/", cluster.name, "/", service.name),
+            min_capacity=args.min_count,
+            max_capacity=args.max_count,
+            opts=child,
+        )
+        _target_tracking(
+            f"{name}-cpu", scaling_target, args.cpu_target_percent,
+            "ECSServiceAverageCPUUtilization", None, child,
+        )  # fmt: skip
+        _target_tracking(
+            f"{name}-requests", scaling_target, float(args.requests_per_target),
+            "ALBRequestCountPerTarget",
+            pulumi.Output.concat(
+                balancer.load_balancer_arn_suffix, "/", balancer.target_group_arn_suffix
+            ),
+            child,
+        )  # fmt: skip
+
+        self.load_balancer_arn = balancer.load_balancer_arn
+        self.load_balancer_arn_suffix = balancer.load_balancer_arn_suffix
+        self.load_balancer_dns_name = balancer.dns_name
+        self.load_balancer_zone_id = balancer.zone_id
+        self.target_group_arn_suffix = balancer.target_group_arn_suffix
+        self.cluster_name = cluster.name
+        self.service_name = service.name
+        self.log_group_name = log_group.name
+        self.repository_url = image.repository_url
+        self.image_ref = image.image_ref
+        self.task_role_arn = task_role.arn
+        self.execution_role_arn = execution_role.arn
+        self.register_outputs(
+            {
+                "load_balancer_arn": self.load_balancer_arn,
+                "load_balancer_arn_suffix": self.load_balancer_arn_suffix,
+                "load_balancer_dns_name": self.load_balancer_dns_name,
+                "load_balancer_zone_id": self.load_balancer_zone_id,
+                "target_group_arn_suffix": self.target_group_arn_suffix,
+                "cluster_name": self.cluster_name,
+                "service_name": self.service_name,
+                "log_group_name": self.log_group_name,
+                "repository_url": self.repository_url,
+                "image_ref": self.image_ref,
+                "task_role_arn": self.task_role_arn,
+                "execution_role_arn": self.execution_role_arn,
+            }
+        )
+
+
+def _target_tracking(
+    name: str,
+    target: aws.appautoscaling.Target,
+    target_value: float,
+    metric: str,
+    resource_label: pulumi.Input[str] | None,
+    opts: pulumi.ResourceOptions,
+) -> aws.appautoscaling.Policy:
+    """Scale out fast (1 min), in slowly (5 min): a traffic burst must not flap the task count."""
+    return aws.appautoscaling.Policy(
+        name,
+        policy_type="TargetTrackingScaling",
+        service_namespace=target.service_namespace,
+        scalable_dimension=target.scalable_dimension,
+        resource_id=target.resource_id,
+        target_tracking_scaling_policy_configuration=(
+            aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                target_value=target_value,
+                predefined_metric_specification=(
+                    aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                        predefined_metric_type=metric, resource_label=resource_label
+                    )
+                ),
+                scale_out_cooldown=60,
+                scale_in_cooldown=300,
+            )
+        ),
+        opts=opts,
+    )
+
+
+def _key_policy(account_id: str, region: str, log_group_name: str) -> dict[str, Any]:
+    """Account administration through IAM, plus CloudWatch Logs for this one log group."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchLogsForTheServiceLogGroup",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+                           "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
+                           "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {
+                    "ArnEquals": {
+                        "kms:EncryptionContext:aws:logs:arn":
+                            f"arn:aws:logs:{region}:{account_id}:log-group:{log_group_name}"
+                    }
+                },
+            },
+        ],
+    }  # fmt: skip

@@ -1,0 +1,216 @@
+"""The service's container image: a private ECR repository and the image built into it.
+
+`ContainerImage(name, ContainerImageArgs(kms_key_arn=key.arn))`
+
+Args (`ContainerImageArgs`):
+- `kms_key_arn: Input[str]` the customer-managed key that encrypts the repository (required).
+- `context: str = "."` build context (the repository root: the Dockerfile copies
+  `requirements/service.txt` and `service/`); `dockerfile: str = "service/Dockerfile"`; both
+  relative to the Pulumi project directory so that state does not depend on the checkout path.
+- `hashed_paths: Sequence[str] = ("service", "requirements/service.txt", ".dockerignore")` what
+  the tag is computed from (missing paths are skipped).
+- `platform: str = "linux/amd64"` (or `linux/arm64`; must match the task's `runtime_platform`).
+- `keep_images: int = 30` images the lifecycle policy keeps (untagged ones go after a day).
+- `tag: str | None = None` overrides the content tag (settings `imageTag`).
+- `scan_on_push: bool = True`, `immutable_tags: bool = True`.
+
+The tag is a SHA-256 over the relative path and bytes of every file under `hashed_paths`
+(`__pycache__`, `*.pyc` and tool caches ignored) plus the platform: an unchanged service keeps its
+tag, so the task definition does not change and nothing redeploys. Because tags are immutable, the
+build context must contain nothing else: keep `.dockerignore` an allowlist (`*`, then
+`!service/`, `!requirements/service.txt`, then `**/__pycache__`), otherwise an edit elsewhere makes
+pulumi-docker rebuild and the push of an existing tag is refused.
+
+Outputs: `repository_url`, `repository_arn`, `repository_name`, `tag`, `image_ref` (the pushed
+image by digest, `<repository_url>@sha256:...`, which is what the task definition runs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_docker as docker
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PLATFORMS = ("linux/amd64", "linux/arm64")
+IGNORED_DIRECTORIES = frozenset(
+    {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".venv"}
+)
+IGNORED_SUFFIXES = (".pyc", ".pyo")
+TAG_LENGTH = 20
+
+
+def _files(root: Path, relative: str) -> Iterator[Path]:
+    path = root / relative
+    if path.is_file():
+        yield path
+        return
+    if not path.is_dir():
+        return
+    for candidate in path.rglob("*"):
+        parts = candidate.relative_to(root).parts
+        if any(part in IGNORED_DIRECTORIES for part in parts):
+            continue
+        if candidate.is_file() and not candidate.name.endswith(IGNORED_SUFFIXES):
+            yield candidate
+
+
+def content_hash(root: Path, paths: Sequence[str], salt: str = "") -> str:
+    """SHA-256 (hex) of every file under `paths`, by relative path and content, plus `salt`.
+
+    Deterministic: independent of file order on disk, timestamps, permissions and the absolute
+    location of `root`.
+    """
+    digest = hashlib.sha256(salt.encode())
+    files = sorted({f for p in paths for f in _files(root, p)}, key=lambda f: f.relative_to(root))
+    for file in files:
+        relative = file.relative_to(root).as_posix().encode()
+        content = file.read_bytes()
+        digest.update(len(relative).to_bytes(8, "big") + relative)
+        digest.update(len(content).to_bytes(8, "big") + content)
+    return digest.hexdigest()
+
+
+def image_tag(root: Path, paths: Sequence[str], platform: str) -> str:
+    """The image tag for this service content and platform."""
+    return content_hash(root, paths, salt=platform)[:TAG_LENGTH]
+
+
+def lifecycle_policy(keep_images: int) -> str:
+    """Expire untagged images after a day; keep the newest `keep_images` images."""
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": "untagged images (failed or superseded pushes)",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": 1,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
+                    "description": f"keep the newest {keep_images} images (rollback window)",
+                    "selection": {
+                        "tagStatus": "any",
+                        "countType": "imageCountMoreThan",
+                        "countNumber": keep_images,
+                    },
+                    "action": {"type": "expire"},
+                },
+            ]
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ContainerImageArgs:
+    kms_key_arn: pulumi.Input[str]
+    context: str = "."
+    dockerfile: str = "service/Dockerfile"
+    hashed_paths: Sequence[str] = ("service", "requirements/service.txt", ".dockerignore")
+    platform: str = "linux/amd64"
+    keep_images: int = 30
+    tag: str | None = None
+    scan_on_push: bool = True
+    immutable_tags: bool = True
+
+    def __post_init__(self) -> None:
+        if self.platform not in PLATFORMS:
+            raise ValueError(
+                f"ContainerImage: platform must be one of {PLATFORMS}, got {self.platform!r}"
+            )
+        if self.keep_images < 1:
+            raise ValueError(f"ContainerImage: keep_images must be >= 1, got {self.keep_images}")
+        if self.tag is not None and not _valid_tag(self.tag):
+            raise ValueError(
+                f"ContainerImage: tag {self.tag!r} is not a Docker tag "
+                "(letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-')"
+            )
+
+
+def _valid_tag(tag: str) -> bool:
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+    return 0 < len(tag) <= 128 and tag[0] not in ".-" and set(tag) <= allowed
+
+
+class ContainerImage(pulumi.ComponentResource):
+    """ECR repository (scanned, immutable, KMS-encrypted, pruned) and the service image in it."""
+
+    repository_url: pulumi.Output[str]
+    repository_arn: pulumi.Output[str]
+    repository_name: pulumi.Output[str]
+    tag: str
+    image_ref: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ContainerImageArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("awaterra:image:ContainerImage", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tag = args.tag or image_tag(REPO_ROOT, args.hashed_paths, args.platform)
+        self.tag = tag
+
+        repository = aws.ecr.Repository(
+            f"{name}-repo",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
+                scan_on_push=args.scan_on_push
+            ),
+            image_tag_mutability="IMMUTABLE" if args.immutable_tags else "MUTABLE",
+            encryption_configurations=[
+                aws.ecr.RepositoryEncryptionConfigurationArgs(
+                    encryption_type="KMS", kms_key=args.kms_key_arn
+                )
+            ],
+            force_delete=False,
+            opts=child,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-lifecycle",
+            repository=repository.name,
+            policy=lifecycle_policy(args.keep_images),
+            opts=child,
+        )
+
+        credentials = aws.ecr.get_authorization_token_output(
+            registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        image = docker.Image(
+            f"{name}-build",
+            image_name=repository.repository_url.apply(lambda url: f"{url}:{tag}"),
+            build=docker.DockerBuildArgs(
+                context=args.context,
+                dockerfile=args.dockerfile,
+                platform=args.platform,
+            ),
+            registry=docker.RegistryArgs(
+                server=repository.repository_url,
+                username=credentials.user_name,
+                password=pulumi.Output.secret(credentials.password),
+            ),
+            opts=child,
+        )
+
+        self.repository_url = repository.repository_url
+        self.repository_arn = repository.arn
+        self.repository_name = repository.name
+        self.image_ref = image.repo_digest
+        self.register_outputs(
+            {
+                "repository_url": self.repository_url,
+                "repository_arn": self.repository_arn,
+                "repository_name": self.repository_name,
+                "tag": self.tag,
+                "image_ref": self.image_ref,
+            }
+        )

@@ -1,0 +1,137 @@
+"""The ECS container definitions of the service task, as plain functions of resolved values.
+
+Two containers of our own, from the same image:
+- `migrate` (`python -m service migrate`, essential: false) runs first and exits;
+- `app` (`python -m service serve`) `dependsOn` it with condition `SUCCESS`.
+ECS starts `app` only after `migrate` exited 0, and a task registers with the target group only
+once `app` runs, so no task built from new code takes traffic before the schema is migrated. Every
+new task runs the migration (rolling deploys and scale-outs start several at once); that is safe
+because `migrate` is idempotent and serialises itself with a PostgreSQL advisory lock, so
+concurrent runs wait and then find nothing to do. A failed migration stops the task before it
+serves (PostgreSQL's transactional DDL leaves the schema as it was), the deployment circuit
+breaker sees the failing tasks and rolls back to the previous task definition. Migrations must
+stay backward compatible with the running release (expand, then contract in a later release),
+because old tasks keep serving while new ones start.
+
+Both run as a non-root user, with a read-only root filesystem (a writable task-scoped `/tmp`
+volume only), every Linux capability dropped and an init process reaping children. The
+environment is exactly the service contract's: database parts as plain variables, the user name
+and password injected by ECS from the RDS-managed secret's JSON keys (never in the task
+definition, never in state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+APP = "app"
+MIGRATE = "migrate"
+TMP_VOLUME = "tmp"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+ENVIRONMENTS = ("dev", "prod")
+
+
+def service_environment(
+    *,
+    environment: str,
+    db_host: str,
+    db_port: int | str,
+    db_name: str,
+    bucket_name: str,
+    auth_jwks_url: str,
+    auth_issuer: str,
+    auth_audience: str,
+    log_level: str,
+) -> dict[str, str]:
+    """The plain (non-secret) variables of CONTRACT.md, by name."""
+    if environment not in ENVIRONMENTS:
+        raise ValueError(f"environment must be one of {ENVIRONMENTS}, got {environment!r}")
+    if log_level not in LOG_LEVELS:
+        raise ValueError(f"log_level must be one of {LOG_LEVELS}, got {log_level!r}")
+    return {
+        "ENVIRONMENT": environment,
+        "DB_HOST": db_host,
+        "DB_PORT": str(db_port),
+        "DB_NAME": db_name,
+        "STORAGE_URL": f"s3://{bucket_name}",
+        "AUTH_JWKS_URL": auth_jwks_url,
+        "AUTH_ISSUER": auth_issuer,
+        "AUTH_AUDIENCE": auth_audience,
+        "LOG_LEVEL": log_level,
+    }
+
+
+def database_secrets(master_secret_arn: str) -> dict[str, str]:
+    """DB_USER / DB_PASSWORD from the JSON keys of the RDS-managed secret (`arn:key::`)."""
+    return {
+        "DB_USER": f"{master_secret_arn}:username::",
+        "DB_PASSWORD": f"{master_secret_arn}:password::",
+    }
+
+
+@dataclass(frozen=True)
+class TaskContainers:
+    """Everything the container definitions depend on, resolved."""
+
+    image: str
+    environment: Mapping[str, str]
+    secrets: Mapping[str, str]
+    log_group_name: str
+    region: str
+    log_stream_prefix: str
+    container_port: int = 8000
+    workers: int = 2
+    user: str = "10001:10001"
+    log_configuration: Mapping[str, Any] | None = None
+    extra_containers: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+
+    def awslogs(self) -> dict[str, Any]:
+        return {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": self.log_group_name,
+                "awslogs-region": self.region,
+                "awslogs-stream-prefix": self.log_stream_prefix,
+                "mode": "non-blocking",
+                "max-buffer-size": "4m",
+            },
+        }
+
+    def _hardened(self, name: str, command: list[str], essential: bool) -> dict[str, Any]:
+        return {
+            "name": name,
+            "image": self.image,
+            "essential": essential,
+            "command": command,
+            "user": self.user,
+            "readonlyRootFilesystem": True,
+            "privileged": False,
+            "linuxParameters": {"initProcessEnabled": True, "capabilities": {"drop": ["ALL"]}},
+            "mountPoints": [
+                {"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False}  # noqa: S108
+            ],
+            "environment": [{"name": k, "value": v} for k, v in sorted(self.environment.items())],
+            "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(self.secrets.items())],
+            "logConfiguration": dict(self.log_configuration or self.awslogs()),
+        }
+
+    def definitions(self) -> list[dict[str, Any]]:
+        overlap = set(self.environment) & set(self.secrets)
+        if overlap:
+            raise ValueError(f"variables both plain and secret: {sorted(overlap)}")
+        names = [str(c.get("name", "")) for c in self.extra_containers]
+        clash = {APP, MIGRATE} & set(names)
+        if clash or "" in names or len(set(names)) != len(names):
+            raise ValueError(f"extra containers need unique names other than app/migrate: {names}")
+        migrate = self._hardened(MIGRATE, ["python", "-m", "service", "migrate"], essential=False)
+        app = self._hardened(
+            APP,
+            ["python", "-m", "service", "serve", "--host", "0.0.0.0",
+             "--port", str(self.container_port), "--workers", str(self.workers)],
+            essential=True,
+        )  # fmt: skip
+        app["portMappings"] = [{"containerPort": self.container_port, "protocol": "tcp"}]
+        app["dependsOn"] = [{"containerName": MIGRATE, "condition": "SUCCESS"}]
+        return [migrate, app, *(dict(c) for c in self.extra_containers)]

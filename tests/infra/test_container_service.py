@@ -1,0 +1,437 @@
+"""ContainerService under mocks: who may reach what, how it deploys, scales and migrates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.container_service import ContainerService, ContainerServiceArgs
+from ops.offline import RecordedResource, Recording, run_program
+
+ACCOUNT = "123456789012"
+SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:rds!db-abc-AbCdEf"
+SECRET_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/db"
+BUCKET_ARN = "arn:aws:s3:::awaterra-media"
+BUCKET_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/media"
+DATADOG_SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:datadog-api-key-XyZ"
+CERT = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/abc"
+
+ARGS = ContainerServiceArgs(
+    environment="prod",
+    vpc_id="vpc-1",
+    public_subnet_ids=["subnet-pub-a", "subnet-pub-b"],
+    service_subnet_ids=["subnet-priv-a", "subnet-priv-b"],
+    assign_public_ip=False,
+    lb_security_group_id="sg-lb",
+    service_security_group_id="sg-service",
+    certificate_arn=CERT,
+    bucket_name="awaterra-media",
+    bucket_arn=BUCKET_ARN,
+    bucket_kms_key_arn=BUCKET_KEY,
+    db_address="db.internal.example",
+    db_port=5432,
+    db_name="awaterra",
+    db_master_secret_arn=SECRET_ARN,
+    db_secret_kms_key_arn=SECRET_KEY,
+    auth_issuer="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_pool",
+    auth_jwks_url="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_pool/.well-known/jwks.json",
+    auth_audience="client-123",
+    access_logs_bucket="awaterra-logs",
+    min_count=2,
+    max_count=6,
+)
+
+
+def _run(args: ContainerServiceArgs = ARGS) -> Recording:
+    def program() -> None:
+        service = ContainerService("api", args)
+        pulumi.export("image_ref", service.image_ref)
+        pulumi.export("service_name", service.service_name)
+        pulumi.export("dns_name", service.load_balancer_dns_name)
+
+    return run_program(args.environment, program=program, use_stack_file=False)
+
+
+@pytest.fixture(scope="module")
+def recording() -> Recording:
+    return _run()
+
+
+def _containers(recording: Recording) -> dict[str, dict[str, Any]]:
+    task = recording.one("aws:ecs/taskDefinition:TaskDefinition")
+    return {c["name"]: c for c in json.loads(task.inputs["containerDefinitions"])}
+
+
+def _policy(recording: Recording, name: str) -> list[dict[str, Any]]:
+    policy = recording.named(name)
+    assert policy.type == "aws:iam/rolePolicy:RolePolicy"
+    return json.loads(policy.inputs["policy"])["Statement"]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def _resources(statement: dict[str, Any]) -> list[str]:
+    resource = statement["Resource"]
+    return [resource] if isinstance(resource, str) else list(resource)
+
+
+def _role_of(recording: Recording, policy_name: str) -> RecordedResource:
+    role_id = recording.named(policy_name).inputs["role"]
+    [role] = [r for r in recording.of_type("aws:iam/role:Role") if r.id == role_id]
+    return role
+
+
+# --- load balancer -------------------------------------------------------------------------
+
+
+def test_load_balancer_is_public_hardened_and_logged(recording: Recording) -> None:
+    alb = recording.one("aws:lb/loadBalancer:LoadBalancer").inputs
+    assert alb["internal"] is False
+    assert alb["subnets"] == ["subnet-pub-a", "subnet-pub-b"]
+    assert alb["securityGroups"] == ["sg-lb"]
+    assert alb["dropInvalidHeaderFields"] is True
+    assert alb["desyncMitigationMode"] == "strictest"
+    assert alb["enableDeletionProtection"] is True
+    assert alb["accessLogs"] == {"bucket": "awaterra-logs", "prefix": "alb", "enabled": True}
+
+
+def test_https_listener_uses_tls13_policy_and_the_validated_certificate(
+    recording: Recording,
+) -> None:
+    https = recording.named("api-lb-https").inputs
+    assert https["port"] == 443 and https["protocol"] == "HTTPS"
+    assert https["sslPolicy"].startswith("ELBSecurityPolicy-TLS13-")
+    assert https["certificateArn"] == CERT
+    target_group = recording.one("aws:lb/targetGroup:TargetGroup")
+    assert https["defaultActions"] == [
+        {"type": "forward", "targetGroupArn": target_group.outputs["arn"]}
+    ]
+    assert https["routingHttpResponseStrictTransportSecurityHeaderValue"].startswith("max-age=")
+
+
+def test_port_80_only_redirects_permanently_to_https(recording: Recording) -> None:
+    http = recording.named("api-lb-http").inputs
+    assert http["port"] == 80 and http["protocol"] == "HTTP"
+    assert http["defaultActions"] == [
+        {"type": "redirect",
+         "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}
+    ]  # fmt: skip
+    listeners = recording.of_type("aws:lb/listener:Listener")
+    assert sorted(listener.inputs["port"] for listener in listeners) == [80, 443]
+
+
+def test_metrics_are_answered_404_at_the_load_balancer(recording: Recording) -> None:
+    rule = recording.one("aws:lb/listenerRule:ListenerRule").inputs
+    assert rule["listenerArn"] == recording.named("api-lb-https").outputs["arn"]
+    assert rule["priority"] == 1
+    [condition] = rule["conditions"]
+    patterns = condition["pathPattern"]["values"]
+    assert "/metrics*" in patterns
+    [action] = rule["actions"]
+    assert action["type"] == "fixed-response"
+    assert action["fixedResponse"]["statusCode"] == "404"
+    body = json.loads(action["fixedResponse"]["messageBody"])
+    assert body["success"] is False and body["error"]["code"] == "not_found"
+
+
+def test_target_group_checks_the_heartbeat(recording: Recording) -> None:
+    target_group = recording.one("aws:lb/targetGroup:TargetGroup").inputs
+    assert target_group["targetType"] == "ip"
+    assert target_group["port"] == 8000
+    assert target_group["healthCheck"]["path"] == "/heartbeat"
+    assert target_group["healthCheck"]["matcher"] == "200"
+
+
+def test_dev_may_opt_out_of_deletion_protection_and_access_logs() -> None:
+    recording = _run(
+        replace(ARGS, environment="dev", min_count=1, lb_deletion_protection=False,
+                access_logs_bucket=None, assign_public_ip=True)
+    )  # fmt: skip
+    alb = recording.one("aws:lb/loadBalancer:LoadBalancer").inputs
+    assert alb["enableDeletionProtection"] is False
+    assert "accessLogs" not in alb
+    service = recording.one("aws:ecs/service:Service").inputs
+    assert service["networkConfiguration"]["assignPublicIp"] is True
+    # Still only the load balancer's way in.
+    assert service["networkConfiguration"]["securityGroups"] == ["sg-service"]
+
+
+# --- service and deployment ----------------------------------------------------------------
+
+
+def test_service_runs_in_the_service_subnets_behind_the_load_balancer(
+    recording: Recording,
+) -> None:
+    service = recording.one("aws:ecs/service:Service").inputs
+    assert service["launchType"] == "FARGATE"
+    assert service["networkConfiguration"] == {
+        "subnets": ["subnet-priv-a", "subnet-priv-b"],
+        "securityGroups": ["sg-service"],
+        "assignPublicIp": False,
+    }
+    [balancer] = service["loadBalancers"]
+    assert balancer["containerName"] == "app" and balancer["containerPort"] == 8000
+    target_group = recording.one("aws:lb/targetGroup:TargetGroup")
+    assert balancer["targetGroupArn"] == target_group.outputs["arn"]
+    assert service["enableExecuteCommand"] is False
+
+
+def test_deployments_roll_back_and_never_drop_capacity(recording: Recording) -> None:
+    service = recording.one("aws:ecs/service:Service").inputs
+    assert service["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    assert service["deploymentMinimumHealthyPercent"] == 100
+    assert service["deploymentMaximumPercent"] == 200
+    assert service["healthCheckGracePeriodSeconds"] >= 30
+    assert service["desiredCount"] == 2
+
+
+def test_cluster_has_container_insights(recording: Recording) -> None:
+    cluster = recording.one("aws:ecs/cluster:Cluster").inputs
+    assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"]
+
+
+def test_autoscaling_tracks_cpu_and_requests_per_target(recording: Recording) -> None:
+    target = recording.one("aws:appautoscaling/target:Target").inputs
+    assert target["minCapacity"] == 2 and target["maxCapacity"] == 6
+    assert target["scalableDimension"] == "ecs:service:DesiredCount"
+    assert target["resourceId"] == "service/awaterra-prod-api/api-service"
+    policies = {
+        p.inputs["targetTrackingScalingPolicyConfiguration"]["predefinedMetricSpecification"][
+            "predefinedMetricType"
+        ]: p.inputs
+        for p in recording.of_type("aws:appautoscaling/policy:Policy")
+    }
+    assert set(policies) == {"ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"}
+    for policy in policies.values():
+        assert policy["policyType"] == "TargetTrackingScaling"
+        assert policy["resourceId"] == target["resourceId"]
+    requests = policies["ALBRequestCountPerTarget"]["targetTrackingScalingPolicyConfiguration"]
+    alb = recording.one("aws:lb/loadBalancer:LoadBalancer").outputs["arnSuffix"]
+    tg = recording.one("aws:lb/targetGroup:TargetGroup").outputs["arnSuffix"]
+    assert requests["predefinedMetricSpecification"]["resourceLabel"] == f"{alb}/{tg}"
+    cpu = policies["ECSServiceAverageCPUUtilization"]["targetTrackingScalingPolicyConfiguration"]
+    assert cpu["targetValue"] == 60
+
+
+def test_prod_refuses_a_single_task() -> None:
+    with pytest.raises(ValueError, match="min_count must be >= 2 in prod"):
+        replace(ARGS, min_count=1)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"max_count": 1}, "max_count"),
+        ({"environment": "staging"}, "environment must be one of"),
+        ({"log_retention_days": 10}, "log_retention_days"),
+        ({"container_user": "root"}, "non-root"),
+        ({"container_user": "0:0"}, "non-root"),
+        ({"log_level": "verbose"}, "log_level"),
+    ],
+)
+def test_bad_arguments_are_refused(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        replace(ARGS, **changes)  # type: ignore[arg-type]
+
+
+# --- task definition -----------------------------------------------------------------------
+
+
+def test_task_runs_the_image_by_digest(recording: Recording) -> None:
+    containers = _containers(recording)
+    image = recording.one("docker:index/image:Image")
+    assert containers["app"]["image"] == image.outputs["repoDigest"]
+    assert "@sha256:" in containers["app"]["image"]
+    assert containers["migrate"]["image"] == containers["app"]["image"]
+    assert recording.outputs["image_ref"] == image.outputs["repoDigest"]
+
+
+def test_task_platform_matches_the_image_platform(recording: Recording) -> None:
+    task = recording.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    image = recording.one("docker:index/image:Image").inputs
+    assert task["runtimePlatform"] == {
+        "operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"
+    }
+    assert image["build"]["platform"] == "linux/amd64"
+    arm = _run(replace(ARGS, cpu_architecture="ARM64"))
+    assert arm.one("docker:index/image:Image").inputs["build"]["platform"] == "linux/arm64"
+
+
+def test_migrations_run_in_an_init_container_before_the_app(recording: Recording) -> None:
+    containers = _containers(recording)
+    migrate, app = containers["migrate"], containers["app"]
+    assert migrate["essential"] is False
+    assert migrate["command"] == ["python", "-m", "service", "migrate"]
+    assert "portMappings" not in migrate
+    assert app["essential"] is True
+    assert app["dependsOn"] == [{"containerName": "migrate", "condition": "SUCCESS"}]
+    assert app["command"][:4] == ["python", "-m", "service", "serve"]
+    assert app["portMappings"] == [{"containerPort": 8000, "protocol": "tcp"}]
+
+
+def test_containers_are_read_only_and_unprivileged(recording: Recording) -> None:
+    task = recording.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    assert task["volumes"] == [{"name": "tmp"}]
+    for container in _containers(recording).values():
+        assert container["readonlyRootFilesystem"] is True
+        assert container["user"].split(":")[0] not in ("", "0", "root")
+        assert container["mountPoints"] == [
+            {"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}
+        ]
+        assert container["linuxParameters"]["capabilities"] == {"drop": ["ALL"]}
+        assert container["privileged"] is False
+
+
+def test_environment_is_exactly_the_contract(recording: Recording) -> None:
+    for container in _containers(recording).values():
+        env = {e["name"]: e["value"] for e in container["environment"]}
+        assert env == {
+            "ENVIRONMENT": "prod",
+            "DB_HOST": "db.internal.example",
+            "DB_PORT": "5432",
+            "DB_NAME": "awaterra",
+            "STORAGE_URL": "s3://awaterra-media",
+            "AUTH_JWKS_URL": ARGS.auth_jwks_url,
+            "AUTH_ISSUER": ARGS.auth_issuer,
+            "AUTH_AUDIENCE": "client-123",
+            "LOG_LEVEL": "info",
+        }
+
+
+def test_database_credentials_are_injected_from_the_managed_secret(
+    recording: Recording,
+) -> None:
+    task = recording.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    assert "password" not in json.dumps(
+        [c["environment"] for c in _containers(recording).values()]
+    ).lower()
+    for container in _containers(recording).values():
+        assert {s["name"]: s["valueFrom"] for s in container["secrets"]} == {
+            "DB_USER": f"{SECRET_ARN}:username::",
+            "DB_PASSWORD": f"{SECRET_ARN}:password::",
+        }
+    assert task["executionRoleArn"] != task["taskRoleArn"]
+
+
+def test_logs_go_to_the_encrypted_log_group_with_retention(recording: Recording) -> None:
+    log_group = recording.one("aws:cloudwatch/logGroup:LogGroup").inputs
+    assert log_group["retentionInDays"] == 30
+    key = recording.one("aws:kms/key:Key")
+    assert log_group["kmsKeyId"] == key.outputs["arn"]
+    assert key.inputs["enableKeyRotation"] is True
+    key_policy = json.loads(key.inputs["policy"])
+    [logs] = [s for s in key_policy["Statement"] if "Service" in s["Principal"]]
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"].endswith(
+        f":log-group:{log_group['name']}"
+    )
+    for container in _containers(recording).values():
+        options = container["logConfiguration"]["options"]
+        assert container["logConfiguration"]["logDriver"] == "awslogs"
+        assert options["awslogs-group"] == log_group["name"]
+
+
+# --- IAM -----------------------------------------------------------------------------------
+
+
+def test_no_policy_grants_a_wildcard_action(recording: Recording) -> None:
+    for name in ("api-execution-permissions", "api-task-permissions"):
+        for statement in _policy(recording, name):
+            assert statement["Effect"] == "Allow"
+            for action in _actions(statement):
+                assert "*" not in action, (name, action)
+
+
+def test_task_role_reaches_only_its_bucket_and_key(recording: Recording) -> None:
+    statements = _policy(recording, "api-task-permissions")
+    granted = {(a, r) for s in statements for a in _actions(s) for r in _resources(s)}
+    assert granted == {
+        ("s3:GetObject", f"{BUCKET_ARN}/*"),
+        ("s3:PutObject", f"{BUCKET_ARN}/*"),
+        ("s3:ListBucket", BUCKET_ARN),
+        ("kms:Decrypt", BUCKET_KEY),
+        ("kms:GenerateDataKey", BUCKET_KEY),
+    }
+
+
+def test_execution_role_pulls_logs_and_reads_exactly_the_db_secret(
+    recording: Recording,
+) -> None:
+    statements = _policy(recording, "api-execution-permissions")
+    by_sid = {s["Sid"]: s for s in statements}
+    repository = recording.one("aws:ecr/repository:Repository").outputs["arn"]
+    log_group = recording.one("aws:cloudwatch/logGroup:LogGroup").outputs["arn"]
+    assert _resources(by_sid["PullServiceImage"]) == [repository]
+    assert _resources(by_sid["WriteServiceLogs"]) == [f"{log_group}:log-stream:service/*"]
+    assert _actions(by_sid["ReadSecrets"]) == ["secretsmanager:GetSecretValue"]
+    assert _resources(by_sid["ReadSecrets"]) == [SECRET_ARN]
+    assert _resources(by_sid["DecryptSecrets"]) == [SECRET_KEY]
+    assert by_sid["DecryptSecrets"]["Condition"]["StringEquals"]["kms:ViaService"] == [
+        "secretsmanager.us-east-1.amazonaws.com"
+    ]
+    # The only resource wildcard: registry login, which supports no resource-level permission.
+    wildcard = [s for s in statements if "*" in _resources(s)]
+    assert [_actions(s) for s in wildcard] == [["ecr:GetAuthorizationToken"]]
+    # The execution role may not touch the bucket, the task role may not read secrets.
+    assert not any(a.startswith("s3:") for s in statements for a in _actions(s))
+    task_actions = [a for s in _policy(recording, "api-task-permissions") for a in _actions(s)]
+    assert not any(a.startswith(("secretsmanager:", "ecr:", "logs:")) for a in task_actions)
+
+
+def test_roles_trust_only_ecs_tasks_of_this_account(recording: Recording) -> None:
+    execution = _role_of(recording, "api-execution-permissions")
+    task = _role_of(recording, "api-task-permissions")
+    assert execution.id != task.id
+    for role in (execution, task):
+        [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        assert statement["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+        assert "managedPolicyArns" not in role.inputs
+
+
+# --- Datadog plug-in points ----------------------------------------------------------------
+
+
+def test_extra_containers_log_configuration_and_datadog_secret() -> None:
+    firelens = {"logDriver": "awsfirelens",
+                "options": {"Name": "datadog", "provider": "ecs"},
+                "secretOptions": [{"name": "apikey", "valueFrom": DATADOG_SECRET}]}  # fmt: skip
+    router = {"name": "log-router", "image": "public.ecr.aws/aws-observability/aws-for-fluent-bit",
+              "essential": True, "firelensConfiguration": {"type": "fluentbit"},
+              "secrets": [{"name": "DD_API_KEY",
+                           "valueFrom": pulumi.Output.from_input(DATADOG_SECRET)}]}  # fmt: skip
+    recording = _run(
+        replace(ARGS, extra_containers=(router,), log_configuration=firelens,
+                datadog_api_key_secret_arn=DATADOG_SECRET)
+    )  # fmt: skip
+    containers = _containers(recording)
+    assert set(containers) == {"migrate", "app", "log-router"}
+    assert containers["log-router"]["secrets"][0]["valueFrom"] == DATADOG_SECRET
+    assert containers["app"]["logConfiguration"] == firelens
+    by_sid = {s["Sid"]: s for s in _policy(recording, "api-execution-permissions")}
+    assert _resources(by_sid["ReadSecrets"]) == sorted([SECRET_ARN, DATADOG_SECRET])
+
+
+def test_extra_container_names_may_not_shadow_ours() -> None:
+    with pytest.raises(Exception, match="unique names other than app/migrate"):
+        _run(replace(ARGS, extra_containers=({"name": "app", "image": "x"},)))
+
+
+def test_policy_builders_refuse_what_would_widen_access() -> None:
+    from components.service_iam import execution_policy, task_policy
+
+    for bad in ("arn:aws:s3:::media/*", "arn:aws:s3:::*", "media"):
+        with pytest.raises(ValueError, match="is not a bucket ARN"):
+            task_policy(bucket_arn=bad, bucket_kms_key_arn=None)
+    with pytest.raises(ValueError, match="at least one secret"):
+        execution_policy(repository_arn="r", log_group_arn="l", log_stream_prefix="p",
+                         secret_arns=[])  # fmt: skip
+    assert [s["Sid"] for s in task_policy(bucket_arn=BUCKET_ARN, bucket_kms_key_arn=None)[
+        "Statement"]] == ["ReadWriteObjects", "CheckBucket"]  # fmt: skip
