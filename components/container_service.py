@@ -63,6 +63,7 @@ from components.task_containers import (
     APP,
     ENVIRONMENTS,
     LOG_LEVELS,
+    MIGRATE,
     TMP_VOLUME,
     TaskContainers,
     database_secrets,
@@ -147,6 +148,9 @@ class ContainerServiceArgs:
             yield f"log_retention_days must be one of {LOG_RETENTION_DAYS}"
         if self.log_level not in LOG_LEVELS:
             yield f"log_level must be one of {LOG_LEVELS}, got {self.log_level!r}"
+        names = [c.get("name") for c in self.extra_containers]
+        if set(names) & {APP, MIGRATE, None} or len(set(names)) != len(names):
+            yield f"extra containers need unique names other than app/migrate: {names}"
         if self.container_user.split(":")[0] in ("", "0", "root"):
             yield f"container_user must be a non-root user, got {self.container_user!r}"
 

@@ -420,8 +420,11 @@ def test_extra_containers_log_configuration_and_datadog_secret() -> None:
 
 
 def test_extra_container_names_may_not_shadow_ours() -> None:
-    with pytest.raises(Exception, match="unique names other than app/migrate"):
-        _run(replace(ARGS, extra_containers=({"name": "app", "image": "x"},)))
+    for extra in ({"name": "app"}, {"name": "migrate"}, {"image": "x"}):
+        with pytest.raises(ValueError, match="unique names other than app/migrate"):
+            replace(ARGS, extra_containers=(extra,))
+    with pytest.raises(ValueError, match="unique names"):
+        replace(ARGS, extra_containers=({"name": "agent"}, {"name": "agent"}))
 
 
 def test_policy_builders_refuse_what_would_widen_access() -> None:
