@@ -142,6 +142,7 @@ class RequestContextMiddleware:
             return
         route: Any = scope.get("route")
         fields: dict[str, Any] = {
+            "request_id": info.request_id,
             "method": scope["method"],
             "route": getattr(route, "path", None),
             "status": status,

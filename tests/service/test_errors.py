@@ -1,0 +1,162 @@
+"""The error model: codes, headers, request ids, the body limit, rate limits, no leaks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import httpx
+import orjson
+import pytest
+
+from service.settings import Settings
+from tests.service.conftest import Issuer, build_app, create_practice, running, unique
+
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+
+MIB = 1024 * 1024
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["x-request-id"]
+    body = response.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]  # type: ignore[no-any-return]
+
+
+async def test_unknown_route_is_404(client: httpx.AsyncClient) -> None:
+    assert_error(await client.get("/no/such/route"), 404, "not_found")
+
+
+async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/map")
+    assert_error(response, 405, "method_not_allowed")
+    assert set(response.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "POST"}
+    response = await client.post("/practices/p-1")
+    assert_error(response, 405, "method_not_allowed")
+    assert "PUT" in response.headers["allow"]
+
+
+async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
+    response = await client.get("/config", headers={"X-Request-ID": "client-id-123"})
+    assert response.headers["x-request-id"] == "client-id-123"
+    made = (await client.get("/config")).headers["x-request-id"]
+    assert len(made) == 32
+    # An id that is unsafe in a header or a log line is replaced, not echoed.
+    response = await client.get("/config", headers={"X-Request-ID": "x" * 500})
+    assert response.headers["x-request-id"] != "x" * 500
+
+
+async def test_declared_oversized_body_is_413_unread(
+    client: httpx.AsyncClient, issuer: Issuer
+) -> None:
+    consumed = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal consumed
+        for _ in range(8):
+            consumed += 1
+            yield b"x" * (256 * 1024)
+
+    response = await client.post(
+        "/map", content=body(),
+        headers={**issuer.headers("u-1"), "Content-Length": str(2 * MIB),
+                 "Content-Type": "application/json"},
+    )
+    assert_error(response, 413, "payload_too_large")
+    assert consumed <= 1
+
+
+async def test_streamed_oversized_body_is_413_while_reading(
+    client: httpx.AsyncClient, issuer: Issuer
+) -> None:
+    consumed = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal consumed
+        for _ in range(64):
+            consumed += 1
+            yield b"x" * (256 * 1024)
+
+    response = await client.post(
+        "/map", content=body(),
+        headers={**issuer.headers("u-1"), "Content-Type": "application/json"},
+    )
+    assert_error(response, 413, "payload_too_large")
+    assert consumed <= 6  # stopped just past 1 MiB, not after 16 MiB
+
+
+async def test_body_just_under_the_limit_is_read(client: httpx.AsyncClient, issuer: Issuer) -> None:
+    padding = " " * (MIB - 200)
+    raw = b'{"events": [{"name": "x", "occurredAt": "2026-01-01T00:00:00Z"}]}' + padding.encode()
+    response = await client.post("/events", content=raw, headers={
+        **issuer.headers("u-1"), "Content-Type": "application/json"})
+    assert response.status_code == 202
+
+
+async def test_rate_limit_is_429_with_retry_after(settings: Settings, issuer: Issuer) -> None:
+    app = build_app(replace(settings, rate_limit_per_second=1.0, rate_limit_burst=3), issuer)
+    async with running(app) as client:
+        headers = issuer.headers(unique("u"))
+        statuses = [(await client.get("/map", headers=headers)).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        response = await client.get("/map", headers=headers)
+        assert_error(response, 429, "rate_limited")
+        assert int(response.headers["retry-after"]) >= 1
+        # Another user has a bucket of their own.
+        assert (await client.get("/map", headers=issuer.headers(unique("u")))).status_code == 200
+        # The heartbeat is never limited (load balancers poll it).
+        for _ in range(5):
+            assert (await client.get("/heartbeat")).status_code == 200
+
+
+async def test_unexpected_error_is_a_bare_500(
+    client: httpx.AsyncClient, issuer: Issuer, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "SELECT password FROM secrets -- hunter2"
+
+    async def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(secret)
+
+    monkeypatch.setattr("service.routes.config.datetime", None)  # breaks put_config
+    monkeypatch.setattr("service.routes.map.stored_state", explode)
+    caplog.set_level(logging.INFO)
+    response = await client.put("/config/flag", json=True,
+                                headers=issuer.headers("ops", admin=True))
+    error = assert_error(response, 500, "internal")
+    assert "datetime" not in response.text and "Traceback" not in response.text
+    assert error["message"] == "internal error"
+    records = [r for r in caplog.records if r.name == "service.errors"]
+    assert records and all("Traceback" not in r.getMessage() for r in records)
+    access = [r for r in caplog.records if r.name == "service.access"]
+    assert access[-1].fields["status"] == 500  # type: ignore[attr-defined]
+    assert secret not in caplog.text
+
+
+async def test_one_json_access_line_per_request(
+    client: httpx.AsyncClient, issuer: Issuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from service.logs import JsonFormatter
+
+    practice = await create_practice(client, issuer)
+    caplog.set_level(logging.INFO, logger="service.access")
+    caplog.clear()
+    user = unique("u")
+    response = await client.get(f"/practices/{practice}", headers=issuer.headers(user))
+    assert response.status_code == 200
+    access = [r for r in caplog.records if r.name == "service.access"]
+    assert len(access) == 1
+    line = orjson.loads(JsonFormatter().format(access[0]))
+    assert line["request_id"] == response.headers["x-request-id"]
+    assert line["route"] == "/practices/{id}"
+    assert line["status"] == 200
+    assert line["subject"] == user
+    assert line["method"] == "GET"
+    assert isinstance(line["duration_ms"], float)
+    assert "authorization" not in orjson.dumps(line).decode().lower()
