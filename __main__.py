@@ -11,16 +11,31 @@ Composition only: every decision lives in components/ and components/settings.py
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pulumi
 
 from components.auth import UserPool, UserPoolArgs
 from components.backup import BackupArgs, Backups
 from components.bucket import MediaBucket, MediaBucketArgs
 from components.certificate import TlsCertificate, TlsCertificateArgs
+from components.container_service import ContainerService, ContainerServiceArgs
 from components.database import Database, DatabaseArgs
+from components.datadog_secret import DatadogApiKeySecret, DatadogApiKeySecretArgs
+from components.datadog_shipping import (
+    DatadogShippingArgs,
+    app_log_configuration,
+    datadog_containers,
+)
+from components.dns import DnsRecord, DnsRecordArgs
+from components.edge import WebAcl, WebAclArgs
+from components.image import ContainerImageArgs, image_tag
 from components.log_bucket import LogBucket, LogBucketArgs
 from components.network import Network, NetworkArgs
 from components.settings import load_settings
+
+SERVICE_NAME = "awaterra-api"
 
 settings = load_settings()
 prod = settings.is_prod
@@ -100,6 +115,95 @@ else:
     auth_jwks_url = settings.auth.jwks_url or ""
     auth_audience = settings.auth.audience or ""
 
+# Datadog shipping (agent sidecar / FireLens) plugs into the task as extra containers.
+service_log_group = f"/awaterra/{pulumi.get_stack()}/api"
+extra_containers: list[dict[str, Any]] = []
+app_logs: dict[str, Any] | None = None
+datadog_key_arn: pulumi.Output[str] | None = None
+if settings.datadog.enabled and settings.datadog.shipping != "none" and settings.datadog.api_key:
+    datadog_key_arn = DatadogApiKeySecret(
+        "datadog-api-key", DatadogApiKeySecretArgs(api_key=settings.datadog.api_key)
+    ).secret_arn
+    image_defaults = ContainerImageArgs(kms_key_arn="")
+    shipping = DatadogShippingArgs(
+        mode=settings.datadog.shipping,
+        site=settings.datadog.site,
+        environment=settings.environment,
+        service=SERVICE_NAME,
+        # The tag ContainerService deploys: Datadog's `version` follows the image.
+        version=settings.service.image_tag
+        or image_tag(Path.cwd(), image_defaults.hashed_paths, image_defaults.platform),
+        region=settings.region,
+        api_key_secret_arn=datadog_key_arn,
+        log_group_name=service_log_group,
+    )
+    extra_containers = datadog_containers(shipping)
+    app_logs = app_log_configuration(shipping)
+
+service = ContainerService(
+    "api",
+    ContainerServiceArgs(
+        environment=settings.environment,
+        vpc_id=network.vpc_id,
+        public_subnet_ids=network.public_subnet_ids,
+        service_subnet_ids=network.service_subnet_ids,
+        assign_public_ip=network.assign_public_ip,
+        lb_security_group_id=network.lb_security_group_id,
+        service_security_group_id=network.service_security_group_id,
+        certificate_arn=certificate.certificate_arn,
+        bucket_name=media.bucket_name,
+        bucket_arn=media.bucket_arn,
+        bucket_kms_key_arn=media.kms_key_arn,
+        db_address=database.address,
+        db_port=database.port,
+        db_name=database.db_name,
+        db_master_secret_arn=database.master_secret_arn,
+        db_secret_kms_key_arn=database.kms_key_arn,
+        auth_issuer=auth_issuer,
+        auth_jwks_url=auth_jwks_url,
+        auth_audience=auth_audience,
+        access_logs_bucket=(
+            log_bucket.bucket_name
+            if log_bucket is not None and settings.load_balancer.access_logs
+            else None
+        ),
+        lb_deletion_protection=settings.load_balancer.deletion_protection,
+        cpu=settings.service.cpu,
+        memory=settings.service.memory,
+        min_count=settings.service.min_count,
+        max_count=settings.service.max_count,
+        workers=settings.service.workers,
+        log_retention_days=settings.service.log_retention_days,
+        log_group_name=service_log_group,
+        image_tag=settings.service.image_tag,
+        extra_containers=extra_containers,
+        log_configuration=app_logs,
+        datadog_api_key_secret_arn=datadog_key_arn,
+    ),
+)
+
+dns = DnsRecord(
+    "api-dns",
+    DnsRecordArgs(
+        domain=settings.domain,
+        hosted_zone_id=settings.hosted_zone_id,
+        lb_dns_name=service.load_balancer_dns_name,
+        lb_zone_id=service.load_balancer_zone_id,
+        # The load balancer and the VPC are IPv4-only.
+        ipv6=False,
+    ),
+)
+
+if settings.edge.waf_enabled:
+    WebAcl(
+        "waf",
+        WebAclArgs(
+            load_balancer_arn=service.load_balancer_arn,
+            rate_limit=settings.edge.waf_rate_limit,
+            log_retention_days=settings.service.log_retention_days,
+        ),
+    )
+
 Backups(
     "backups",
     BackupArgs(
@@ -111,10 +215,13 @@ Backups(
     ),
 )
 
-api_url = f"https://{settings.domain}"
-pulumi.export("api_url", api_url)
-pulumi.export("heartbeat_url", f"{api_url}/heartbeat")
-pulumi.export("docs_url", f"{api_url}/docs")
+pulumi.export("api_url", dns.url)
+pulumi.export("heartbeat_url", dns.url.apply(lambda url: f"{url}/heartbeat"))
+pulumi.export("docs_url", dns.url.apply(lambda url: f"{url}/docs"))
+pulumi.export("load_balancer_dns_name", service.load_balancer_dns_name)
+pulumi.export("image_ref", service.image_ref)
+pulumi.export("cluster_name", service.cluster_name)
+pulumi.export("service_name", service.service_name)
 pulumi.export("bucket_name", media.bucket_name)
 pulumi.export("database_endpoint", database.endpoint)
 pulumi.export("database_secret_arn", database.master_secret_arn)
