@@ -1,0 +1,356 @@
+"""The stack's Datadog dashboard as a JSON document, grouped for top-down troubleshooting.
+
+Objectives first (SLOs), then API (the service's own metrics, per endpoint), Service (ECS tasks),
+Load balancer, and Database: each group answers "is it this layer?" before the next one down.
+Pure: builds a dict for `datadog.DashboardJson`, so it is tested without pulumi_datadog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from components.monitoring_queries import (
+    IN_FLIGHT,
+    POOL_CHECKED_OUT,
+    POOL_SIZE,
+    QUERY_DURATION,
+    REQUEST_DURATION,
+    MonitoredScope,
+)
+from components.monitoring_thresholds import MonitoringThresholds
+
+GROUP_TITLES = ("Objectives", "API", "Service (ECS)", "Load balancer", "Database")
+
+# Template variables: the service's metrics carry env/route tags; AWS metrics are scoped by the
+# stack's resource identifiers instead (they do not carry `env` unless AWS tags say so).
+APP_FILTER = "$env,$route,service:{service}"
+
+
+def _query(name: str, query: str) -> dict[str, Any]:
+    return {"data_source": "metrics", "name": name, "query": query}
+
+
+def _formula(formula: str, alias: str, unit: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"formula": formula, "alias": alias}
+    if unit is not None:
+        entry["number_format"] = {"unit": {"type": "canonical_unit", "unit_name": unit}}
+    return entry
+
+
+def _marker(value: float, label: str, severity: str = "error") -> dict[str, Any]:
+    text = str(int(value)) if float(value).is_integer() else repr(float(value))
+    return {"value": f"y = {text}", "display_type": f"{severity} dashed", "label": label}
+
+
+def timeseries(
+    title: str,
+    queries: Sequence[tuple[str, str]],
+    formulas: Sequence[dict[str, Any]],
+    *,
+    display: str = "line",
+    markers: Sequence[dict[str, Any]] = (),
+    yaxis_label: str = "",
+) -> dict[str, Any]:
+    """A timeseries widget on metric queries (name, query) combined by formulas."""
+    definition: dict[str, Any] = {
+        "type": "timeseries",
+        "title": title,
+        "title_align": "left",
+        "show_legend": True,
+        "legend_layout": "auto",
+        "requests": [
+            {
+                "response_format": "timeseries",
+                "display_type": display,
+                "queries": [_query(name, query) for name, query in queries],
+                "formulas": list(formulas),
+            }
+        ],
+    }
+    if markers:
+        definition["markers"] = list(markers)
+    if yaxis_label:
+        definition["yaxis"] = {"label": yaxis_label, "include_zero": True}
+    return {"definition": definition}
+
+
+def slo_widget(title: str, slo_id: str) -> dict[str, Any]:
+    return {
+        "definition": {
+            "type": "slo",
+            "title": title,
+            "title_align": "left",
+            "slo_id": slo_id,
+            "view_type": "detail",
+            "view_mode": "overall",
+            "time_windows": ["7d", "30d"],
+            "show_error_budget": True,
+        }
+    }
+
+
+def group(title: str, widgets: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "definition": {
+            "type": "group",
+            "title": title,
+            "layout_type": "ordered",
+            "show_title": True,
+            "widgets": list(widgets),
+        }
+    }
+
+
+def _objectives(slo_ids: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [slo_widget(title, slo_id) for title, slo_id in slo_ids]
+
+
+def _api(scope: MonitoredScope, limits: MonitoringThresholds) -> list[dict[str, Any]]:
+    app = APP_FILTER.format(service=scope.service)
+    latency_marker = _marker(limits.latency_p95_seconds, "p95 objective")
+    error_marker = _marker(limits.error_rate_percent, "5xx alert threshold")
+    return [
+        timeseries(
+            "Requests per second by endpoint",
+            [("requests", f"count:{REQUEST_DURATION}{{{app}}} by {{route}}.as_rate()")],
+            [_formula("requests", "requests/s", "request")],
+            display="bars",
+            yaxis_label="requests/s",
+        ),
+        timeseries(
+            "Latency p50 / p95 / p99 (all endpoints)",
+            [
+                ("p50", f"p50:{REQUEST_DURATION}{{{app}}}"),
+                ("p95", f"p95:{REQUEST_DURATION}{{{app}}}"),
+                ("p99", f"p99:{REQUEST_DURATION}{{{app}}}"),
+            ],
+            [
+                _formula("p50", "p50", "second"),
+                _formula("p95", "p95", "second"),
+                _formula("p99", "p99", "second"),
+            ],
+            markers=[latency_marker],
+            yaxis_label="seconds",
+        ),
+        timeseries(
+            "Latency p95 by endpoint",
+            [("p95", f"p95:{REQUEST_DURATION}{{{app}}} by {{route}}")],
+            [_formula("p95", "p95", "second")],
+            markers=[latency_marker],
+            yaxis_label="seconds",
+        ),
+        timeseries(
+            "4xx rate by endpoint",
+            [
+                ("errors", f"count:{REQUEST_DURATION}{{{app},status:4*}} by {{route}}.as_count()"),
+                ("all", f"count:{REQUEST_DURATION}{{{app}}} by {{route}}.as_count()"),
+            ],
+            [_formula("100 * errors / all", "4xx %", "percent")],
+            yaxis_label="% of requests",
+        ),
+        timeseries(
+            "5xx rate by endpoint",
+            [
+                ("errors", f"count:{REQUEST_DURATION}{{{app},status:5*}} by {{route}}.as_count()"),
+                ("all", f"count:{REQUEST_DURATION}{{{app}}} by {{route}}.as_count()"),
+            ],
+            [_formula("100 * errors / all", "5xx %", "percent")],
+            markers=[error_marker],
+            yaxis_label="% of requests",
+        ),
+        timeseries(
+            "Requests in flight",
+            [("in_flight", f"sum:{IN_FLIGHT}{{$env,service:{scope.service}}}")],
+            [_formula("in_flight", "in flight", "request")],
+            yaxis_label="requests",
+        ),
+    ]
+
+
+def _service(scope: MonitoredScope) -> list[dict[str, Any]]:
+    ecs = scope.ecs_service
+    return [
+        timeseries(
+            "Running vs desired tasks",
+            [
+                ("running", f"avg:aws.ecs.service.running{{{ecs}}}"),
+                ("desired", f"avg:aws.ecs.service.desired{{{ecs}}}"),
+            ],
+            [_formula("running", "running", "task"), _formula("desired", "desired", "task")],
+            yaxis_label="tasks",
+        ),
+        timeseries(
+            "CPU utilisation",
+            [
+                ("avg", f"avg:aws.ecs.service.cpuutilization{{{ecs}}}"),
+                ("max", f"max:aws.ecs.service.cpuutilization.maximum{{{ecs}}}"),
+            ],
+            [_formula("avg", "average", "percent"), _formula("max", "busiest task", "percent")],
+            markers=[_marker(80, "scale-out pressure", "warning")],
+            yaxis_label="%",
+        ),
+        timeseries(
+            "Memory utilisation",
+            [
+                ("avg", f"avg:aws.ecs.service.memory_utilization{{{ecs}}}"),
+                ("max", f"max:aws.ecs.service.memory_utilization.maximum{{{ecs}}}"),
+            ],
+            [_formula("avg", "average", "percent"), _formula("max", "busiest task", "percent")],
+            markers=[_marker(90, "OOM risk")],
+            yaxis_label="%",
+        ),
+        timeseries(
+            # Fargate never restarts a container in place: a crashed or unhealthy task is
+            # replaced, and the replacement shows up as pending.
+            "Restarts: tasks pending (replacements and scale-outs)",
+            [("pending", f"max:aws.ecs.service.pending{{{ecs}}}")],
+            [_formula("pending", "pending", "task")],
+            display="bars",
+            yaxis_label="tasks",
+        ),
+    ]
+
+
+def _load_balancer(scope: MonitoredScope, limits: MonitoringThresholds) -> list[dict[str, Any]]:
+    lb = scope.load_balancer
+    tg = scope.target_group
+    return [
+        timeseries(
+            "Healthy vs unhealthy targets",
+            [
+                ("healthy", f"sum:aws.applicationelb.healthy_host_count{{{tg}}}"),
+                ("unhealthy", f"sum:aws.applicationelb.un_healthy_host_count{{{tg}}}"),
+            ],
+            [_formula("healthy", "healthy", "host"), _formula("unhealthy", "unhealthy", "host")],
+            markers=[_marker(1, "no healthy targets below this")],
+            yaxis_label="targets",
+        ),
+        timeseries(
+            "Target response time",
+            [
+                ("avg", f"avg:aws.applicationelb.target_response_time.average{{{lb}}}"),
+                ("p95", scope.lb_p95()),
+                ("p99", f"avg:aws.applicationelb.target_response_time.p99{{{lb}}}"),
+            ],
+            [
+                _formula("avg", "average", "second"),
+                _formula("p95", "p95", "second"),
+                _formula("p99", "p99", "second"),
+            ],
+            markers=[_marker(limits.latency_p95_seconds, "p95 objective")],
+            yaxis_label="seconds",
+        ),
+        timeseries(
+            "5xx: from the load balancer vs from the tasks",
+            [("elb", scope.lb_elb_5xx()), ("target", scope.lb_target_5xx())],
+            [
+                _formula("elb", "load balancer 5xx", "response"),
+                _formula("target", "task 5xx", "response"),
+            ],
+            display="bars",
+            yaxis_label="responses",
+        ),
+        timeseries(
+            "Requests through the load balancer",
+            [("requests", scope.lb_requests())],
+            [_formula("requests", "requests", "request")],
+            display="bars",
+            yaxis_label="requests",
+        ),
+    ]
+
+
+def _database(
+    scope: MonitoredScope, limits: MonitoringThresholds, max_connections: int
+) -> list[dict[str, Any]]:
+    db = scope.database
+    return [
+        timeseries(
+            "Database CPU",
+            [("cpu", f"avg:aws.rds.cpuutilization{{{db}}}")],
+            [_formula("cpu", "CPU", "percent")],
+            markers=[
+                _marker(limits.db_cpu_percent, "alert"),
+                _marker(limits.db_cpu_warning_percent, "warning", "warning"),
+            ],
+            yaxis_label="%",
+        ),
+        timeseries(
+            f"Connections vs limit ({max_connections})",
+            [("connections", f"avg:aws.rds.database_connections{{{db}}}")],
+            [_formula("connections", "connections", "connection")],
+            markers=[
+                _marker(max_connections, "max_connections"),
+                _marker(round(max_connections * limits.db_connections_ratio), "alert", "warning"),
+            ],
+            yaxis_label="connections",
+        ),
+        timeseries(
+            "Free storage",
+            [("free", f"min:aws.rds.free_storage_space{{{db}}}")],
+            [_formula("free", "free", "byte")],
+            markers=[_marker(limits.db_free_storage_bytes, "alert")],
+            yaxis_label="bytes",
+        ),
+        timeseries(
+            "Read / write latency",
+            [
+                ("read", f"avg:aws.rds.read_latency{{{db}}}"),
+                ("write", f"avg:aws.rds.write_latency{{{db}}}"),
+            ],
+            [_formula("read", "read", "second"), _formula("write", "write", "second")],
+            yaxis_label="seconds",
+        ),
+        timeseries(
+            "Service connection pool: checked out vs size",
+            [
+                ("checked_out", f"sum:{POOL_CHECKED_OUT}{{$env,service:{scope.service}}}"),
+                ("size", f"sum:{POOL_SIZE}{{$env,service:{scope.service}}}"),
+            ],
+            [
+                _formula("checked_out", "checked out", "connection"),
+                _formula("size", "pool size", "connection"),
+            ],
+            yaxis_label="connections",
+        ),
+        timeseries(
+            "Query duration p95 by statement type",
+            [("p95", f"p95:{QUERY_DURATION}{{$env,service:{scope.service}}} by {{operation}}")],
+            [_formula("p95", "p95", "second")],
+            yaxis_label="seconds",
+        ),
+    ]
+
+
+def dashboard_document(
+    scope: MonitoredScope,
+    limits: MonitoringThresholds,
+    *,
+    db_max_connections: int,
+    slo_ids: Sequence[tuple[str, str]],
+    domain: str,
+) -> dict[str, Any]:
+    """The dashboard JSON; `slo_ids` are (widget title, SLO id) pairs for the Objectives group."""
+    groups = [
+        group(GROUP_TITLES[0], _objectives(slo_ids)),
+        group(GROUP_TITLES[1], _api(scope, limits)),
+        group(GROUP_TITLES[2], _service(scope)),
+        group(GROUP_TITLES[3], _load_balancer(scope, limits)),
+        group(GROUP_TITLES[4], _database(scope, limits, db_max_connections)),
+    ]
+    return {
+        "title": f"awaterra API ({scope.environment}) - {domain}",
+        "description": (
+            "Top-down: objectives, then the API's own metrics per endpoint, the ECS service, "
+            "the load balancer and the database. Managed by Pulumi; edits here are overwritten."
+        ),
+        "layout_type": "ordered",
+        "reflow_type": "auto",
+        "template_variables": [
+            {"name": "env", "prefix": "env", "available_values": [], "default": scope.environment},
+            {"name": "route", "prefix": "route", "available_values": [], "default": "*"},
+        ],
+        "widgets": groups,
+        "notify_list": [],
+    }

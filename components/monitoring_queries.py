@@ -1,0 +1,76 @@
+"""Datadog metric queries for one stack, shared by its dashboard, monitors and SLOs.
+
+AWS metrics (aws.applicationelb.*, aws.ecs.*, aws.rds.*) come from Datadog's AWS integration and
+are scoped by the stack's own resource identifiers, which Datadog lowercases into tags. The
+service's own metrics come from the Agent sidecar's OpenMetrics scrape of `/metrics`
+(components.datadog_shipping) and are scoped by `env`/`service` tags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.datadog_shipping import datadog_metric
+
+REQUEST_DURATION = datadog_metric("awaterra_http_request_duration_seconds")
+IN_FLIGHT = datadog_metric("awaterra_http_requests_in_flight")
+QUERY_DURATION = datadog_metric("awaterra_db_query_duration_seconds")
+POOL_CHECKED_OUT = datadog_metric("awaterra_db_pool_checked_out")
+POOL_SIZE = datadog_metric("awaterra_db_pool_size")
+
+
+@dataclass(frozen=True)
+class MonitoredScope:
+    """The resolved identifiers of what one stack runs."""
+
+    environment: str
+    service: str
+    load_balancer_arn_suffix: str
+    target_group_arn_suffix: str
+    cluster_name: str
+    ecs_service_name: str
+    db_instance_identifier: str
+
+    @property
+    def load_balancer(self) -> str:
+        return f"loadbalancer:{self.load_balancer_arn_suffix.lower()}"
+
+    @property
+    def target_group(self) -> str:
+        return f"{self.load_balancer},targetgroup:{self.target_group_arn_suffix.lower()}"
+
+    @property
+    def ecs_service(self) -> str:
+        cluster = self.cluster_name.lower()
+        return f"clustername:{cluster},servicename:{self.ecs_service_name.lower()}"
+
+    @property
+    def database(self) -> str:
+        return f"dbinstanceidentifier:{self.db_instance_identifier.lower()}"
+
+    @property
+    def app(self) -> str:
+        """The service's own metrics for this stack (fixed env, for monitors)."""
+        return f"env:{self.environment},service:{self.service}"
+
+    # Load balancer counts: Datadog's AWS crawler delivers them as counts per minute.
+    def lb_requests(self) -> str:
+        return f"sum:aws.applicationelb.request_count{{{self.load_balancer}}}.as_count()"
+
+    def lb_target_5xx(self) -> str:
+        return f"sum:aws.applicationelb.httpcode_target_5xx{{{self.load_balancer}}}.as_count()"
+
+    def lb_elb_5xx(self) -> str:
+        return f"sum:aws.applicationelb.httpcode_elb_5xx{{{self.load_balancer}}}.as_count()"
+
+    def lb_p95(self) -> str:
+        return f"avg:aws.applicationelb.target_response_time.p95{{{self.load_balancer}}}"
+
+    def availability_good(self) -> str:
+        # RequestCount only counts requests the balancer handed to a target, so requests it
+        # rejected itself (503 with no healthy target) are added to the total; every 5xx,
+        # from the balancer or from a task, is bad exactly once.
+        return f"{self.lb_requests()} - {self.lb_target_5xx()}"
+
+    def availability_total(self) -> str:
+        return f"{self.lb_requests()} + {self.lb_elb_5xx()}"
