@@ -39,7 +39,14 @@ Args (`ContainerServiceArgs`); required first, then the defaults (all the safe c
 - `log_configuration: Mapping | None = None` replaces the `awslogs` configuration of `app` and
   `migrate` (e.g. `awsfirelens`); the log group stays for the extra containers to use.
 - `datadog_api_key_secret_arn: Input[str] | None = None` a secret the execution role may also
-  read (for `secrets` / `secretOptions` of the extra containers).
+  read (for `secrets` / `secretOptions` of the extra containers), and
+  `datadog_api_key_kms_key_arn: Input[str] | None = None` its key if customer-managed.
+- `app_environment: Sequence[Mapping] = ()` extra `{"name", "value"}` variables for `app` only
+  (e.g. `datadog_shipping.app_environment(...)`: DD_* tracing settings); they may not replace a
+  contract variable. `app_docker_labels: Mapping = {}` (`datadog_shipping.app_docker_labels`),
+  `app_depends_on: Sequence[Mapping] = ()` (`datadog_shipping.app_depends_on`: start after the
+  agent / log router), added after the `migrate` SUCCESS dependency.
+- `access_logs_prefix: str = "alb"` (must equal `LogBucket.alb_log_prefix`).
 
 Outputs: `load_balancer_arn`, `load_balancer_arn_suffix`, `load_balancer_dns_name`,
 `load_balancer_zone_id`, `target_group_arn_suffix`, `cluster_name`, `service_name`,
@@ -50,7 +57,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pulumi
@@ -61,6 +68,7 @@ from components.load_balancer import DEFAULT_SSL_POLICY, LoadBalancer, LoadBalan
 from components.service_iam import assume_role_policy, execution_policy, task_policy
 from components.task_containers import (
     APP,
+    CONTRACT_VARIABLES,
     ENVIRONMENTS,
     LOG_LEVELS,
     MIGRATE,
@@ -119,6 +127,11 @@ class ContainerServiceArgs:
     extra_containers: Sequence[Mapping[str, Any]] = ()
     log_configuration: Mapping[str, Any] | None = None
     datadog_api_key_secret_arn: pulumi.Input[str] | None = None
+    datadog_api_key_kms_key_arn: pulumi.Input[str] | None = None
+    app_environment: Sequence[Mapping[str, Any]] = ()
+    app_docker_labels: Mapping[str, Any] = field(default_factory=dict)
+    app_depends_on: Sequence[Mapping[str, str]] = ()
+    access_logs_prefix: str = "alb"
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -151,6 +164,11 @@ class ContainerServiceArgs:
         names = [c.get("name") for c in self.extra_containers]
         if set(names) & {APP, MIGRATE, None} or len(set(names)) != len(names):
             yield f"extra containers need unique names other than app/migrate: {names}"
+        shadowed = sorted(
+            {str(e.get("name")) for e in self.app_environment} & CONTRACT_VARIABLES
+        )
+        if shadowed:
+            yield f"app_environment may not replace contract variables: {shadowed}"
         if self.container_user.split(":")[0] in ("", "0", "root"):
             yield f"container_user must be a non-root user, got {self.container_user!r}"
 
@@ -231,7 +249,8 @@ class ContainerService(pulumi.ComponentResource):
         secret_arns = [args.db_master_secret_arn]
         if args.datadog_api_key_secret_arn is not None:
             secret_arns.append(args.datadog_api_key_secret_arn)
-        secret_keys = [k for k in (args.db_secret_kms_key_arn,) if k is not None]
+        optional_keys = (args.db_secret_kms_key_arn, args.datadog_api_key_kms_key_arn)
+        secret_keys = [key_arn for key_arn in optional_keys if key_arn is not None]
         execution_permissions = aws.iam.RolePolicy(
             f"{name}-execution-permissions",
             role=execution_role.id,
@@ -278,6 +297,8 @@ class ContainerService(pulumi.ComponentResource):
             log_group=log_group.name,
             secret_arn=args.db_master_secret_arn,
             extra=pulumi.Output.from_input(list(args.extra_containers)),
+            app_environment=pulumi.Output.from_input(list(args.app_environment)),
+            app_docker_labels=pulumi.Output.from_input(dict(args.app_docker_labels)),
             log_configuration=pulumi.Output.from_input(
                 dict(args.log_configuration) if args.log_configuration is not None else {}
             ),
@@ -306,6 +327,9 @@ class ContainerService(pulumi.ComponentResource):
                     user=args.container_user,
                     log_configuration=v["log_configuration"] or None,
                     extra_containers=v["extra"],
+                    app_environment={e["name"]: str(e["value"]) for e in v["app_environment"]},
+                    app_docker_labels=v["app_docker_labels"],
+                    app_depends_on=args.app_depends_on,
                 ).definitions()
             )
         )
@@ -337,6 +361,7 @@ class ContainerService(pulumi.ComponentResource):
                 ssl_policy=args.ssl_policy,
                 deletion_protection=args.lb_deletion_protection,
                 access_logs_bucket=args.access_logs_bucket,
+                access_logs_prefix=args.access_logs_prefix,
             ),
             opts=child,
         )

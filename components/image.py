@@ -15,7 +15,8 @@ Args (`ContainerImageArgs`):
 - `scan_on_push: bool = True`, `immutable_tags: bool = True`.
 
 The tag is a SHA-256 over the relative path and bytes of every file under `hashed_paths`
-(`__pycache__`, `*.pyc` and tool caches ignored) plus the platform: an unchanged service keeps its
+(`__pycache__`, `*.pyc`, `.data`, `.env`, `*.pem` and tool caches ignored, as
+`.dockerignore` keeps them out of the build) plus the platform: an unchanged service keeps its
 tag, so the task definition does not change and nothing redeploys. Because tags are immutable, the
 build context must contain nothing else: keep `.dockerignore` an allowlist (`*`, then
 `!service/`, `!requirements/service.txt`, then `**/__pycache__`), otherwise an edit elsewhere makes
@@ -39,10 +40,12 @@ import pulumi_docker as docker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLATFORMS = ("linux/amd64", "linux/arm64")
+# What .dockerignore keeps out of the build context must not move the tag either.
 IGNORED_DIRECTORIES = frozenset(
-    {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".venv"}
+    {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".venv", ".data"}
 )
-IGNORED_SUFFIXES = (".pyc", ".pyo")
+IGNORED_SUFFIXES = (".pyc", ".pyo", ".pyd", ".pem")
+IGNORED_NAMES = frozenset({".env", ".DS_Store"})
 TAG_LENGTH = 20
 
 
@@ -57,7 +60,9 @@ def _files(root: Path, relative: str) -> Iterator[Path]:
         parts = candidate.relative_to(root).parts
         if any(part in IGNORED_DIRECTORIES for part in parts):
             continue
-        if candidate.is_file() and not candidate.name.endswith(IGNORED_SUFFIXES):
+        if candidate.name in IGNORED_NAMES or candidate.name.endswith(IGNORED_SUFFIXES):
+            continue
+        if candidate.is_file():
             yield candidate
 
 

@@ -31,6 +31,12 @@ MIGRATE = "migrate"
 TMP_VOLUME = "tmp"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 ENVIRONMENTS = ("dev", "prod")
+# Every variable CONTRACT.md gives a meaning; a plug-in may not set one (DATABASE_URL would
+# silently take precedence over the injected parts).
+CONTRACT_VARIABLES = frozenset(
+    {"ENVIRONMENT", "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD",
+     "STORAGE_URL", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "LOG_LEVEL"}
+)  # fmt: skip
 
 
 def service_environment(
@@ -86,6 +92,11 @@ class TaskContainers:
     user: str = "10001:10001"
     log_configuration: Mapping[str, Any] | None = None
     extra_containers: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+    # Plug-ins for the app container only (Datadog: DD_* tracing settings, autodiscovery
+    # labels, start after the agent/log router); they may add, never replace.
+    app_environment: Mapping[str, str] = field(default_factory=dict)
+    app_docker_labels: Mapping[str, str] = field(default_factory=dict)
+    app_depends_on: Sequence[Mapping[str, str]] = field(default_factory=tuple)
 
     def awslogs(self) -> dict[str, Any]:
         return {
@@ -121,6 +132,13 @@ class TaskContainers:
         overlap = set(self.environment) & set(self.secrets)
         if overlap:
             raise ValueError(f"variables both plain and secret: {sorted(overlap)}")
+        shadowed = set(self.app_environment) & (
+            set(self.environment) | set(self.secrets) | CONTRACT_VARIABLES
+        )
+        if shadowed:
+            raise ValueError(
+                f"app_environment may not replace contract variables: {sorted(shadowed)}"
+            )
         names = [str(c.get("name", "")) for c in self.extra_containers]
         clash = {APP, MIGRATE} & set(names)
         if clash or "" in names or len(set(names)) != len(names):
@@ -133,5 +151,13 @@ class TaskContainers:
             essential=True,
         )  # fmt: skip
         app["portMappings"] = [{"containerPort": self.container_port, "protocol": "tcp"}]
-        app["dependsOn"] = [{"containerName": MIGRATE, "condition": "SUCCESS"}]
+        app["dependsOn"] = [
+            {"containerName": MIGRATE, "condition": "SUCCESS"},
+            *(dict(d) for d in self.app_depends_on),
+        ]
+        if self.app_environment:
+            merged = {**self.environment, **self.app_environment}
+            app["environment"] = [{"name": k, "value": v} for k, v in sorted(merged.items())]
+        if self.app_docker_labels:
+            app["dockerLabels"] = dict(self.app_docker_labels)
         return [migrate, app, *(dict(c) for c in self.extra_containers)]

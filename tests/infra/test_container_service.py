@@ -438,3 +438,45 @@ def test_policy_builders_refuse_what_would_widen_access() -> None:
                          secret_arns=[])  # fmt: skip
     assert [s["Sid"] for s in task_policy(bucket_arn=BUCKET_ARN, bucket_kms_key_arn=None)[
         "Statement"]] == ["ReadWriteObjects", "CheckBucket"]  # fmt: skip
+
+
+def test_datadog_shipping_plugs_in_without_touching_the_contract() -> None:
+    from components import datadog_shipping as dd
+
+    shipping = dd.DatadogShippingArgs(
+        mode="firelens", site="datadoghq.eu", environment="prod", service="awaterra-api",
+        version="abc123", region="us-east-1", api_key_secret_arn=DATADOG_SECRET,
+        log_group_name="/awaterra/prod/api",
+    )  # fmt: skip
+    recording = _run(
+        replace(
+            ARGS,
+            extra_containers=tuple(dd.datadog_containers(shipping)),
+            log_configuration=dd.app_log_configuration(shipping),
+            app_environment=tuple(dd.app_environment(shipping)),
+            app_docker_labels=dd.app_docker_labels(shipping),
+            app_depends_on=tuple(dd.app_depends_on(shipping)),
+            datadog_api_key_secret_arn=DATADOG_SECRET,
+        )
+    )
+    containers = _containers(recording)
+    assert set(containers) == {"migrate", "app", dd.AGENT_CONTAINER, dd.LOG_ROUTER_CONTAINER}
+    app = containers["app"]
+    assert app["dependsOn"][0] == {"containerName": "migrate", "condition": "SUCCESS"}
+    assert {d["containerName"] for d in app["dependsOn"][1:]} == {
+        dd.AGENT_CONTAINER, dd.LOG_ROUTER_CONTAINER
+    }
+    env = {e["name"]: e["value"] for e in app["environment"]}
+    assert env["DD_TRACE_ENABLED"] == "true" and env["STORAGE_URL"] == "s3://awaterra-media"
+    migrate_env = {e["name"] for e in containers["migrate"]["environment"]}
+    assert not any(name.startswith("DD_") for name in migrate_env)
+    assert app["logConfiguration"]["logDriver"] == "awsfirelens"
+    assert "com.datadoghq.ad.checks" in app["dockerLabels"]
+    by_sid = {s["Sid"]: s for s in _policy(recording, "api-execution-permissions")}
+    assert DATADOG_SECRET in _resources(by_sid["ReadSecrets"])
+
+
+def test_app_environment_may_not_replace_a_contract_variable() -> None:
+    for name in ("DB_HOST", "DATABASE_URL", "DB_PASSWORD"):
+        with pytest.raises(ValueError, match="may not replace contract variables"):
+            replace(ARGS, app_environment=({"name": name, "value": "elsewhere"},))

@@ -39,7 +39,7 @@ def test_tag_is_stable_for_unchanged_content(tmp_path: Path) -> None:
     assert image_tag(first, PATHS, "linux/amd64") == image_tag(first, PATHS, "linux/amd64")
 
 
-def test_caches_and_unrelated_files_do_not_change_the_tag(tmp_path: Path) -> None:
+def test_caches_local_secrets_and_unrelated_files_do_not_change_the_tag(tmp_path: Path) -> None:
     root = _tree(tmp_path)
     before = image_tag(root, PATHS, "linux/amd64")
     (root / "service" / "__pycache__").mkdir()
@@ -47,6 +47,9 @@ def test_caches_and_unrelated_files_do_not_change_the_tag(tmp_path: Path) -> Non
     (root / "service" / "stale.pyc").write_bytes(b"\x02")
     (root / "service" / ".mypy_cache").mkdir()
     (root / "service" / ".mypy_cache" / "x.json").write_text("{}")
+    (root / "service" / ".data").mkdir()
+    (root / "service" / ".data" / "dev-key.pem").write_text("-----BEGIN PRIVATE KEY-----")
+    (root / "service" / ".env").write_text("ENVIRONMENT=local\n")
     (root / "README.md").write_text("changed docs\n")
     (root / "requirements" / "dev.txt").write_text("pytest==9.9.9\n")
     assert image_tag(root, PATHS, "linux/amd64") == before
