@@ -1,0 +1,135 @@
+"""The offline runner: every rule over a stack's resources, exceptions applied.
+
+CrossGuard (policy.crossguard) is the other runner of the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from policy.exceptions import StackException, find_exception, load_exceptions
+from policy.model import Context, Finding, Resource, Rule, Scope
+from policy.rules import RULES
+
+
+class Recorded(Protocol):
+    """What the engine needs of an `ops.offline.RecordedResource` (kept structural so the pack
+    does not depend on ops/)."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    id: str
+    urn: str
+    parent: str | None
+    property_dependencies: dict[str, tuple[str, ...]]
+
+
+def views(recorded: Iterable[Recorded]) -> tuple[list[Resource], list[Resource]]:
+    """(inputs view for resource rules, outputs view for stack rules), as CrossGuard sees them."""
+    inputs, outputs = [], []
+    for item in recorded:
+        common: dict[str, Any] = {
+            "type": item.type,
+            "name": item.name,
+            "urn": item.urn,
+            "parent": item.parent,
+            "property_dependencies": dict(item.property_dependencies),
+        }
+        inputs.append(Resource(props=dict(item.inputs), **common))
+        outputs.append(Resource(props={"id": item.id, **item.outputs}, **common))
+    return inputs, outputs
+
+
+@dataclass
+class Report:
+    """All findings of one run, and which exceptions matched nothing."""
+
+    stack: str
+    findings: list[Finding] = field(default_factory=list)
+    unused_exceptions: list[StackException] = field(default_factory=list)
+
+    @property
+    def unexcepted(self) -> list[Finding]:
+        return [finding for finding in self.findings if not finding.excepted]
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [finding for finding in self.unexcepted if finding.severity.blocking]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "findings": [finding.as_dict() for finding in self.findings],
+            "unused_exceptions": [
+                {"rule": e.rule_id, "resources": list(e.resources), "reason": e.reason}
+                for e in self.unused_exceptions
+            ],
+        }
+
+
+def check_resource(rule: Rule, resource: Resource, context: Context) -> list[str]:
+    if rule.scope is not Scope.RESOURCE or not rule.applies_to(resource.type):
+        return []
+    return list(rule.check(resource, context))  # type: ignore[arg-type]
+
+
+def check_stack(
+    rule: Rule, resources: Sequence[Resource], context: Context
+) -> list[tuple[Resource, str]]:
+    if rule.scope is not Scope.STACK:
+        return []
+    return list(rule.check(resources, context))  # type: ignore[arg-type]
+
+
+def evaluate(
+    stack: str,
+    inputs: Sequence[Resource],
+    outputs: Sequence[Resource],
+    *,
+    rules: Sequence[Rule] = RULES,
+    exceptions: Mapping[str, Sequence[StackException]] | None = None,
+) -> Report:
+    if exceptions is None:
+        exceptions = load_exceptions([rule.id for rule in RULES])
+    context = Context(stack)
+    raw: list[tuple[Rule, Resource, str]] = []
+    for rule in rules:
+        if rule.scope is Scope.RESOURCE:
+            for resource in inputs:
+                raw.extend(
+                    (rule, resource, message) for message in check_resource(rule, resource, context)
+                )
+        else:
+            raw.extend(
+                (rule, resource, message)
+                for resource, message in check_stack(rule, outputs, context)
+            )
+    report = Report(stack)
+    used: set[StackException] = set()
+    for rule, resource, message in raw:
+        exception = find_exception(exceptions, stack, rule.id, resource.name)
+        if exception:
+            used.add(exception)
+        report.findings.append(
+            Finding(
+                rule.id,
+                rule.severity,
+                resource.type,
+                resource.name,
+                resource.urn,
+                message,
+                exception.reason if exception else None,
+            )
+        )
+    report.findings.sort(key=lambda f: (f.rule_id, f.resource_type, f.resource_name, f.message))
+    report.unused_exceptions = [e for e in exceptions.get(stack, ()) if e not in used]
+    return report
+
+
+def evaluate_recording(stack: str, recorded: Iterable[Recorded]) -> Report:
+    inputs, outputs = views(recorded)
+    return evaluate(stack, inputs, outputs)

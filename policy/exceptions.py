@@ -1,0 +1,84 @@
+"""Documented, per-rule, per-stack exceptions (policy/exceptions.yaml).
+
+An exception names a rule, the stack it applies to, optionally which resources (shell-style
+patterns on the resource's logical name), and why. A finding it matches is still reported, marked
+with the reason, and does not block. Unknown rule ids and missing reasons are errors, so an
+exception cannot silently outlive its rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EXCEPTIONS_FILE = Path(__file__).with_name("exceptions.yaml")
+MINIMUM_REASON_LENGTH = 20
+
+
+class ExceptionsError(ValueError):
+    """policy/exceptions.yaml is malformed or names a rule that does not exist."""
+
+
+@dataclass(frozen=True)
+class StackException:
+    rule_id: str
+    stack: str
+    reason: str
+    resources: tuple[str, ...] = ("*",)
+
+    def matches(self, rule_id: str, resource_name: str) -> bool:
+        return rule_id == self.rule_id and any(
+            fnmatchcase(resource_name, pattern) for pattern in self.resources
+        )
+
+
+def parse_exceptions(document: Any, known_rules: Sequence[str]) -> dict[str, list[StackException]]:
+    if not isinstance(document, Mapping) or not isinstance(document.get("stacks"), Mapping):
+        raise ExceptionsError("exceptions document must be a mapping with a 'stacks' mapping")
+    parsed: dict[str, list[StackException]] = {}
+    for stack, entries in document["stacks"].items():
+        parsed[str(stack)] = []
+        for index, entry in enumerate(entries or []):
+            where = f"stacks.{stack}[{index}]"
+            if not isinstance(entry, Mapping):
+                raise ExceptionsError(f"{where} must be a mapping with rule and reason")
+            rule_id = entry.get("rule")
+            if rule_id not in known_rules:
+                raise ExceptionsError(f"{where} names unknown rule {rule_id!r}")
+            reason = str(entry.get("reason") or "").strip()
+            if len(reason) < MINIMUM_REASON_LENGTH:
+                raise ExceptionsError(
+                    f"{where} ({rule_id}) needs a reason of at least "
+                    f"{MINIMUM_REASON_LENGTH} characters"
+                )
+            resources = entry.get("resources", ["*"])
+            if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+                raise ExceptionsError(f"{where} ({rule_id}) resources must be a list of patterns")
+            parsed[str(stack)].append(
+                StackException(str(rule_id), str(stack), reason, tuple(resources))
+            )
+    return parsed
+
+
+def load_exceptions(
+    known_rules: Sequence[str], path: Path = EXCEPTIONS_FILE
+) -> dict[str, list[StackException]]:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ExceptionsError(f"{path} is not valid YAML: {error}") from error
+    return parse_exceptions(document, known_rules)
+
+
+def find_exception(
+    exceptions: Mapping[str, Sequence[StackException]], stack: str, rule_id: str, resource_name: str
+) -> StackException | None:
+    for exception in exceptions.get(stack, ()):
+        if exception.matches(rule_id, resource_name):
+            return exception
+    return None

@@ -1,0 +1,116 @@
+"""The vocabulary of the rule set: resources as rules see them, rules, findings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Severity(Enum):
+    """How bad a violation is; high and critical block a deployment (mandatory in CrossGuard)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def blocking(self) -> bool:
+        return self in (Severity.HIGH, Severity.CRITICAL)
+
+
+class Scope(Enum):
+    """Whether a rule looks at one resource's inputs or at the whole stack."""
+
+    RESOURCE = "resource"
+    STACK = "stack"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource as a rule sees it.
+
+    `props` are camelCase property values exactly as CrossGuard passes them: a resource's inputs
+    for resource rules, its outputs (inputs plus computed state) for stack rules. Values the engine
+    does not know yet (during a preview) are `policy.values.UNKNOWN`.
+    `property_dependencies` maps an input name to the URNs of the resources it was computed from:
+    this is how a stack rule learns which bucket a `BucketVersioning.bucket` input refers to even
+    when the bucket's name is not known yet.
+    """
+
+    type: str
+    name: str
+    props: Mapping[str, Any]
+    urn: str = ""
+    parent: str | None = None
+    property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule may know about where it runs: the stack's name and what kind of stack it is.
+
+    Any stack whose name does not start with "dev" is held to production thresholds: the safe
+    default for a stack nobody told us about.
+    """
+
+    stack: str
+
+    @property
+    def production(self) -> bool:
+        return not self.stack.lower().startswith("dev")
+
+
+ResourceCheck = Callable[[Resource, Context], Iterable[str]]
+StackCheck = Callable[[Sequence[Resource], Context], Iterable[tuple[Resource, str]]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: what it guards, where the requirement comes from, and how to check it.
+
+    A resource rule's `check` yields violation messages for one resource of `resource_types`;
+    a stack rule's `check` sees every resource and yields (offending resource, message) pairs.
+    """
+
+    id: str
+    title: str
+    source: str
+    severity: Severity
+    resource_types: tuple[str, ...]
+    scope: Scope
+    check: ResourceCheck | StackCheck
+    remediation: str
+
+    def applies_to(self, resource_type: str) -> bool:
+        return resource_type in self.resource_types
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violation of one rule by one resource; `exception` holds the documented reason when
+    the stack has an exception for it (an excepted finding is reported, never enforced)."""
+
+    rule_id: str
+    severity: Severity
+    resource_type: str
+    resource_name: str
+    urn: str
+    message: str
+    exception: str | None = None
+
+    @property
+    def excepted(self) -> bool:
+        return self.exception is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule_id,
+            "severity": self.severity.value,
+            "type": self.resource_type,
+            "name": self.resource_name,
+            "message": self.message,
+            "exception": self.exception,
+        }
