@@ -63,8 +63,10 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.aws_policy import account_context, customer_key, key_policy
 from components.image import ContainerImage, ContainerImageArgs
 from components.load_balancer import DEFAULT_SSL_POLICY, LoadBalancer, LoadBalancerArgs
+from components.log_encryption import logs_key_statement
 from components.service_iam import assume_role_policy, execution_policy, task_policy
 from components.task_containers import (
     APP,
@@ -194,23 +196,18 @@ class ContainerService(pulumi.ComponentResource):
     ) -> None:
         super().__init__("awaterra:container_service:ContainerService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        account_id = aws.get_caller_identity_output(opts=invoke).account_id
-        region = aws.get_region_output(opts=invoke).region
+        context = account_context(self)
+        account_id, region = context.account_id, context.region
         family = f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"
         log_group_name = args.log_group_name or (
             f"/{pulumi.get_project()}/{pulumi.get_stack()}/{name}"
         )
 
-        key = aws.kms.Key(
+        key = customer_key(
             f"{name}-key",
-            description=f"{name}: container images and service logs",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=pulumi.Output.all(account_id, region).apply(
-                lambda v: json.dumps(_key_policy(v[0], v[1], log_group_name))
-            ),
-            opts=child,
+            f"{name}: container images and service logs",
+            key_policy(account_id, [logs_key_statement(account_id, region, log_group_name)]),
+            child,
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
@@ -486,34 +483,3 @@ def _target_tracking(
         ),
         opts=opts,
     )
-
-
-def _key_policy(account_id: str, region: str, log_group_name: str) -> dict[str, Any]:
-    """Account administration through IAM, plus CloudWatch Logs for this one log group."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AccountAdministersThroughIam",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            {
-                "Sid": "CloudWatchLogsForTheServiceLogGroup",
-                "Effect": "Allow",
-                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
-                           "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
-                           "kms:DescribeKey"],
-                "Resource": "*",
-                "Condition": {
-                    "ArnEquals": {
-                        "kms:EncryptionContext:aws:logs:arn":
-                            f"arn:aws:logs:{region}:{account_id}:log-group:{log_group_name}"
-                    }
-                },
-            },
-        ],
-    }  # fmt: skip

@@ -14,7 +14,9 @@ Args (`WebAclArgs`):
   count: the common rule set blocks bodies over 8 KiB, but the API accepts up to 1 MiB
   (`state` alone may be 16 KiB, event batches more); the service enforces its own limits.
 - `log_retention_days: int = 90`, `log_kms_key_arn: Input[str] | None = None` (the log group is
-  named `aws-waf-logs-<name>`, as WAF requires; without a key CloudWatch encrypts it with its own).
+  named `aws-waf-logs-<project>-<stack>-<name>`, as WAF requires; without a key given, the
+  component creates a rotating customer-managed key usable by CloudWatch Logs for that group only;
+  a given key's policy must allow the same).
 - `redacted_headers: Sequence[str] = ("authorization", "cookie")` never written to the logs.
 
 Every rule and the ACL emit CloudWatch metrics and sampled requests. Default action: allow.
@@ -32,6 +34,9 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
+from components.aws_policy import account_context, customer_key, key_policy
+from components.log_encryption import logs_key_statement
 
 COMMON = "AWSManagedRulesCommonRuleSet"
 DEFAULT_MANAGED_RULE_GROUPS = (
@@ -204,21 +209,31 @@ class WebAcl(pulumi.ComponentResource):
             opts=child,
         )
 
+        context = account_context(self)
+        log_group_name = f"aws-waf-logs-{pulumi.get_project()}-{pulumi.get_stack()}-{name}"
+        log_key_arn = args.log_kms_key_arn
+        if log_key_arn is None:
+            log_key_arn = customer_key(
+                f"{name}-log-key",
+                f"{name}: WAF logs",
+                key_policy(
+                    context.account_id,
+                    [logs_key_statement(context.account_id, context.region, log_group_name)],
+                ),
+                child,
+            ).arn
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"aws-waf-logs-{pulumi.get_project()}-{pulumi.get_stack()}-{name}",
+            name=log_group_name,
             retention_in_days=args.log_retention_days,
-            kms_key_id=args.log_kms_key_arn,
+            kms_key_id=log_key_arn,
             opts=child,
         )
-        invoke = pulumi.InvokeOutputOptions(parent=self)
         delivery = aws.cloudwatch.LogResourcePolicy(
             f"{name}-log-delivery",
             policy_name=f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}-waf-logs",
             policy_document=pulumi.Output.all(
-                aws.get_caller_identity_output(opts=invoke).account_id,
-                aws.get_region_output(opts=invoke).region,
-                log_group.arn,
+                context.account_id, context.region, log_group.arn
             ).apply(lambda v: json.dumps(_log_delivery_policy(v[0], v[1], v[2]))),
             opts=child,
         )

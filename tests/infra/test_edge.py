@@ -93,6 +93,15 @@ def test_logs_go_to_a_waf_log_group_with_retention_and_without_credentials(
     log_group = recording.one("aws:cloudwatch/logGroup:LogGroup")
     assert log_group.inputs["name"].startswith("aws-waf-logs-")
     assert log_group.inputs["retentionInDays"] == 90
+    key = recording.one("aws:kms/key:Key")
+    assert log_group.inputs["kmsKeyId"] == key.outputs["arn"]
+    assert key.inputs["enableKeyRotation"] is True
+    [logs_statement] = [
+        s for s in json.loads(key.inputs["policy"])["Statement"] if "Service" in s["Principal"]
+    ]
+    assert logs_statement["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"] == (
+        f"arn:aws:logs:us-east-1:123456789012:log-group:{log_group.inputs['name']}"
+    )
     logging = recording.one("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")
     assert logging.inputs["logDestinationConfigs"] == [log_group.outputs["arn"]]
     assert logging.inputs["resourceArn"] == recording.one("aws:wafv2/webAcl:WebAcl").outputs["arn"]
@@ -118,3 +127,10 @@ def test_logs_go_to_a_waf_log_group_with_retention_and_without_credentials(
 def test_bad_arguments_are_refused(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         WebAclArgs(load_balancer_arn=ALB_ARN, **kwargs)
+
+
+def test_a_given_log_key_is_used_instead_of_a_new_one() -> None:
+    key = "arn:aws:kms:us-east-1:123456789012:key/shared"
+    recording = _run(WebAclArgs(load_balancer_arn=ALB_ARN, log_kms_key_arn=key))
+    assert recording.of_type("aws:kms/key:Key") == []
+    assert recording.one("aws:cloudwatch/logGroup:LogGroup").inputs["kmsKeyId"] == key
