@@ -1,0 +1,70 @@
+"""Datadog stays out unless a stack enables it: no resources, and pulumi_datadog never imported.
+
+Each check runs in a fresh interpreter, because this test session may already have imported
+pulumi_datadog for the Monitoring tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(code: str) -> dict[str, object]:
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result: dict[str, object] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_importing_every_other_component_does_not_load_pulumi_datadog() -> None:
+    result = _run(
+        "import importlib, json, pkgutil, sys\n"
+        "import components\n"
+        "names = [m.name for m in pkgutil.iter_modules(components.__path__)]\n"
+        "for name in names:\n"
+        "    if name != 'monitoring':\n"
+        "        importlib.import_module(f'components.{name}')\n"
+        "print(json.dumps({'loaded': 'pulumi_datadog' in sys.modules, 'modules': names}))\n"
+    )
+    assert "datadog_shipping" in result["modules"]  # type: ignore[operator]
+    assert result["loaded"] is False
+
+
+def test_a_stack_with_datadog_disabled_creates_and_imports_nothing_datadog() -> None:
+    result = _run(
+        "import json, sys\n"
+        "from ops.offline import run_program\n"
+        "recording = run_program('dev', {'datadogEnabled': 'false', 'datadogShipping': 'none'})\n"
+        "names = [f'{r.type} {r.name}' for r in recording]\n"
+        "task_definitions = [r.inputs.get('containerDefinitions', '[]') for r in recording\n"
+        "                    if r.type == 'aws:ecs/taskDefinition:TaskDefinition']\n"
+        "print(json.dumps({'loaded': 'pulumi_datadog' in sys.modules, 'names': names,\n"
+        "                  'tasks': task_definitions}))\n"
+    )
+    assert result["loaded"] is False
+    names = result["names"]
+    assert isinstance(names, list) and len(names) > 20  # the program really ran
+    datadog_things = [
+        n for n in names if "datadog" in n.lower() or n.startswith("awaterra:monitoring:")
+    ]
+    assert datadog_things == []
+    tasks = result["tasks"]
+    assert isinstance(tasks, list) and tasks
+    for document in tasks:
+        containers = json.loads(document)
+        assert {c["name"] for c in containers}.isdisjoint({"datadog-agent", "log-router"})
+        for container in containers:
+            driver = container.get("logConfiguration", {}).get("logDriver")
+            assert driver in (None, "awslogs"), container["name"]

@@ -1,0 +1,178 @@
+"""Container definitions for shipping telemetry to Datadog, and the API key secret."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from components import datadog_shipping as shipping
+from components.datadog_secret import DatadogApiKeySecret, DatadogApiKeySecretArgs
+from components.datadog_site import api_url, app_url
+from components.monitoring_thresholds import estimated_max_connections
+from ops.offline import run_program
+from service.metrics import METRICS
+
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:datadog-api-key-AbCdEf"
+
+
+def _args(mode: str, **overrides: Any) -> shipping.DatadogShippingArgs:
+    values: dict[str, Any] = {
+        "mode": mode,
+        "site": "datadoghq.eu",
+        "environment": "prod",
+        "service": "awaterra-api",
+        "version": "abc123",
+        "region": "eu-west-1",
+        "api_key_secret_arn": SECRET_ARN,
+        "log_group_name": "/awaterra/prod/api",
+    }
+    values.update(overrides)
+    return shipping.DatadogShippingArgs(**values)
+
+
+def _env(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {entry["name"]: entry["value"] for entry in entries}
+
+
+def test_none_adds_nothing_and_keeps_cloudwatch() -> None:
+    args = _args("none", api_key_secret_arn=None)
+    assert shipping.datadog_containers(args) == []
+    assert shipping.app_log_configuration(args) is None
+    assert shipping.app_docker_labels(args) == {}
+    assert shipping.app_depends_on(args) == []
+    assert shipping.execution_role_secret_arns(args) == []
+    assert _env(shipping.app_environment(args)) == {"DD_TRACE_ENABLED": "false"}
+
+
+def test_sidecar_runs_the_agent_with_the_key_from_secrets_manager() -> None:
+    args = _args("sidecar")
+    (agent,) = shipping.datadog_containers(args)
+    assert agent["name"] == "datadog-agent"
+    assert agent["essential"] is False
+    environment = _env(agent["environment"])
+    assert environment["ECS_FARGATE"] == "true"
+    assert environment["DD_SITE"] == "datadoghq.eu"
+    assert environment["DD_APM_ENABLED"] == "true"
+    assert "DD_API_KEY" not in environment  # never a plain value in the task definition
+    assert agent["secrets"] == [{"name": "DD_API_KEY", "valueFrom": SECRET_ARN}]
+    assert agent["logConfiguration"]["logDriver"] == "awslogs"
+    assert agent["logConfiguration"]["options"]["awslogs-group"] == "/awaterra/prod/api"
+    # Sidecar mode leaves the app's logs in CloudWatch.
+    assert shipping.app_log_configuration(args) is None
+    assert shipping.execution_role_secret_arns(args) == [SECRET_ARN]
+
+
+def test_app_environment_points_ddtrace_at_the_sidecar() -> None:
+    environment = _env(shipping.app_environment(_args("sidecar")))
+    assert environment == {
+        "DD_TRACE_ENABLED": "true",
+        "DD_ENV": "prod",
+        "DD_SERVICE": "awaterra-api",
+        "DD_VERSION": "abc123",
+        "DD_AGENT_HOST": "127.0.0.1",
+        "DD_TRACE_AGENT_PORT": "8126",
+        "DD_DOGSTATSD_PORT": "8125",
+        "DD_LOGS_INJECTION": "false",
+    }
+
+
+def test_firelens_routes_app_logs_to_the_sites_intake_with_a_secret_key() -> None:
+    args = _args("firelens")
+    containers = {c["name"]: c for c in shipping.datadog_containers(args)}
+    assert set(containers) == {"datadog-agent", "log-router"}
+    router = containers["log-router"]
+    assert router["firelensConfiguration"]["type"] == "fluentbit"
+    assert router["essential"] is True
+    log_configuration = shipping.app_log_configuration(args)
+    assert log_configuration is not None
+    assert log_configuration["logDriver"] == "awsfirelens"
+    assert log_configuration["options"]["Name"] == "datadog"
+    assert log_configuration["options"]["Host"] == "http-intake.logs.datadoghq.eu"
+    assert log_configuration["options"]["TLS"] == "on"
+    assert "apikey" not in {k.lower() for k in log_configuration["options"]}
+    assert log_configuration["secretOptions"] == [{"name": "apikey", "valueFrom": SECRET_ARN}]
+    assert {"containerName": "log-router", "condition": "START"} in shipping.app_depends_on(args)
+
+
+def test_docker_labels_make_the_agent_scrape_metrics_that_exist() -> None:
+    labels = shipping.app_docker_labels(_args("sidecar"))
+    assert labels["com.datadoghq.tags.env"] == "prod"
+    assert labels["com.datadoghq.tags.version"] == "abc123"
+    check = json.loads(labels["com.datadoghq.ad.checks"])
+    (instance,) = check["openmetrics"]["instances"]
+    assert instance["openmetrics_endpoint"] == "http://%%host%%:8000/metrics"
+    assert instance["histogram_buckets_as_distributions"] is True
+    (mapping,) = instance["metrics"]
+    # Every Prometheus name the agent is told to collect is one the service exports.
+    assert set(mapping) <= METRICS.metric_names()
+    assert set(mapping) == set(shipping.PROMETHEUS_TO_DATADOG)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"mode": "syslog"}, "must be one of none, sidecar, firelens"),
+        ({"mode": "sidecar", "api_key_secret_arn": None}, "needs api_key_secret_arn"),
+    ],
+)
+def test_bad_shipping_arguments_are_refused(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _args(**overrides)
+
+
+def test_api_key_secret_stores_the_key_as_a_secret() -> None:
+    def program() -> None:
+        secret = DatadogApiKeySecret(
+            "datadog-api-key",
+            DatadogApiKeySecretArgs(api_key=pulumi.Output.secret("the-real-key")),
+        )
+        pulumi.export("arn", secret.secret_arn)
+
+    recording = run_program("prod", use_stack_file=False, program=program)
+    version = recording.one("aws:secretsmanager/secretVersion:SecretVersion")
+    value = version.inputs["secretString"]
+    assert isinstance(value, dict) and value.get("value") == "the-real-key"
+    assert value.get("4dabf18193072939515e22adb298388d")  # the secret marker
+    secret = recording.one("aws:secretsmanager/secret:Secret")
+    assert secret.inputs["recoveryWindowInDays"] == 7
+    assert recording.outputs["arn"] == secret.outputs["arn"]
+
+
+def test_api_key_secret_refuses_immediate_deletion() -> None:
+    with pytest.raises(ValueError, match="between 7 and 30"):
+        DatadogApiKeySecretArgs(api_key="k", recovery_window_in_days=0)
+
+
+@pytest.mark.parametrize(
+    ("site", "api", "app"),
+    [
+        ("datadoghq.com", "https://api.datadoghq.com/", "https://app.datadoghq.com"),
+        ("datadoghq.eu", "https://api.datadoghq.eu/", "https://app.datadoghq.eu"),
+        ("us5.datadoghq.com", "https://api.us5.datadoghq.com/", "https://us5.datadoghq.com"),
+        ("ddog-gov.com", "https://api.ddog-gov.com/", "https://app.ddog-gov.com"),
+    ],
+)
+def test_site_urls(site: str, api: str, app: str) -> None:
+    assert api_url(site) == api
+    assert app_url(site) == app
+
+
+def test_settings_and_monitoring_agree_on_the_sites() -> None:
+    from components.datadog_site import DATADOG_SITES
+    from components.settings import DATADOG_SITES as SETTINGS_SITES
+
+    assert set(SETTINGS_SITES) == set(DATADOG_SITES)
+
+
+def test_max_connections_estimate() -> None:
+    assert 60 <= estimated_max_connections("db.t4g.micro") <= 112
+    # Memory-optimised classes have twice the memory, so about twice the connections.
+    assert abs(
+        estimated_max_connections("db.r6g.large") - 2 * estimated_max_connections("db.m7g.large")
+    ) <= 1
+    assert estimated_max_connections("db.r6g.16xlarge") == 5000
+    with pytest.raises(ValueError, match="pass db_max_connections"):
+        estimated_max_connections("cache.t4g.micro")
