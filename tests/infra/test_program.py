@@ -1,0 +1,386 @@
+"""The whole program under mocks, for dev and prod, from the real stack files.
+
+Cross-cutting properties: what is reachable from where, that everything is encrypted and
+retained, least-privilege IAM, that prod keeps its protections and dev drops only cost, and
+that the components are wired to each other (not merely created).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.settings import SettingsError
+from ops.offline import RecordedResource, Recording, default_invokes, run_program
+from tests.infra.policy_helpers import as_list, by_sid, statements
+
+DATADOG_API_KEY = "dd-api-key-value-never-in-plain-state"
+PROD_SECRETS = {"datadogApiKey": DATADOG_API_KEY, "datadogAppKey": "dd-app-key-value"}
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+
+
+@pytest.fixture(scope="module")
+def dev() -> Recording:
+    return run_program("dev")
+
+
+@pytest.fixture(scope="module")
+def prod() -> Recording:
+    return run_program("prod", PROD_SECRETS)
+
+
+@pytest.fixture(params=["dev", "prod"])
+def stack(request: pytest.FixtureRequest) -> Recording:
+    recording: Recording = request.getfixturevalue(request.param)
+    return recording
+
+
+def sg_id(recording: Recording, suffix: str) -> str:
+    return recording.one(SG, f"network-{suffix}-sg").id
+
+
+def policy_documents(recording: Recording) -> list[tuple[RecordedResource, dict[str, Any]]]:
+    found = []
+    for resource in recording:
+        for key in ("policy", "assumeRolePolicy"):
+            value = resource.inputs.get(key)
+            if isinstance(value, str) and '"Statement"' in value:
+                found.append((resource, json.loads(value)))
+    return found
+
+
+def container(recording: Recording, name: str) -> dict[str, Any]:
+    task = recording.one("aws:ecs/taskDefinition:TaskDefinition")
+    (found,) = [c for c in json.loads(task.inputs["containerDefinitions"]) if c["name"] == name]
+    return found
+
+
+# --- the program runs, answers every invoke and exports what the app needs
+
+
+def test_every_invoke_is_answered_by_the_default_mocks(stack: Recording) -> None:
+    answered = set(default_invokes("us-east-1"))
+    assert {token for token, _ in stack.invokes} <= answered
+
+
+@pytest.mark.parametrize(
+    ("name", "domain"), [("dev", "api.dev.example.com"), ("prod", "api.example.com")]
+)
+def test_outputs(name: str, domain: str, request: pytest.FixtureRequest) -> None:
+    recording: Recording = request.getfixturevalue(name)
+    outputs = recording.outputs
+    assert outputs["api_url"] == f"https://{domain}"
+    assert outputs["heartbeat_url"] == f"https://{domain}/heartbeat"
+    assert outputs["docs_url"] == f"https://{domain}/docs"
+    assert (
+        outputs["bucket_name"] == recording.one("aws:s3/bucket:Bucket", "media").outputs["bucket"]
+    )
+    assert (
+        outputs["database_endpoint"]
+        == recording.one("aws:rds/instance:Instance").outputs["endpoint"]
+    )
+    assert outputs["user_pool_id"] == recording.one("aws:cognito/userPool:UserPool").id
+    assert outputs["app_client_id"] == recording.one("aws:cognito/userPoolClient:UserPoolClient").id
+    assert outputs["issuer"].startswith("https://cognito-idp.us-east-1.amazonaws.com/")
+    assert outputs["jwks_url"] == f"{outputs['issuer']}/.well-known/jwks.json"
+
+
+def test_composition_only_every_resource_belongs_to_a_component(stack: Recording) -> None:
+    top_level = [r for r in stack if r.parent is None]
+    assert top_level and all(not r.custom for r in top_level)
+    assert all(r.type.startswith("awaterra:") for r in top_level)
+
+
+# --- who may reach what
+
+
+def test_only_the_load_balancer_is_open_to_the_internet_on_80_and_443(stack: Recording) -> None:
+    for rule in stack.of_type(INGRESS):
+        if rule.inputs.get("cidrIpv4") or rule.inputs.get("cidrIpv6"):
+            assert rule.inputs["securityGroupId"] == sg_id(stack, "lb")
+            assert (rule.inputs["fromPort"], rule.inputs["toPort"]) in ((80, 80), (443, 443))
+    alb = stack.one("aws:lb/loadBalancer:LoadBalancer").inputs
+    assert alb["securityGroups"] == [sg_id(stack, "lb")]
+    assert alb["internal"] is False
+
+
+def test_tasks_and_database_sit_behind_their_security_groups(stack: Recording) -> None:
+    network = stack.one("aws:ecs/service:Service").inputs["networkConfiguration"]
+    assert network["securityGroups"] == [sg_id(stack, "service")]
+    database = stack.one("aws:rds/instance:Instance").inputs
+    assert database["vpcSecurityGroupIds"] == [sg_id(stack, "db")]
+    assert database["publiclyAccessible"] is False
+    private = {
+        s.id
+        for s in stack.of_type("aws:ec2/subnet:Subnet")
+        if s.inputs["tags"]["tier"] == "private"
+    }
+    assert set(stack.one("aws:rds/subnetGroup:SubnetGroup").inputs["subnetIds"]) == private
+
+
+def test_dev_trades_nat_for_public_ips_prod_keeps_tasks_private(
+    dev: Recording, prod: Recording
+) -> None:
+    subnets = {r.id: r.inputs["tags"]["tier"] for r in dev.of_type("aws:ec2/subnet:Subnet")}
+    dev_network = dev.one("aws:ecs/service:Service").inputs["networkConfiguration"]
+    assert dev_network["assignPublicIp"] is True
+    assert {subnets[s] for s in dev_network["subnets"]} == {"public"}
+    assert dev.of_type("aws:ec2/natGateway:NatGateway") == []
+    subnets = {r.id: r.inputs["tags"]["tier"] for r in prod.of_type("aws:ec2/subnet:Subnet")}
+    prod_network = prod.one("aws:ecs/service:Service").inputs["networkConfiguration"]
+    assert prod_network["assignPublicIp"] is False
+    assert {subnets[s] for s in prod_network["subnets"]} == {"private"}
+    assert len(prod_network["subnets"]) == 3
+    assert len(prod.of_type("aws:ec2/natGateway:NatGateway")) == 3
+
+
+def test_https_only_with_tls_13_and_a_redirect_on_80(stack: Recording) -> None:
+    listeners = {int(r.inputs["port"]): r.inputs for r in stack.of_type("aws:lb/listener:Listener")}
+    assert set(listeners) == {80, 443}
+    assert listeners[443]["protocol"] == "HTTPS"
+    assert listeners[443]["sslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    assert (
+        listeners[443]["certificateArn"]
+        == stack.one("aws:acm/certificateValidation:CertificateValidation").outputs[
+            "certificateArn"
+        ]
+    )
+    (action,) = listeners[80]["defaultActions"]
+    assert action["type"] == "redirect" and action["redirect"]["statusCode"] == "HTTP_301"
+
+
+def test_dns_points_the_domain_at_the_load_balancer(stack: Recording) -> None:
+    alb = stack.one("aws:lb/loadBalancer:LoadBalancer").outputs
+    aliases = [r for r in stack.of_type("aws:route53/record:Record") if r.inputs.get("aliases")]
+    assert [r.inputs["type"] for r in aliases] == ["A"]
+    (record,) = aliases
+    assert record.inputs["name"] == stack.outputs["api_url"].removeprefix("https://")
+    assert record.inputs["zoneId"] == "Z0000000000000EXAMPLE"
+    (alias,) = record.inputs["aliases"]
+    assert alias["name"] == alb["dnsName"] and alias["zoneId"] == alb["zoneId"]
+
+
+def test_waf_guards_the_load_balancer_in_prod_only(dev: Recording, prod: Recording) -> None:
+    association = prod.one("aws:wafv2/webAclAssociation:WebAclAssociation").inputs
+    assert association["resourceArn"] == prod.one("aws:lb/loadBalancer:LoadBalancer").outputs["arn"]
+    assert dev.of_type("aws:wafv2/webAcl:WebAcl") == []
+
+
+# --- the service is wired to the real resources
+
+
+def test_service_environment_points_at_this_stacks_resources(stack: Recording) -> None:
+    app = container(stack, "app")
+    environment = {e["name"]: e["value"] for e in app["environment"]}
+    database = stack.one("aws:rds/instance:Instance")
+    assert environment["DB_HOST"] == database.outputs["address"]
+    assert environment["DB_NAME"] == database.inputs["dbName"]
+    assert environment["STORAGE_URL"] == f"s3://{stack.outputs['bucket_name']}"
+    assert environment["AUTH_ISSUER"] == stack.outputs["issuer"]
+    assert environment["AUTH_AUDIENCE"] == stack.outputs["app_client_id"]
+    assert environment["ENVIRONMENT"] == stack.stack
+    secret_arn = database.outputs["masterUserSecrets"][0]["secretArn"]
+    assert {s["name"]: s["valueFrom"] for s in app["secrets"]} == {
+        "DB_USER": f"{secret_arn}:username::",
+        "DB_PASSWORD": f"{secret_arn}:password::",
+    }
+
+
+def test_task_role_reaches_only_its_bucket_and_key(stack: Recording) -> None:
+    policy = stack.one("aws:iam/rolePolicy:RolePolicy", "api-task")
+    bucket_arn = stack.one("aws:s3/bucket:Bucket", "media").outputs["arn"]
+    media_key = stack.one("aws:kms/key:Key", "media-key").outputs["arn"]
+    resources = {r for s in statements(policy) for r in as_list(s["Resource"])}
+    assert resources <= {bucket_arn, f"{bucket_arn}/*", media_key}
+
+
+# --- encryption, retention, least privilege
+
+
+def test_every_kms_key_rotates(stack: Recording) -> None:
+    keys = stack.of_type("aws:kms/key:Key")
+    assert keys and all(k.inputs["enableKeyRotation"] is True for k in keys)
+
+
+def test_every_bucket_is_private_encrypted_versioned_and_tls_only(stack: Recording) -> None:
+    buckets = stack.of_type("aws:s3/bucket:Bucket")
+    for bucket in buckets:
+
+        def one(token: str, bucket_id: str = bucket.id) -> dict[str, Any]:
+            (found,) = [r.inputs for r in stack.of_type(token) if r.inputs["bucket"] == bucket_id]
+            return found
+
+        block = one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+        assert all(
+            block[k]
+            for k in (
+                "blockPublicAcls",
+                "blockPublicPolicy",
+                "ignorePublicAcls",
+                "restrictPublicBuckets",
+            )
+        )
+        assert (
+            one("aws:s3/bucketOwnershipControls:BucketOwnershipControls")["rule"]["objectOwnership"]
+            == "BucketOwnerEnforced"
+        )
+        assert (
+            one("aws:s3/bucketVersioning:BucketVersioning")["versioningConfiguration"]["status"]
+            == "Enabled"
+        )
+        (rule,) = one(
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+        )["rules"]
+        assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] in ("aws:kms", "AES256")
+        (policy,) = [
+            r
+            for r in stack.of_type("aws:s3/bucketPolicy:BucketPolicy")
+            if r.inputs["bucket"] == bucket.id
+        ]
+        assert by_sid(policy, "DenyInsecureTransport")["Condition"] == {
+            "Bool": {"aws:SecureTransport": "false"}
+        }
+
+
+def test_every_log_group_has_retention(stack: Recording) -> None:
+    groups = stack.of_type("aws:cloudwatch/logGroup:LogGroup")
+    expected = 14 if stack.stack == "dev" else 90
+    assert groups and all(g.inputs["retentionInDays"] == expected for g in groups)
+    for group in groups:
+        if not group.name.startswith("waf"):
+            assert group.inputs["kmsKeyId"].startswith("arn:aws:kms:")
+
+
+def test_no_iam_statement_allows_every_action(stack: Recording) -> None:
+    for resource, document in policy_documents(stack):
+        if resource.type == "aws:kms/key:Key":
+            continue  # key policies: "Resource": "*" means this key; admin is the account root
+        for statement in as_list(document["Statement"]):
+            if statement["Effect"] != "Allow":
+                continue
+            for action in as_list(statement["Action"]):
+                assert action != "*" and not action.endswith(":*"), (resource.name, action)
+            if as_list(statement.get("Resource", [])) == ["*"]:
+                # The one action AWS offers no resource-level permission for.
+                assert as_list(statement["Action"]) == ["ecr:GetAuthorizationToken"], resource.name
+
+
+def test_roles_are_assumable_only_by_their_service(stack: Recording) -> None:
+    for role in stack.of_type("aws:iam/role:Role"):
+        for statement in statements(role, "assumeRolePolicy"):
+            assert set(statement["Principal"]) == {"Service"}, role.name
+            assert statement["Action"] == "sts:AssumeRole"
+
+
+def test_no_secret_in_plain_inputs(prod: Recording) -> None:
+    for resource in prod:
+        serialized = json.dumps(resource.inputs)
+        if resource.type == "aws:secretsmanager/secretVersion:SecretVersion":
+            continue  # the one place the key is stored (as a Pulumi secret)
+        assert DATADOG_API_KEY not in serialized, resource.name
+        assert "dd-app-key-value" not in serialized, resource.name
+    keys = {key for resource in prod for key in resource.inputs}
+    assert not {"password", "masterPassword"} & keys
+
+
+# --- prod protections, dev economies
+
+
+def test_prod_database_is_protected_dev_is_disposable(dev: Recording, prod: Recording) -> None:
+    protected = prod.one("aws:rds/instance:Instance").inputs
+    assert protected["multiAz"] is True and protected["deletionProtection"] is True
+    assert protected["backupRetentionPeriod"] >= 14
+    assert protected["skipFinalSnapshot"] is False and protected["finalSnapshotIdentifier"]
+    assert protected["instanceClass"] == "db.m7g.large"
+    disposable = dev.one("aws:rds/instance:Instance").inputs
+    assert disposable["multiAz"] is False and disposable["deletionProtection"] is False
+    assert disposable["skipFinalSnapshot"] is True
+    for inputs in (protected, disposable):
+        assert inputs["storageEncrypted"] and inputs["manageMasterUserPassword"]
+
+
+def test_prod_keeps_more_tasks_and_logs(dev: Recording, prod: Recording) -> None:
+    prod_target = prod.one("aws:appautoscaling/target:Target").inputs
+    assert prod_target["minCapacity"] >= 2
+    assert prod.one("aws:ecs/service:Service").inputs["desiredCount"] >= 2
+    assert dev.one("aws:appautoscaling/target:Target").inputs["minCapacity"] == 1
+    alb = prod.one("aws:lb/loadBalancer:LoadBalancer").inputs
+    assert alb["enableDeletionProtection"] is True
+    assert alb["accessLogs"]["bucket"] == prod.one("aws:s3/bucket:Bucket", "logs").outputs["bucket"]
+    logging = prod.one("aws:s3/bucketLogging:BucketLogging").inputs
+    assert logging["targetBucket"] == prod.one("aws:s3/bucket:Bucket", "logs").outputs["bucket"]
+    assert prod.one("aws:ec2/flowLog:FlowLog").inputs["trafficType"] == "ALL"
+    assert dev.of_type("aws:ec2/flowLog:FlowLog") == []
+    assert dev.of_type("aws:s3/bucketLogging:BucketLogging") == []
+
+
+def test_force_destroy_only_in_dev(dev: Recording, prod: Recording) -> None:
+    assert all(b.inputs["forceDestroy"] is False for b in prod.of_type("aws:s3/bucket:Bucket"))
+    assert dev.one("aws:s3/bucket:Bucket", "media").inputs["forceDestroy"] is True
+
+
+def test_backups_cover_database_and_bucket_and_leave_the_region(stack: Recording) -> None:
+    selection = stack.one("aws:backup/selection:Selection").inputs
+    assert set(selection["resources"]) == {
+        stack.one("aws:rds/instance:Instance").outputs["arn"],
+        stack.one("aws:s3/bucket:Bucket", "media").outputs["arn"],
+    }
+    (rule,) = stack.one("aws:backup/plan:Plan").inputs["rules"]
+    assert rule["lifecycle"]["deleteAfter"] == (35 if stack.stack == "prod" else 7)
+    (provider,) = stack.of_type("pulumi:providers:aws")
+    assert provider.inputs["region"] == "us-west-2"
+    assert (
+        rule["copyActions"][0]["destinationVaultArn"]
+        == stack.named("backups-copy-vault").outputs["arn"]
+    )
+    locks = stack.of_type("aws:backup/vaultLockConfiguration:VaultLockConfiguration")
+    assert len(locks) == (2 if stack.stack == "prod" else 0)
+
+
+def test_datadog_ships_through_firelens_in_prod_only(dev: Recording, prod: Recording) -> None:
+    task = prod.one("aws:ecs/taskDefinition:TaskDefinition")
+    names = {c["name"] for c in json.loads(task.inputs["containerDefinitions"])}
+    assert {"app", "migrate", "datadog-agent", "log-router"} <= names
+    secret_arn = prod.one("aws:secretsmanager/secret:Secret").outputs["arn"]
+    assert container(prod, "app")["logConfiguration"]["secretOptions"] == [
+        {"name": "apikey", "valueFrom": secret_arn}
+    ]
+    dev_names = {
+        c["name"]
+        for c in json.loads(
+            dev.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"]
+        )
+    }
+    assert dev_names == {"app", "migrate"}
+
+
+# --- configuration errors stop the program before anything is created
+
+
+def test_bad_stack_config_fails_naming_the_key() -> None:
+    with pytest.raises(SettingsError, match="awaterra:domain is required"):
+        run_program("dev", {"domain": ""})
+    with pytest.raises(SettingsError, match="awaterra:dbInstanceClass must look like"):
+        run_program("dev", {"dbInstanceClass": "postgres-large"})
+    with pytest.raises(SettingsError, match="awaterra:datadogApiKey is required"):
+        run_program("prod")
+
+
+def test_external_issuer_replaces_cognito() -> None:
+    recording = run_program(
+        "dev",
+        {
+            "authMode": "external",
+            "authIssuer": "https://securetoken.google.com/awaterra-app",
+            "authJwksUrl": "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com",
+            "authAudience": "awaterra-app",
+        },
+    )
+    assert recording.of_type("aws:cognito/userPool:UserPool") == []
+    environment = {e["name"]: e["value"] for e in container(recording, "app")["environment"]}
+    assert environment["AUTH_ISSUER"] == "https://securetoken.google.com/awaterra-app"
+    assert environment["AUTH_AUDIENCE"] == "awaterra-app"
+    assert recording.outputs["issuer"] == "https://securetoken.google.com/awaterra-app"
