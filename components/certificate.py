@@ -96,29 +96,20 @@ class TlsCertificate(pulumi.ComponentResource):
         # A wildcard and its apex share one validation record: one record per distinct name,
         # allow_overwrite so that the shared record (or a leftover from an earlier certificate)
         # does not block the deploy.
-        records = []
-        for index, domain in enumerate(_names_needing_records(args.names)):
-            options = certificate.domain_validation_options
-            records.append(
-                aws.route53.Record(
-                    f"{name}-validation-{index}",
-                    zone_id=args.hosted_zone_id,
-                    name=options.apply(
-                        lambda o, d=domain: _validation_field(o, d, "resource_record_name")
-                    ),
-                    type=options.apply(
-                        lambda o, d=domain: _validation_field(o, d, "resource_record_type")
-                    ),
-                    records=[
-                        options.apply(
-                            lambda o, d=domain: _validation_field(o, d, "resource_record_value")
-                        )
-                    ],
-                    ttl=args.validation_record_ttl,
-                    allow_overwrite=True,
-                    opts=child,
-                )
+        options = certificate.domain_validation_options
+        records = [
+            aws.route53.Record(
+                f"{name}-validation-{index}",
+                zone_id=args.hosted_zone_id,
+                name=_validation_output(options, domain, "resource_record_name"),
+                type=_validation_output(options, domain, "resource_record_type"),
+                records=[_validation_output(options, domain, "resource_record_value")],
+                ttl=args.validation_record_ttl,
+                allow_overwrite=True,
+                opts=child,
             )
+            for index, domain in enumerate(_names_needing_records(args.names))
+        ]
 
         validation = aws.acm.CertificateValidation(
             f"{name}-validation",
@@ -128,6 +119,14 @@ class TlsCertificate(pulumi.ComponentResource):
         )
         self.certificate_arn = validation.certificate_arn
         self.register_outputs({"certificate_arn": self.certificate_arn, "domain": self.domain})
+
+
+def _validation_output(
+    options: pulumi.Output[Sequence[aws.acm.outputs.CertificateDomainValidationOption]],
+    domain: str,
+    field: str,
+) -> pulumi.Output[str]:
+    return options.apply(lambda found: _validation_field(found, domain, field))
 
 
 def _names_needing_records(names: Sequence[str]) -> list[str]:

@@ -110,7 +110,7 @@ def _managed_rule(
         name=group,
         priority=priority,
         override_action=aws.wafv2.WebAclRuleOverrideActionArgs(
-            none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()
+            none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()  # type: ignore[no-untyped-call]
         ),
         statement=aws.wafv2.WebAclRuleStatementArgs(
             managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
