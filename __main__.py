@@ -103,7 +103,11 @@ certificate = TlsCertificate(
 if settings.auth.mode == "cognito":
     user_pool = UserPool(
         "auth",
-        UserPoolArgs(mfa=settings.auth.cognito_mfa, deletion_protection=prod),
+        # The data stores share one switch: dbDeletionProtection (see docs/deploy.md, teardown).
+        UserPoolArgs(
+            mfa=settings.auth.cognito_mfa,
+            deletion_protection=settings.database.deletion_protection,
+        ),
     )
     auth_issuer: pulumi.Input[str] = user_pool.issuer
     auth_jwks_url: pulumi.Input[str] = user_pool.jwks_url

@@ -153,8 +153,11 @@ class ServiceSettings:
 
     @property
     def max_database_connections(self) -> int:
-        """Connections the service may open at full scale: tasks x workers x pool size."""
-        return self.max_count * self.workers * self.pool_size
+        """Connections the service may open at full scale: tasks x workers x (pool + overflow).
+
+        service/db.py lets each worker's pool overflow by as many connections again.
+        """
+        return self.max_count * self.workers * self.pool_size * 2
 
 
 @dataclass(frozen=True)
