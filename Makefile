@@ -25,5 +25,9 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy service
 
+# Not a test: throwaway PostgreSQL + the real server + wrk; see docs/bench.md.
+bench: $(STAMP)
+	$(PY) bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
