@@ -208,7 +208,7 @@ if settings.edge.waf_enabled:
         ),
     )
 
-Backups(
+backups = Backups(
     "backups",
     BackupArgs(
         resource_arns=[database.instance_arn, media.bucket_arn],
@@ -229,6 +229,14 @@ pulumi.export("service_name", service.service_name)
 pulumi.export("bucket_name", media.bucket_name)
 pulumi.export("database_endpoint", database.endpoint)
 pulumi.export("database_secret_arn", database.master_secret_arn)
+# What `python -m ops.backups verify|restore-drill` reads (see docs/deploy.md, restore runbook).
+pulumi.export("region", settings.region)
+pulumi.export("db_instance_identifier", database.instance_identifier)
+pulumi.export("backup_vault_name", backups.vault_name)
+pulumi.export("backup_vault_arn", backups.vault_arn)
+pulumi.export("backup_copy_vault_name", backups.copy_vault_name)
+pulumi.export("backup_copy_vault_arn", backups.copy_vault_arn)
+pulumi.export("backup_copy_region", settings.backup.copy_region)
 pulumi.export("issuer", auth_issuer)
 pulumi.export("jwks_url", auth_jwks_url)
 pulumi.export("audience", auth_audience)

@@ -15,7 +15,7 @@ Point-in-time restore of the database inside the region is RDS's own (automated 
 `dbBackupRetentionDays`); these daily recovery points are the cross-region safety net.
 See docs/deploy.md for the restore runbook.
 
-Outputs: `vault_name`, `vault_arn`, `copy_vault_arn`, `plan_id`, `role_arn`.
+Outputs: `vault_name`, `vault_arn`, `copy_vault_name`, `copy_vault_arn`, `plan_id`, `role_arn`.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ class Backups(pulumi.ComponentResource):
     vault_name: pulumi.Output[str]
     vault_arn: pulumi.Output[str]
     copy_vault_arn: pulumi.Output[str]
+    copy_vault_name: pulumi.Output[str]
     plan_id: pulumi.Output[str]
     role_arn: pulumi.Output[str]
 
@@ -203,6 +204,7 @@ class Backups(pulumi.ComponentResource):
         self.vault_name = vault.name
         self.vault_arn = vault.arn
         self.copy_vault_arn = copy_vault.arn
+        self.copy_vault_name = copy_vault.name
         self.plan_id = plan.id
         self.role_arn = role.arn
         self.register_outputs(

@@ -86,6 +86,15 @@ def test_outputs(name: str, domain: str, request: pytest.FixtureRequest) -> None
     assert outputs["app_client_id"] == recording.one("aws:cognito/userPoolClient:UserPoolClient").id
     assert outputs["issuer"].startswith("https://cognito-idp.us-east-1.amazonaws.com/")
     assert outputs["jwks_url"] == f"{outputs['issuer']}/.well-known/jwks.json"
+    # The names ops/backups reads to verify and drill restores.
+    assert (
+        outputs["db_instance_identifier"]
+        == recording.one("aws:rds/instance:Instance").inputs["identifier"]
+    )
+    assert outputs["backup_vault_name"] == recording.named("backups-vault").inputs["name"]
+    assert outputs["backup_copy_vault_name"] == recording.named("backups-copy-vault").inputs["name"]
+    assert outputs["backup_copy_vault_arn"] == recording.named("backups-copy-vault").outputs["arn"]
+    assert (outputs["region"], outputs["backup_copy_region"]) == ("us-east-1", "us-west-2")
 
 
 def test_composition_only_every_resource_belongs_to_a_component(stack: Recording) -> None:
