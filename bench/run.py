@@ -439,7 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     out = RESULTS_DIR / f"bench-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     print(f"\nresults written to {out.relative_to(ROOT)}; service log in {workdir}")
-    shutil.rmtree(workdir / "data", ignore_errors=True)  # the bench's signing key
+    # The bench's signing key and the tokens it signed; the service log stays for a look.
+    shutil.rmtree(workdir / "data", ignore_errors=True)
+    (workdir / "users.txt").unlink(missing_ok=True)
     return 0
 
 
