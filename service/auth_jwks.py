@@ -31,6 +31,11 @@ SUPPORTED_ALGORITHMS = frozenset({"RS256", "ES256"})
 _LOOPBACK_NAMES = frozenset({"localhost"})
 
 
+def _fields(**fields: Any) -> dict[str, Any]:
+    """Structured log fields, as service.logs renders them."""
+    return {"fields": fields}
+
+
 class JwksFetchError(Exception):
     """The JWKS document could not be fetched or parsed."""
 
@@ -71,7 +76,7 @@ def parse_jwks(document: Any) -> dict[str, jwt.PyJWK]:
         try:
             key = jwt.PyJWK(dict(entry))
         except jwt.PyJWTError:
-            log.warning("jwks key skipped: unsupported or malformed", extra={"kid": kid})
+            log.warning("jwks key skipped: unsupported or malformed", extra=_fields(kid=kid))
             continue
         if key.algorithm_name in SUPPORTED_ALGORITHMS:
             keys[kid] = key
@@ -157,7 +162,9 @@ class JwksKeySet:
             keys = parse_jwks(self._download())
         except Exception as error:  # a background thread must never wedge the key set
             # Keep serving the keys we have: an issuer hiccup must not log everyone out.
-            log.warning("jwks fetch failed: %s", type(error).__name__, extra={"url": self.url})
+            log.warning(
+                "jwks fetch failed: %s", type(error).__name__, extra=_fields(jwks_url=self.url)
+            )
             with self._state_lock:
                 self._last_attempt_failed = True
         else:
