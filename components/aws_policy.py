@@ -33,18 +33,20 @@ def policy_document(statements: Sequence[Mapping[str, Any]]) -> pulumi.Output[st
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def assume_role_policy(service: str, account_id: pulumi.Input[str]) -> pulumi.Output[str]:
-    """Trust `service` to assume the role, only on behalf of this account (confused deputy)."""
-    return policy_document(
-        [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            }
-        ]
-    )
+def assume_role_policy(service: str, account_id: pulumi.Input[str] | None) -> pulumi.Output[str]:
+    """Trust `service` to assume the role, only on behalf of this account (confused deputy).
+
+    `account_id=None` leaves the condition out, for services that do not send
+    `aws:SourceAccount` when they assume a role (AWS Backup): the condition would lock them out.
+    """
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if account_id is not None:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    return policy_document([statement])
 
 
 def key_admin_statement(account_id: pulumi.Input[str]) -> dict[str, Any]:

@@ -130,7 +130,8 @@ class Backups(pulumi.ComponentResource):
 
         role = aws.iam.Role(
             f"{name}-role",
-            assume_role_policy=assume_role_policy("backup.amazonaws.com", context.account_id),
+            # AWS Backup passes no aws:SourceAccount when it assumes the role; only it can.
+            assume_role_policy=assume_role_policy("backup.amazonaws.com", None),
             description=f"AWS Backup for {prefix}",
             opts=child,
         )
