@@ -1,0 +1,464 @@
+"""Monthly cost estimate of a stack, computed from what the program registers.
+
+Prices are us-east-1, on-demand, USD, from the AWS pricing pages named in each entry, as of
+PRICES_AS_OF (written offline: re-check the pages before quoting the figures). Usage that the
+program cannot know (traffic, log and storage volumes) comes from per-stack assumptions, printed
+with every estimate. Free tiers that expire after 12 months are ignored; always-free allowances
+that are permanent (100 GB/month of data transfer out, 10,000 Cognito MAUs, RDS backup storage up
+to the database's size) are applied. Datadog is billed by Datadog and is not included.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+PRICES_AS_OF = "2025-01 (AWS list prices; recorded offline on 2026-11-25, not re-verified)"
+REGION = "us-east-1"
+HOURS_PER_MONTH = 730
+# Daily incremental snapshots kept for weeks hold about 1.5x the live data.
+BACKUP_FACTOR = 1.5
+
+
+class CostError(ValueError):
+    """The program registers something this estimate has no price for."""
+
+
+@dataclass(frozen=True)
+class Price:
+    amount: float
+    unit: str
+    source: str
+
+
+PRICES: dict[str, Price] = {
+    "fargate.vcpu.x86": Price(0.04048, "vCPU-hour", "AWS Fargate pricing (Linux/x86)"),
+    "fargate.gb.x86": Price(0.004445, "GB-hour", "AWS Fargate pricing (Linux/x86)"),
+    "fargate.vcpu.arm": Price(0.03238, "vCPU-hour", "AWS Fargate pricing (Linux/ARM)"),
+    "fargate.gb.arm": Price(0.00356, "GB-hour", "AWS Fargate pricing (Linux/ARM)"),
+    "alb.hour": Price(0.0225, "ALB-hour", "Elastic Load Balancing pricing (Application LB)"),
+    "alb.lcu": Price(0.008, "LCU-hour", "Elastic Load Balancing pricing (Application LB)"),
+    "nat.hour": Price(0.045, "NAT gateway-hour", "Amazon VPC pricing (NAT gateway)"),
+    "nat.gb": Price(0.045, "GB processed", "Amazon VPC pricing (NAT gateway)"),
+    "ipv4.hour": Price(0.005, "public IPv4-hour", "Amazon VPC pricing (public IPv4 addresses)"),
+    "endpoint.interface.hour": Price(0.01, "endpoint-AZ-hour", "AWS PrivateLink pricing"),
+    "rds.gp3.gb": Price(0.115, "GB-month", "Amazon RDS for PostgreSQL pricing (gp3 storage)"),
+    "rds.backup.gb": Price(0.095, "GB-month", "Amazon RDS pricing (backup storage)"),
+    "kms.key": Price(1.00, "key-month", "AWS KMS pricing"),
+    "secret": Price(0.40, "secret-month", "AWS Secrets Manager pricing"),
+    "logs.ingest.gb": Price(0.50, "GB ingested", "Amazon CloudWatch pricing (Logs, standard)"),
+    "logs.store.gb": Price(0.03, "GB-month", "Amazon CloudWatch pricing (Logs storage)"),
+    "alarm": Price(0.10, "alarm-month", "Amazon CloudWatch pricing (standard alarms)"),
+    "waf.acl": Price(5.00, "web ACL-month", "AWS WAF pricing"),
+    "waf.rule": Price(1.00, "rule-month", "AWS WAF pricing"),
+    "waf.requests": Price(0.60, "million requests", "AWS WAF pricing"),
+    "s3.gb": Price(0.023, "GB-month", "Amazon S3 pricing (Standard, first 50 TB)"),
+    "s3.requests": Price(0.005, "1,000 PUT/LIST", "Amazon S3 pricing (Standard requests)"),
+    "ecr.gb": Price(0.10, "GB-month", "Amazon ECR pricing (storage)"),
+    "transfer.out.gb": Price(0.09, "GB (after 100 GB free)", "Amazon EC2 pricing (data transfer)"),
+    "transfer.region.gb": Price(0.02, "GB", "Amazon EC2 pricing (inter-region transfer)"),
+    "cognito.mau": Price(0.0, "MAU (first 10,000 free)", "Amazon Cognito pricing (Essentials)"),
+}
+
+# Single-AZ on-demand hourly prices, Amazon RDS for PostgreSQL pricing; Multi-AZ doubles them.
+RDS_INSTANCE_HOUR: dict[str, float] = {
+    "db.t4g.micro": 0.016,
+    "db.t4g.small": 0.032,
+    "db.t4g.medium": 0.065,
+    "db.t4g.large": 0.129,
+    "db.m6g.large": 0.159,
+    "db.m7g.large": 0.168,
+    "db.m7g.xlarge": 0.336,
+    "db.r6g.large": 0.225,
+    "db.r7g.large": 0.239,
+}
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the program cannot know: traffic and volumes, per stack."""
+
+    requests_millions: float
+    alb_lcu_average: float
+    data_out_gb: float
+    nat_processed_gb: float
+    app_logs_gb: float
+    flow_logs_gb: float
+    waf_logs_gb: float
+    media_gb: float
+    media_puts_thousands: float
+    ecr_gb: float
+    monthly_active_users: int
+    database_data_gb: float
+
+
+USAGE: dict[str, Usage] = {
+    "dev": Usage(
+        requests_millions=1,
+        alb_lcu_average=0.1,
+        data_out_gb=5,
+        nat_processed_gb=0,
+        app_logs_gb=1,
+        flow_logs_gb=0,
+        waf_logs_gb=0,
+        media_gb=5,
+        media_puts_thousands=10,
+        ecr_gb=2,
+        monthly_active_users=50,
+        database_data_gb=2,
+    ),
+    "prod": Usage(
+        requests_millions=50,
+        alb_lcu_average=2,
+        data_out_gb=300,
+        nat_processed_gb=100,
+        app_logs_gb=20,
+        flow_logs_gb=20,
+        waf_logs_gb=10,
+        media_gb=200,
+        media_puts_thousands=500,
+        ecr_gb=5,
+        monthly_active_users=5000,
+        database_data_gb=50,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CostItem:
+    resource: str
+    type: str
+    what: str
+    quantity: float
+    unit: str
+    unit_price: float
+    monthly: float
+    source: str
+
+
+@dataclass
+class CostEstimate:
+    stack: str
+    items: list[CostItem] = field(default_factory=list)
+    assumptions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return round(sum(item.monthly for item in self.items), 2)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "region": REGION,
+            "prices_as_of": PRICES_AS_OF,
+            "currency": "USD",
+            "total_monthly": self.total,
+            "assumptions": self.assumptions,
+            "items": [asdict(item) for item in self.items],
+        }
+
+
+class Recorded(Protocol):
+    type: str
+    name: str
+    inputs: dict[str, Any]
+
+
+class _Builder:
+    def __init__(self, stack: str) -> None:
+        self.estimate = CostEstimate(stack)
+
+    def add(
+        self,
+        resource: str,
+        type_: str,
+        what: str,
+        quantity: float,
+        price_key: str,
+        multiplier: float = 1.0,
+    ) -> None:
+        price = PRICES[price_key]
+        unit_price = price.amount * multiplier
+        self.estimate.items.append(
+            CostItem(
+                resource,
+                type_,
+                what,
+                round(quantity, 4),
+                price.unit,
+                round(unit_price, 6),
+                round(quantity * unit_price, 2),
+                price.source,
+            )
+        )
+
+
+def _number(value: Any, default: float = 0.0) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _of(resources: Iterable[Recorded], type_: str) -> list[Recorded]:
+    return [resource for resource in resources if resource.type == type_]
+
+
+def estimate(stack: str, resources: Iterable[Recorded], usage: Usage | None = None) -> CostEstimate:
+    """Itemised monthly estimate for the resources one run of the program registered."""
+    resources = list(resources)
+    usage = usage or USAGE.get(stack) or USAGE["prod"]
+    build = _Builder(stack)
+    hours = HOURS_PER_MONTH
+    build.estimate.assumptions = {
+        "hours_per_month": hours,
+        **asdict(usage),
+        "fargate_tasks": "the service's desiredCount (its minimum) running all month",
+        "rds_backup_storage": f"recovery points ~= {BACKUP_FACTOR:g} x database_data_gb "
+        "(incremental snapshots); free up to the allocated storage in the primary region, billed "
+        "in full in the copy region",
+        "not_included": "Datadog subscription, Route 53 hosted zone (pre-existing), taxes, "
+        "support plans, Savings Plans/Reserved Instances discounts",
+    }
+    _compute(build, resources, hours, usage)
+    _network(build, resources, hours, usage)
+    _database(build, resources, hours, usage)
+    _edge(build, resources, usage)
+    _storage_and_logs(build, resources, usage)
+    build.add(
+        "(data transfer)",
+        "transfer",
+        "internet egress beyond 100 GB free",
+        max(0.0, usage.data_out_gb - 100),
+        "transfer.out.gb",
+    )
+    build.add(
+        "(users)",
+        "aws:cognito/userPool:UserPool",
+        "monthly active users",
+        usage.monthly_active_users if _of(resources, "aws:cognito/userPool:UserPool") else 0,
+        "cognito.mau",
+    )
+    return build.estimate
+
+
+def _compute(build: _Builder, resources: list[Recorded], hours: int, usage: Usage) -> None:
+    tasks = {t.name: t for t in _of(resources, "aws:ecs/taskDefinition:TaskDefinition")}
+    for service in _of(resources, "aws:ecs/service:Service"):
+        count = _number(service.inputs.get("desiredCount"), 1)
+        definition = next(iter(tasks.values()), None) if len(tasks) == 1 else None
+        if definition is None:
+            raise CostError(f"cannot tell which task definition {service.name} runs")
+        vcpu = _number(definition.inputs.get("cpu")) / 1024
+        memory_gb = _number(definition.inputs.get("memory")) / 1024
+        platform = definition.inputs.get("runtimePlatform") or {}
+        arch = "arm" if platform.get("cpuArchitecture") == "ARM64" else "x86"
+        build.add(
+            service.name,
+            service.type,
+            f"{count:g} task(s) x {vcpu:g} vCPU ({arch})",
+            count * vcpu * hours,
+            f"fargate.vcpu.{arch}",
+        )
+        build.add(
+            service.name,
+            service.type,
+            f"{count:g} task(s) x {memory_gb:g} GB",
+            count * memory_gb * hours,
+            f"fargate.gb.{arch}",
+        )
+        if (service.inputs.get("networkConfiguration") or {}).get("assignPublicIp"):
+            build.add(
+                service.name,
+                service.type,
+                f"{count:g} task public IPv4 address(es)",
+                count * hours,
+                "ipv4.hour",
+            )
+    for repository in _of(resources, "aws:ecr/repository:Repository"):
+        build.add(
+            repository.name,
+            repository.type,
+            "image storage (lifecycle-bounded)",
+            usage.ecr_gb,
+            "ecr.gb",
+        )
+
+
+def _network(build: _Builder, resources: list[Recorded], hours: int, usage: Usage) -> None:
+    gateways = _of(resources, "aws:ec2/natGateway:NatGateway")
+    for gateway in gateways:
+        build.add(gateway.name, gateway.type, "NAT gateway hours", hours, "nat.hour")
+        build.add(gateway.name, gateway.type, "NAT gateway public IPv4", hours, "ipv4.hour")
+        build.add(
+            gateway.name,
+            gateway.type,
+            "data processed (share)",
+            usage.nat_processed_gb / len(gateways),
+            "nat.gb",
+        )
+    for endpoint in _of(resources, "aws:ec2/vpcEndpoint:VpcEndpoint"):
+        if endpoint.inputs.get("vpcEndpointType") == "Interface":
+            zones = len(endpoint.inputs.get("subnetIds") or []) or 1
+            build.add(
+                endpoint.name,
+                endpoint.type,
+                f"interface endpoint in {zones} AZ(s)",
+                zones * hours,
+                "endpoint.interface.hour",
+            )
+    for balancer in _of(resources, "aws:lb/loadBalancer:LoadBalancer"):
+        zones = len(balancer.inputs.get("subnets") or []) or 2
+        build.add(balancer.name, balancer.type, "load balancer hours", hours, "alb.hour")
+        build.add(
+            balancer.name,
+            balancer.type,
+            f"{usage.alb_lcu_average:g} LCU average",
+            usage.alb_lcu_average * hours,
+            "alb.lcu",
+        )
+        if not balancer.inputs.get("internal"):
+            build.add(
+                balancer.name,
+                balancer.type,
+                f"{zones} public IPv4 (one per AZ)",
+                zones * hours,
+                "ipv4.hour",
+            )
+
+
+def _database(build: _Builder, resources: list[Recorded], hours: int, usage: Usage) -> None:
+    for instance in _of(resources, "aws:rds/instance:Instance"):
+        klass = str(instance.inputs.get("instanceClass"))
+        if klass not in RDS_INSTANCE_HOUR:
+            raise CostError(
+                f"no price for RDS class {klass}: add it to ops/cost.py RDS_INSTANCE_HOUR"
+            )
+        copies = 2 if instance.inputs.get("multiAz") else 1
+        rate = RDS_INSTANCE_HOUR[klass] * copies
+        build.estimate.items.append(
+            CostItem(
+                instance.name,
+                instance.type,
+                f"{klass} {'Multi-AZ' if copies == 2 else 'Single-AZ'}",
+                hours,
+                "instance-hour",
+                rate,
+                round(hours * rate, 2),
+                "Amazon RDS for PostgreSQL pricing (on-demand)",
+            )
+        )
+        storage = _number(instance.inputs.get("allocatedStorage"), 20)
+        build.add(
+            instance.name,
+            instance.type,
+            f"{storage:g} GB gp3 x {copies}",
+            storage,
+            "rds.gp3.gb",
+            multiplier=copies,
+        )
+        backups = usage.database_data_gb * BACKUP_FACTOR
+        build.add(
+            instance.name,
+            "aws:backup/plan:Plan",
+            "recovery points beyond the free allowance",
+            max(0.0, backups - storage),
+            "rds.backup.gb",
+        )
+        copies_out = any(
+            rule.get("copyActions")
+            for plan in _of(resources, "aws:backup/plan:Plan")
+            for rule in plan.inputs.get("rules") or []
+        )
+        if copies_out:
+            build.add(
+                instance.name,
+                "aws:backup/plan:Plan",
+                "recovery points in the copy region",
+                backups,
+                "rds.backup.gb",
+            )
+            build.add(
+                instance.name,
+                "aws:backup/plan:Plan",
+                "cross-region copy transfer (daily)",
+                usage.database_data_gb * 0.1 * 30,
+                "transfer.region.gb",
+            )
+    secrets = _of(resources, "aws:secretsmanager/secret:Secret")
+    managed = [
+        i
+        for i in _of(resources, "aws:rds/instance:Instance")
+        if i.inputs.get("manageMasterUserPassword")
+    ]
+    for secret in [*secrets, *managed]:
+        build.add(secret.name, "aws:secretsmanager/secret:Secret", "secret", 1, "secret")
+
+
+def _edge(build: _Builder, resources: list[Recorded], usage: Usage) -> None:
+    for acl in _of(resources, "aws:wafv2/webAcl:WebAcl"):
+        rules = len(acl.inputs.get("rules") or [])
+        build.add(acl.name, acl.type, "web ACL", 1, "waf.acl")
+        build.add(acl.name, acl.type, f"{rules} rules", rules, "waf.rule")
+        build.add(acl.name, acl.type, "requests inspected", usage.requests_millions, "waf.requests")
+    for key in _of(resources, "aws:kms/key:Key"):
+        build.add(key.name, key.type, "customer-managed key", 1, "kms.key")
+    for alarm in _of(resources, "aws:cloudwatch/metricAlarm:MetricAlarm"):
+        build.add(alarm.name, alarm.type, "alarm", 1, "alarm")
+
+
+def _log_volume(group: Recorded, usage: Usage) -> float:
+    name = str(group.inputs.get("name") or group.name)
+    if "flow" in name:
+        return usage.flow_logs_gb
+    if "waf" in name:
+        return usage.waf_logs_gb
+    return usage.app_logs_gb
+
+
+def _storage_and_logs(build: _Builder, resources: list[Recorded], usage: Usage) -> None:
+    for group in _of(resources, "aws:cloudwatch/logGroup:LogGroup"):
+        volume = _log_volume(group, usage)
+        retention_months = min(_number(group.inputs.get("retentionInDays"), 365) / 30, 12)
+        build.add(group.name, group.type, f"{volume:g} GB/month ingested", volume, "logs.ingest.gb")
+        build.add(
+            group.name,
+            group.type,
+            f"~{volume * retention_months:.1f} GB retained",
+            volume * retention_months,
+            "logs.store.gb",
+        )
+    buckets = _of(resources, "aws:s3/bucket:Bucket")
+    for bucket in buckets:
+        media = "log" not in bucket.name
+        volume = usage.media_gb if media else usage.app_logs_gb
+        build.add(bucket.name, bucket.type, f"{volume:g} GB stored", volume, "s3.gb")
+        if media:
+            build.add(
+                bucket.name,
+                bucket.type,
+                "uploads (PUT requests)",
+                usage.media_puts_thousands,
+                "s3.requests",
+            )
+
+
+def render(estimate: CostEstimate) -> str:
+    lines = [
+        f"Monthly cost estimate: {estimate.stack} ({REGION}, on-demand, USD; prices as of "
+        f"{PRICES_AS_OF})"
+    ]
+    for item in sorted(estimate.items, key=lambda i: (-i.monthly, i.resource, i.what)):
+        lines.append(
+            f"  {item.monthly:9.2f}  {item.resource:<28} {item.what} "
+            f"[{item.quantity:g} {item.unit} x ${item.unit_price:g}]"
+        )
+    lines.append(f"  {estimate.total:9.2f}  TOTAL")
+    lines.append("  assumptions: " + json.dumps(estimate.assumptions, sort_keys=True))
+    return "\n".join(lines)
+
+
+def prices_table() -> Mapping[str, Price]:
+    return dict(PRICES)
