@@ -138,6 +138,9 @@ def test_api_key_secret_stores_the_key_as_a_secret() -> None:
     assert value.get("4dabf18193072939515e22adb298388d")  # the secret marker
     secret = recording.one("aws:secretsmanager/secret:Secret")
     assert secret.inputs["recoveryWindowInDays"] == 7
+    key = recording.one("aws:kms/key:Key")
+    assert key.inputs["enableKeyRotation"] is True
+    assert secret.inputs["kmsKeyId"] == key.outputs["arn"]  # a customer managed key by default
     assert recording.outputs["arn"] == secret.outputs["arn"]
 
 
