@@ -105,6 +105,18 @@ def _validate_params(model: type[BaseModel], values: Mapping[str, str], where: s
         raise ValidationFailed(f"invalid {where} parameters", details=_details(error)) from None
 
 
+def _single_values(request: Request) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if name in values:
+            raise ValidationFailed(
+                "invalid query parameters",
+                details=[{"field": name, "message": "given more than once"}],
+            )
+        values[name] = value
+    return values
+
+
 async def _read_body(request: Request, endpoint: Endpoint) -> Any:
     adapter = endpoint.body_adapter
     if adapter is None:
@@ -161,7 +173,7 @@ async def run_endpoint(endpoint: Endpoint, request: Request) -> Response:
     )
     query = None
     if endpoint.query_model is not None:
-        query = _validate_params(endpoint.query_model, dict(request.query_params), "query")
+        query = _validate_params(endpoint.query_model, _single_values(request), "query")
     body = await _read_body(request, endpoint)
     return await endpoint.handler(Call(request, services, principal, path, query, body))
 

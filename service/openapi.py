@@ -10,7 +10,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from service import __version__
 from service.endpoints import Access, Endpoint
-from service.schemas import JSON_VALUE_SCHEMA, ErrorResult
+from service.schemas import JSON_VALUE_MARKER, JSON_VALUE_REF, JSON_VALUE_SCHEMA, ErrorResult
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -39,6 +39,17 @@ RETRY_AFTER_HEADER = {
 }
 
 
+def _link_json_values(node: Any) -> Any:
+    """Replace the models' JsonValue markers with references to the shared recursive schema."""
+    if isinstance(node, dict):
+        if node.get(JSON_VALUE_MARKER):
+            return {"$ref": JSON_VALUE_REF}
+        return {key: _link_json_values(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_link_json_values(item) for item in node]
+    return node
+
+
 def _body_schema(annotation: Any) -> dict[str, Any]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return {"$ref": REF_TEMPLATE.format(model=annotation.__name__)}
@@ -54,6 +65,11 @@ def _parameters(model: type[BaseModel] | None, location: str) -> list[dict[str, 
     for name, property_schema in schema["properties"].items():
         description = property_schema.pop("description", None)
         property_schema.pop("title", None)
+        property_schema.pop("default", None)
+        # An optional parameter is simply absent: document the type, not `null`.
+        variants = property_schema.get("anyOf")
+        if variants and {"type": "null"} in variants:
+            (property_schema,) = [v for v in variants if v != {"type": "null"}]
         parameter: dict[str, Any] = {
             "name": name,
             "in": location,
@@ -133,7 +149,9 @@ def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
             if model is not None:
                 models[model] = "serialization"
     _, definitions = models_json_schema(
-        [(model, mode) for model, mode in models.items()], ref_template=REF_TEMPLATE, by_alias=True
+        [(model, mode) for model, mode in models.items()],
+        ref_template=REF_TEMPLATE,
+        by_alias=True,
     )
     schemas: dict[str, Any] = dict(definitions.get("$defs", {}))
     schemas["JsonValue"] = JSON_VALUE_SCHEMA
@@ -141,20 +159,23 @@ def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "awaterra API",
-            "version": __version__,
-            "description": "The mobile app's backend: practice content, per-user progress map, "
-            "analytics events and remote configuration. Errors are "
-            '`{"success": false, "error": {"code", "message", "details"?}}`.',
-        },
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    document: dict[str, Any] = _link_json_values(
+        {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "awaterra API",
+                "version": __version__,
+                "description": "The mobile app's backend: practice content, per-user progress map, "
+                "analytics events and remote configuration. Errors are "
+                '`{"success": false, "error": {"code", "message", "details"?}}`.',
             },
-        },
-    }
+            "paths": paths,
+            "components": {
+                "schemas": schemas,
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                },
+            },
+        }
+    )
+    return document

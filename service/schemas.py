@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
 
 NO_NUL = r"^[^\x00]*$"
@@ -34,6 +42,9 @@ JSON_NUMBER_LIMIT = 9.2e18
 MAX_EVENTS_PER_BATCH = 500
 
 JSON_VALUE_REF = "#/components/schemas/JsonValue"
+# Field schemas carry this marker; the OpenAPI builder turns it into a $ref to JsonValue
+# (pydantic cannot resolve references to schemas it did not generate itself).
+JSON_VALUE_MARKER = "x-awaterra-json-value"
 JSON_VALUE_SCHEMA: dict[str, Any] = {
     "description": "Any JSON value; text without NUL characters, numbers within ±9.2e18.",
     "anyOf": [
@@ -45,7 +56,7 @@ JSON_VALUE_SCHEMA: dict[str, Any] = {
         {
             "type": "object",
             "propertyNames": {"pattern": NO_NUL},
-            "additionalProperties": {"$ref": JSON_VALUE_REF},
+            "additionalProperties": {JSON_VALUE_MARKER: True},
         },
     ],
 }
@@ -86,13 +97,20 @@ def checked_state(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def whole_number(value: Any) -> Any:
+    """JSON Schema counts 60.0 as an integer; so do we (strict mode alone would not)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def utc_timestamp(value: datetime) -> datetime:
     if not MIN_YEAR <= value.year <= MAX_YEAR:
         raise ValueError(f"year must be between {MIN_YEAR} and {MAX_YEAR}")
     return value.astimezone(UTC)
 
 
-JsonValue = Annotated[Any, AfterValidator(checked_json), WithJsonSchema({"$ref": JSON_VALUE_REF})]
+JsonValue = Annotated[Any, AfterValidator(checked_json), WithJsonSchema({JSON_VALUE_MARKER: True})]
 JsonObject = Annotated[
     dict[str, Any],
     AfterValidator(checked_json),
@@ -100,7 +118,7 @@ JsonObject = Annotated[
         {
             "type": "object",
             "propertyNames": {"pattern": NO_NUL},
-            "additionalProperties": {"$ref": JSON_VALUE_REF},
+            "additionalProperties": {JSON_VALUE_MARKER: True},
         }
     ),
 ]
@@ -111,7 +129,7 @@ StateObject = Annotated[
         {
             "type": "object",
             "propertyNames": {"pattern": NO_NUL},
-            "additionalProperties": {"$ref": JSON_VALUE_REF},
+            "additionalProperties": {JSON_VALUE_MARKER: True},
             "description": f"At most {MAX_STATE_BYTES} bytes of JSON.",
         }
     ),
@@ -174,7 +192,7 @@ class ConfigPath(Model):
 class PracticeWrite(Model):
     title: Annotated[str, _text(200, 1)]
     description: Annotated[str, _text(10_000)]
-    duration_seconds: Annotated[int, Field(ge=0, le=86_400)]
+    duration_seconds: Annotated[int, Field(ge=0, le=86_400), BeforeValidator(whole_number)]
     category: Annotated[str, _text(64, 1)]
     published: bool
     media_key: Annotated[str, Field(max_length=512, pattern=MEDIA_KEY_PATTERN)] | None = None
@@ -274,7 +292,7 @@ class ConfigResult(Model):
     success: Literal[True]
     data: Annotated[
         dict[str, Any],
-        WithJsonSchema({"type": "object", "additionalProperties": {"$ref": JSON_VALUE_REF}}),
+        WithJsonSchema({"type": "object", "additionalProperties": {JSON_VALUE_MARKER: True}}),
     ]
 
 

@@ -22,7 +22,15 @@ from service.app import ServiceApp, create_app
 from service.auth import JwksVerifier
 from service.migrate import migrate
 from service.settings import Settings, load_settings
-from tests.support.jwks import JwksServer, SigningKey, claims, generate_ec_key, generate_rsa_key, mint
+from tests.service.live import serve
+from tests.support.jwks import (
+    JwksServer,
+    SigningKey,
+    claims,
+    generate_ec_key,
+    generate_rsa_key,
+    mint,
+)
 from tests.support.postgres import PostgresCluster
 
 ISSUER = "https://issuer.test/"
@@ -40,8 +48,9 @@ class Issuer:
     rsa: SigningKey
     ec: SigningKey
 
-    def token(self, subject: str, *, admin: bool = False, key: SigningKey | None = None,
-              **extra: Any) -> str:
+    def token(
+        self, subject: str, *, admin: bool = False, key: SigningKey | None = None, **extra: Any
+    ) -> str:
         claim_set = claims(ISSUER, AUDIENCE, subject, **extra)
         if admin:
             claim_set["cognito:groups"] = ["admin"]
@@ -60,8 +69,12 @@ def issuer() -> Iterator[Issuer]:
 
 def service_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     settings = load_settings({"DATABASE_URL": database_url}, cwd=data_dir.parent)
-    settings = replace(settings, data_dir=data_dir, storage_url=f"file://{data_dir / 'media'}",
-                       rate_limit_per_second=0.0)
+    settings = replace(
+        settings,
+        data_dir=data_dir,
+        storage_url=f"file://{data_dir / 'media'}",
+        rate_limit_per_second=0.0,
+    )
     return replace(settings, **overrides)
 
 
@@ -74,7 +87,8 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def service_postgres_url(
-    postgres_cluster: PostgresCluster | None, postgres_url: str,
+    postgres_cluster: PostgresCluster | None,
+    postgres_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> str:
     """A database of the service tests' own on the suite's cluster, migrated."""
@@ -132,9 +146,34 @@ async def create_practice(
     client: httpx.AsyncClient, issuer: Issuer, practice_id: str | None = None, **fields: Any
 ) -> str:
     practice_id = practice_id or unique("p")
-    body = {"title": "Breathing", "description": "Slow breaths", "durationSeconds": 300,
-            "category": "calm", "published": True, **fields}
-    response = await client.put(f"/practices/{practice_id}", json=body,
-                                headers=issuer.headers("admin-1", admin=True))
+    body = {
+        "title": "Breathing",
+        "description": "Slow breaths",
+        "durationSeconds": 300,
+        "category": "calm",
+        "published": True,
+        **fields,
+    }
+    response = await client.put(
+        f"/practices/{practice_id}", json=body, headers=issuer.headers("admin-1", admin=True)
+    )
     assert response.status_code in (200, 201), response.text
     return practice_id
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    issuer: Issuer, service_postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    workdir = tmp_path_factory.mktemp("live")
+    env = {
+        "ENVIRONMENT": "dev",
+        "DATABASE_URL": service_postgres_url,
+        "STORAGE_URL": f"file://{workdir / 'media'}",
+        "AUTH_JWKS_URL": issuer.server.url,
+        "AUTH_ISSUER": ISSUER,
+        "AUTH_AUDIENCE": AUDIENCE,
+        "RATE_LIMIT_PER_SECOND": "0",
+    }
+    with serve(env, workdir) as base_url:
+        yield base_url, workdir

@@ -25,13 +25,15 @@ BAD_TOKENS: dict[str, Callable[[Issuer], str]] = {
     "wrong-audience": lambda i: mint(i.rsa, claims(ISSUER, "someone-else", "u-1")),
     "no-audience": lambda i: mint(i.rsa, claims(ISSUER, None, "u-1")),
     "unknown-kid": lambda i: mint(generate_rsa_key("rogue"), claims(ISSUER, AUDIENCE, "u-1")),
-    "kid-of-other-key": lambda i: mint(generate_rsa_key(), claims(ISSUER, AUDIENCE, "u-1"),
-                                       kid=i.rsa.kid),
+    "kid-of-other-key": lambda i: mint(
+        generate_rsa_key(), claims(ISSUER, AUDIENCE, "u-1"), kid=i.rsa.kid
+    ),
     "tampered": lambda i: tamper_payload(i.token("u-1"), sub="u-2"),
     "tampered-admin": lambda i: tamper_payload(i.token("u-1"), admin=True),
     "alg-none": lambda i: forge_alg_none(claims(ISSUER, AUDIENCE, "u-1"), i.rsa.kid),
     "hmac-with-public-key": lambda i: forge_hmac_with_public_key(
-        i.rsa, claims(ISSUER, AUDIENCE, "u-1")),
+        i.rsa, claims(ISSUER, AUDIENCE, "u-1")
+    ),
     "garbage": lambda i: "not.a.token",
 }
 
@@ -59,7 +61,9 @@ async def test_missing_or_non_bearer_credentials_are_401(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_rs256_and_es256_tokens_are_accepted(client: httpx.AsyncClient, issuer: Issuer) -> None:
+async def test_rs256_and_es256_tokens_are_accepted(
+    client: httpx.AsyncClient, issuer: Issuer
+) -> None:
     for key in (issuer.rsa, issuer.ec):
         user = unique("u")
         token = issuer.token(user, key=key)
@@ -70,8 +74,13 @@ async def test_rs256_and_es256_tokens_are_accepted(client: httpx.AsyncClient, is
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_admin_claims(client: httpx.AsyncClient, issuer: Issuer) -> None:
-    body = {"title": "t", "description": "", "durationSeconds": 1, "category": "c",
-            "published": False}
+    body = {
+        "title": "t",
+        "description": "",
+        "durationSeconds": 1,
+        "category": "c",
+        "published": False,
+    }
     plain = issuer.token("someone")
     by_group = issuer.token("ops", admin=True)
     by_claim = mint(issuer.rsa, claims(ISSUER, AUDIENCE, "ops-2", admin=True))
@@ -84,7 +93,9 @@ async def test_admin_claims(client: httpx.AsyncClient, issuer: Issuer) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_cognito_access_token_with_client_id(client: httpx.AsyncClient, issuer: Issuer) -> None:
+async def test_cognito_access_token_with_client_id(
+    client: httpx.AsyncClient, issuer: Issuer
+) -> None:
     token = mint(issuer.rsa, claims(ISSUER, None, "cog-1", client_id=AUDIENCE))
     response = await client.get("/map", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200

@@ -369,8 +369,16 @@ def test_jwks_parsing_keeps_only_asymmetric_signing_keys(
     rs512_jwk = {**rsa_key.public_jwk(), "kid": "rs512", "alg": "RS512"}
     no_kid = {k: v for k, v in ec_key.public_jwk().items() if k != "kid"}
     document = {
-        "keys": [rsa_key.public_jwk(), ec_key.public_jwk(), hmac_jwk, encryption_jwk, rs512_jwk,
-                 no_kid, {"kty": "RSA", "kid": "broken"}, "junk"]
+        "keys": [
+            rsa_key.public_jwk(),
+            ec_key.public_jwk(),
+            hmac_jwk,
+            encryption_jwk,
+            rs512_jwk,
+            no_kid,
+            {"kty": "RSA", "kid": "broken"},
+            "junk",
+        ]
     }
     assert sorted(parse_jwks(document)) == ["ec-1", "rsa-1"]
 
@@ -420,7 +428,10 @@ def test_token_cache_expires_entries_and_evicts_least_recently_used() -> None:
 def test_build_verifier_uses_local_key_only_for_local_without_jwks(tmp_path: Path) -> None:
     assert isinstance(build_verifier("local", None, None, None, tmp_path), LocalKeyVerifier)
     verifier = build_verifier(
-        "local", "https://issuer.example.com/jwks.json", "https://issuer.example.com", "app",
+        "local",
+        "https://issuer.example.com/jwks.json",
+        "https://issuer.example.com",
+        "app",
         tmp_path,
     )
     assert isinstance(verifier, JwksVerifier)
@@ -433,8 +444,9 @@ def test_build_verifier_outside_local_needs_every_auth_variable(
     with pytest.raises(ValueError, match="AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE"):
         build_verifier(environment, None, None, None, tmp_path)
     with pytest.raises(ValueError, match=r"missing: AUTH_AUDIENCE$"):
-        build_verifier(environment, "https://i.example.com/jwks", "https://i.example.com", None,
-                       tmp_path)
+        build_verifier(
+            environment, "https://i.example.com/jwks", "https://i.example.com", None, tmp_path
+        )
     assert not (tmp_path / "dev-signing-key.pem").exists()
 
 

@@ -69,8 +69,22 @@ def final_stage(instructions: list[Instruction]) -> list[Instruction]:
 
 
 def test_only_known_instructions(instructions: list[Instruction]) -> None:
-    known = {"FROM", "ARG", "ENV", "WORKDIR", "COPY", "RUN", "USER", "VOLUME", "EXPOSE",
-             "HEALTHCHECK", "CMD", "LABEL", "STOPSIGNAL", "ENTRYPOINT"}
+    known = {
+        "FROM",
+        "ARG",
+        "ENV",
+        "WORKDIR",
+        "COPY",
+        "RUN",
+        "USER",
+        "VOLUME",
+        "EXPOSE",
+        "HEALTHCHECK",
+        "CMD",
+        "LABEL",
+        "STOPSIGNAL",
+        "ENTRYPOINT",
+    }
     assert {i.keyword for i in instructions} <= known
     # Nothing that needs BuildKit (pulumi-docker may build with either builder).
     assert not any("--mount" in i.arguments for i in instructions)
@@ -92,11 +106,12 @@ def test_runtime_takes_the_built_environment_from_the_builder(
     copies = [i.arguments for i in final_stage if i.keyword == "COPY" and "--from" in i.arguments]
     assert copies == ["--from=builder /opt/venv /opt/venv"]
     assert env_values(final_stage)["PATH"].startswith("/opt/venv/bin:")
-    assert not any("pip install" in i.arguments or "pip wheel" in i.arguments
-                   for i in final_stage), "nothing is downloaded in the runtime stage"
+    assert not any(
+        "pip install" in i.arguments or "pip wheel" in i.arguments for i in final_stage
+    ), "nothing is downloaded in the runtime stage"
     builder = [i for i in instructions if i.stage == 0]
     (build,) = [i.arguments for i in builder if i.keyword == "RUN" and "pip wheel" in i.arguments]
-    install = build[build.index("pip install"):]
+    install = build[build.index("pip install") :]
     assert "--no-index" in install, "the environment is installed from the built wheels only"
 
 
@@ -107,8 +122,12 @@ def test_only_the_service_requirements_are_installed(instructions: list[Instruct
         for match in re.finditer(r"pip (install|wheel)\b(.*?)(?:&&|$)", command):
             words = shlex.split(match.group(2))
             requirement_files = [words[n + 1] for n, w in enumerate(words) if w == "-r"]
-            packages = [w for n, w in enumerate(words) if not w.startswith("-")
-                        and (n == 0 or words[n - 1] not in ("-r", "--wheel-dir", "--find-links"))]
+            packages = [
+                w
+                for n, w in enumerate(words)
+                if not w.startswith("-")
+                and (n == 0 or words[n - 1] not in ("-r", "--wheel-dir", "--find-links"))
+            ]
             assert requirement_files and all(
                 f.endswith("requirements/service.txt") for f in requirement_files
             ), command
@@ -126,7 +145,7 @@ def test_runs_as_a_non_root_user(final_stage: list[Instruction]) -> None:
     uid = users[-1].split(":")[0]
     assert uid.isdigit() and int(uid) != 0, "numeric, non-zero uid (runAsNonRoot can verify it)"
     user_index = max(n for n, i in enumerate(final_stage) if i.keyword == "USER")
-    later = [i.keyword for i in final_stage[user_index + 1:]]
+    later = [i.keyword for i in final_stage[user_index + 1 :]]
     assert "RUN" not in later and "COPY" not in later, "nothing runs as root after USER"
 
 
@@ -154,7 +173,14 @@ def test_serves_on_8000_and_migrates_separately(final_stage: list[Instruction]) 
     assert [i.arguments for i in final_stage if i.keyword == "EXPOSE"] == ["8000"]
     (cmd,) = [i.arguments for i in final_stage if i.keyword == "CMD"]
     assert json.loads(cmd) == [
-        "python", "-m", "service", "serve", "--host", "0.0.0.0", "--port", "8000"
+        "python",
+        "-m",
+        "service",
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8000",
     ]
     assert not any(i.keyword == "ENTRYPOINT" for i in final_stage), (
         "no entrypoint, so `python -m service migrate` is a plain command override"
@@ -191,5 +217,7 @@ def test_dockerignore_admits_only_the_service_and_its_requirements() -> None:
 def test_parser_handles_continuations_and_comments() -> None:
     parsed = parse("ARG A=1\n# c\nFROM x AS y\nRUN a \\\n  # inner comment\n  && b\n")
     assert [(i.keyword, i.arguments, i.stage) for i in parsed] == [
-        ("ARG", "A=1", -1), ("FROM", "x AS y", 0), ("RUN", "a  && b", 0),
+        ("ARG", "A=1", -1),
+        ("FROM", "x AS y", 0),
+        ("RUN", "a  && b", 0),
     ]

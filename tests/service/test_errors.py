@@ -64,9 +64,13 @@ async def test_declared_oversized_body_is_413_unread(
             yield b"x" * (256 * 1024)
 
     response = await client.post(
-        "/map", content=body(),
-        headers={**issuer.headers("u-1"), "Content-Length": str(2 * MIB),
-                 "Content-Type": "application/json"},
+        "/map",
+        content=body(),
+        headers={
+            **issuer.headers("u-1"),
+            "Content-Length": str(2 * MIB),
+            "Content-Type": "application/json",
+        },
     )
     assert_error(response, 413, "payload_too_large")
     assert consumed <= 1
@@ -84,7 +88,8 @@ async def test_streamed_oversized_body_is_413_while_reading(
             yield b"x" * (256 * 1024)
 
     response = await client.post(
-        "/map", content=body(),
+        "/map",
+        content=body(),
         headers={**issuer.headers("u-1"), "Content-Type": "application/json"},
     )
     assert_error(response, 413, "payload_too_large")
@@ -94,8 +99,11 @@ async def test_streamed_oversized_body_is_413_while_reading(
 async def test_body_just_under_the_limit_is_read(client: httpx.AsyncClient, issuer: Issuer) -> None:
     padding = " " * (MIB - 200)
     raw = b'{"events": [{"name": "x", "occurredAt": "2026-01-01T00:00:00Z"}]}' + padding.encode()
-    response = await client.post("/events", content=raw, headers={
-        **issuer.headers("u-1"), "Content-Type": "application/json"})
+    response = await client.post(
+        "/events",
+        content=raw,
+        headers={**issuer.headers("u-1"), "Content-Type": "application/json"},
+    )
     assert response.status_code == 202
 
 
@@ -116,7 +124,9 @@ async def test_rate_limit_is_429_with_retry_after(settings: Settings, issuer: Is
 
 
 async def test_unexpected_error_is_a_bare_500(
-    client: httpx.AsyncClient, issuer: Issuer, monkeypatch: pytest.MonkeyPatch,
+    client: httpx.AsyncClient,
+    issuer: Issuer,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     secret = "SELECT password FROM secrets -- hunter2"
@@ -127,8 +137,9 @@ async def test_unexpected_error_is_a_bare_500(
     monkeypatch.setattr("service.routes.config.datetime", None)  # breaks put_config
     monkeypatch.setattr("service.routes.map.stored_state", explode)
     caplog.set_level(logging.INFO)
-    response = await client.put("/config/flag", json=True,
-                                headers=issuer.headers("ops", admin=True))
+    response = await client.put(
+        "/config/flag", json=True, headers=issuer.headers("ops", admin=True)
+    )
     error = assert_error(response, 500, "internal")
     assert "datetime" not in response.text and "Traceback" not in response.text
     assert error["message"] == "internal error"

@@ -66,8 +66,11 @@ def black_hole() -> Iterator[int]:
 async def test_hung_database_answers_503_within_2s(
     settings: Settings, issuer: Issuer, black_hole: int
 ) -> None:
-    hung = replace(settings, database_url=f"postgresql://nobody@127.0.0.1:{black_hole}/db",
-                   db_connect_timeout_seconds=3.0)
+    hung = replace(
+        settings,
+        database_url=f"postgresql://nobody@127.0.0.1:{black_hole}/db",
+        db_connect_timeout_seconds=3.0,
+    )
     app = create_app(hung, verifier=JwksVerifier(issuer.server.url, ISSUER, AUDIENCE))
     async with running(app) as client:
         started = time.monotonic()
@@ -110,8 +113,11 @@ class HangingStorage:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_hung_storage_answers_503_within_2s(settings: Settings, issuer: Issuer) -> None:
-    app = create_app(settings, verifier=JwksVerifier(issuer.server.url, ISSUER, AUDIENCE),
-                     storage=HangingStorage(settings.data_dir))
+    app = create_app(
+        settings,
+        verifier=JwksVerifier(issuer.server.url, ISSUER, AUDIENCE),
+        storage=HangingStorage(settings.data_dir),
+    )
     async with running(app) as client:
         started = time.monotonic()
         responses = await asyncio.gather(*(client.get("/heartbeat") for _ in range(5)))

@@ -17,10 +17,21 @@ pytestmark = pytest.mark.anyio
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def write(user: str, practice: str, *, at: datetime = BASE, progress: float = 0.5,
-          status: str = "in_progress", state: Any = None) -> dict[str, Any]:
-    data: dict[str, Any] = {"practiceId": practice, "status": status, "progress": progress,
-                            "updatedAt": at.isoformat().replace("+00:00", "Z")}
+def write(
+    user: str,
+    practice: str,
+    *,
+    at: datetime = BASE,
+    progress: float = 0.5,
+    status: str = "in_progress",
+    state: Any = None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "practiceId": practice,
+        "status": status,
+        "progress": progress,
+        "updatedAt": at.isoformat().replace("+00:00", "Z"),
+    }
     if state is not None:
         data["state"] = state
     return {"userId": user, "practiceData": data}
@@ -28,8 +39,9 @@ def write(user: str, practice: str, *, at: datetime = BASE, progress: float = 0.
 
 async def test_write_then_read_back(client: httpx.AsyncClient, issuer: Issuer) -> None:
     practice, user = await create_practice(client, issuer), unique("u")
-    response = await client.post("/map", json=write(user, practice, state={"step": 3}),
-                                 headers=issuer.headers(user))
+    response = await client.post(
+        "/map", json=write(user, practice, state={"step": 3}), headers=issuer.headers(user)
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["success"] is True and body["applied"] is True
@@ -90,8 +102,9 @@ async def test_offsets_compare_as_instants(client: httpx.AsyncClient, issuer: Is
 
 async def test_someone_elses_map_is_forbidden(client: httpx.AsyncClient, issuer: Issuer) -> None:
     practice, owner, intruder = await create_practice(client, issuer), unique("u"), unique("u")
-    response = await client.post("/map", json=write(owner, practice),
-                                 headers=issuer.headers(intruder))
+    response = await client.post(
+        "/map", json=write(owner, practice), headers=issuer.headers(intruder)
+    )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "forbidden"
     response = await client.get("/map", params={"userId": owner}, headers=issuer.headers(intruder))
@@ -101,7 +114,9 @@ async def test_someone_elses_map_is_forbidden(client: httpx.AsyncClient, issuer:
     assert response.json()["data"]["practices"] == []
 
 
-async def test_admin_reads_and_writes_anyones_map(client: httpx.AsyncClient, issuer: Issuer) -> None:
+async def test_admin_reads_and_writes_anyones_map(
+    client: httpx.AsyncClient, issuer: Issuer
+) -> None:
     practice, user = await create_practice(client, issuer), unique("u")
     admin = issuer.headers(unique("admin"), admin=True)
     assert (await client.post("/map", json=write(user, practice), headers=admin)).status_code == 200
@@ -112,8 +127,9 @@ async def test_admin_reads_and_writes_anyones_map(client: httpx.AsyncClient, iss
 
 async def test_unknown_practice_is_404(client: httpx.AsyncClient, issuer: Issuer) -> None:
     user = unique("u")
-    response = await client.post("/map", json=write(user, unique("missing")),
-                                 headers=issuer.headers(user))
+    response = await client.post(
+        "/map", json=write(user, unique("missing")), headers=issuer.headers(user)
+    )
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 
@@ -124,7 +140,10 @@ async def test_unknown_practice_is_404(client: httpx.AsyncClient, issuer: Issuer
         (lambda b: b["practiceData"].update(progress=1.5), "practiceData.progress"),
         (lambda b: b["practiceData"].update(progress="0.5"), "practiceData.progress"),
         (lambda b: b["practiceData"].update(status="done"), "practiceData.status"),
-        (lambda b: b["practiceData"].update(updatedAt="2026-01-01T00:00:00"), "practiceData.updatedAt"),
+        (
+            lambda b: b["practiceData"].update(updatedAt="2026-01-01T00:00:00"),
+            "practiceData.updatedAt",
+        ),
         (lambda b: b["practiceData"].update(updatedAt="yesterday"), "practiceData.updatedAt"),
         (lambda b: b["practiceData"].update(updatedAt=1767225600), "practiceData.updatedAt"),
         (lambda b: b["practiceData"].pop("practiceId"), "practiceData.practiceId"),
@@ -133,11 +152,26 @@ async def test_unknown_practice_is_404(client: httpx.AsyncClient, issuer: Issuer
         (lambda b: b["practiceData"].update(state={"x": "a\x00b"}), "practiceData.state"),
         (lambda b: b["practiceData"].update(state={"a\x00": 1}), "practiceData.state"),
         (lambda b: b.update(userId="user\x00"), "userId"),
-        (lambda b: b["practiceData"].update(state={"blob": "x" * (16 * 1024)}), "practiceData.state"),
+        (
+            lambda b: b["practiceData"].update(state={"blob": "x" * (16 * 1024)}),
+            "practiceData.state",
+        ),
     ],
-    ids=["progress-range", "progress-type", "status", "naive-time", "bad-time", "epoch-time",
-         "missing-field", "unknown-field", "state-array", "nul-in-state", "nul-in-key",
-         "nul-in-user", "state-too-big"],
+    ids=[
+        "progress-range",
+        "progress-type",
+        "status",
+        "naive-time",
+        "bad-time",
+        "epoch-time",
+        "missing-field",
+        "unknown-field",
+        "state-array",
+        "nul-in-state",
+        "nul-in-key",
+        "nul-in-user",
+        "state-too-big",
+    ],
 )
 async def test_invalid_writes_are_422_naming_the_field(
     client: httpx.AsyncClient, issuer: Issuer, mutate: Any, field: str
@@ -164,8 +198,11 @@ async def test_nul_in_query_parameter_is_422(client: httpx.AsyncClient, issuer: 
 async def test_malformed_json_is_400(client: httpx.AsyncClient, issuer: Issuer) -> None:
     user = unique("u")
     for raw in (b'{"userId": ', b"not json", b""):
-        response = await client.post("/map", content=raw, headers={
-            **issuer.headers(user), "Content-Type": "application/json"})
+        response = await client.post(
+            "/map",
+            content=raw,
+            headers={**issuer.headers(user), "Content-Type": "application/json"},
+        )
         assert response.status_code == 400, raw
         assert response.json()["error"]["code"] == "malformed_json"
 
@@ -177,8 +214,13 @@ async def test_concurrent_writes_newest_wins(client: httpx.AsyncClient, issuer: 
     random.Random(7).shuffle(moments)
 
     async def send(at: datetime) -> httpx.Response:
-        body = write(user, practice, at=at, progress=(at - BASE).total_seconds() / 100,
-                     state={"at": at.isoformat()})
+        body = write(
+            user,
+            practice,
+            at=at,
+            progress=(at - BASE).total_seconds() / 100,
+            state={"at": at.isoformat()},
+        )
         return await client.post("/map", json=body, headers=headers)
 
     responses = await asyncio.gather(*(send(at) for at in moments))

@@ -29,7 +29,9 @@ def own_cluster() -> Iterator[PostgresCluster]:
         destroy_cluster(cluster)
 
 
-async def test_database_restart(own_cluster: PostgresCluster, issuer: Issuer, tmp_path: Path) -> None:
+async def test_database_restart(
+    own_cluster: PostgresCluster, issuer: Issuer, tmp_path: Path
+) -> None:
     url = own_cluster.create_database("outage")
     settings = service_settings(url, tmp_path / "data", db_connect_timeout_seconds=1.0)
     await migrate(settings)
@@ -50,9 +52,16 @@ async def test_database_restart(own_cluster: PostgresCluster, issuer: Issuer, tm
             while not stop.is_set():
                 n += 1
                 at = base + timedelta(seconds=n)
-                body = {"userId": f"outage-{n}", "practiceData": {
-                    "practiceId": practice, "status": "in_progress", "progress": 0.5,
-                    "updatedAt": at.isoformat(), "state": {"n": n}}}
+                body = {
+                    "userId": f"outage-{n}",
+                    "practiceData": {
+                        "practiceId": practice,
+                        "status": "in_progress",
+                        "progress": 0.5,
+                        "updatedAt": at.isoformat(),
+                        "state": {"n": n},
+                    },
+                }
                 started = time.monotonic()
                 response = await client.post("/map", json=body, headers=headers)
                 slowest = max(slowest, time.monotonic() - started)

@@ -15,8 +15,13 @@ from tests.service.conftest import Issuer, create_practice, unique
 
 pytestmark = pytest.mark.anyio
 
-PRACTICE = {"title": "Body scan", "description": "Ten minutes", "durationSeconds": 600,
-            "category": "sleep", "published": True}
+PRACTICE = {
+    "title": "Body scan",
+    "description": "Ten minutes",
+    "durationSeconds": 600,
+    "category": "sleep",
+    "published": True,
+}
 
 
 async def test_put_creates_then_replaces(client: httpx.AsyncClient, issuer: Issuer) -> None:
@@ -26,18 +31,23 @@ async def test_put_creates_then_replaces(client: httpx.AsyncClient, issuer: Issu
     assert created.status_code == 201
     data = created.json()["data"]
     assert data["id"] == practice and data["title"] == "Body scan" and data["mediaUrl"] is None
-    replaced = await client.put(f"/practices/{practice}", json={**PRACTICE, "title": "Scan"},
-                                headers=admin)
+    replaced = await client.put(
+        f"/practices/{practice}", json={**PRACTICE, "title": "Scan"}, headers=admin
+    )
     assert replaced.status_code == 200
     assert replaced.json()["data"]["title"] == "Scan"
     assert replaced.json()["data"]["createdAt"] == data["createdAt"]
 
 
-async def test_users_see_published_practices_only(client: httpx.AsyncClient, issuer: Issuer) -> None:
+async def test_users_see_published_practices_only(
+    client: httpx.AsyncClient, issuer: Issuer
+) -> None:
     public = await create_practice(client, issuer)
     hidden = await create_practice(client, issuer, published=False)
     user = issuer.headers(unique("u"))
-    listed = [p["id"] for p in (await client.get("/practices", headers=user)).json()["data"]["practices"]]
+    listed = [
+        p["id"] for p in (await client.get("/practices", headers=user)).json()["data"]["practices"]
+    ]
     assert public in listed and hidden not in listed
     assert (await client.get(f"/practices/{hidden}", headers=user)).status_code == 404
     assert (await client.get(f"/practices/{public}", headers=user)).status_code == 200
@@ -78,13 +88,15 @@ async def test_bad_practices_are_422(
 async def test_media_upload_and_signed_download(client: httpx.AsyncClient, issuer: Issuer) -> None:
     admin = issuer.headers("ops", admin=True)
     practice = await create_practice(client, issuer)
-    response = await client.post(f"/practices/{practice}/media", json={"contentType": "audio/mpeg"},
-                                 headers=admin)
+    response = await client.post(
+        f"/practices/{practice}/media", json={"contentType": "audio/mpeg"}, headers=admin
+    )
     assert response.status_code == 200, response.text
     upload = response.json()["data"]
     assert upload["mediaKey"].startswith(f"practices/{practice}/")
-    put = await client.put(upload["uploadUrl"], content=b"ID3-audio",
-                           headers={"Content-Type": "audio/mpeg"})
+    put = await client.put(
+        upload["uploadUrl"], content=b"ID3-audio", headers={"Content-Type": "audio/mpeg"}
+    )
     assert put.status_code == 200, put.text
 
     await create_practice(client, issuer, practice, mediaKey=upload["mediaKey"])
@@ -99,24 +111,35 @@ async def test_media_upload_and_signed_download(client: httpx.AsyncClient, issue
 
 
 async def test_media_for_unknown_practice_is_404(client: httpx.AsyncClient, issuer: Issuer) -> None:
-    response = await client.post(f"/practices/{unique('p')}/media",
-                                 headers=issuer.headers("ops", admin=True))
+    response = await client.post(
+        f"/practices/{unique('p')}/media", headers=issuer.headers("ops", admin=True)
+    )
     assert response.status_code == 404
 
 
-async def test_events_are_stored(client: httpx.AsyncClient, issuer: Issuer, app: ServiceApp) -> None:
+async def test_events_are_stored(
+    client: httpx.AsyncClient, issuer: Issuer, app: ServiceApp
+) -> None:
     user = unique("u")
-    batch = {"events": [
-        {"name": "practice.started", "occurredAt": "2026-01-01T00:00:00Z",
-         "properties": {"practiceId": "p-1", "n": 1}},
-        {"name": "app.opened", "occurredAt": "2026-01-01T00:01:00+01:00"},
-    ]}
+    batch = {
+        "events": [
+            {
+                "name": "practice.started",
+                "occurredAt": "2026-01-01T00:00:00Z",
+                "properties": {"practiceId": "p-1", "n": 1},
+            },
+            {"name": "app.opened", "occurredAt": "2026-01-01T00:01:00+01:00"},
+        ]
+    }
     response = await client.post("/events", json=batch, headers=issuer.headers(user))
     assert response.status_code == 202
     assert response.json() == {"success": True, "data": {"accepted": 2}}
     async with app.services.engine.connect() as connection:
-        rows = (await connection.execute(
-            select(events).where(events.c.user_id == user).order_by(events.c.name))).all()
+        rows = (
+            await connection.execute(
+                select(events).where(events.c.user_id == user).order_by(events.c.name)
+            )
+        ).all()
     assert [r.name for r in rows] == ["app.opened", "practice.started"]
     assert rows[1].properties == {"practiceId": "p-1", "n": 1}
     assert rows[0].properties == {}
@@ -130,25 +153,38 @@ async def test_event_batch_bounds(client: httpx.AsyncClient, issuer: Issuer, cou
     assert response.json()["error"]["details"][0]["field"] == "events"
 
 
-async def test_bad_event_is_all_or_nothing(client: httpx.AsyncClient, issuer: Issuer,
-                                           app: ServiceApp) -> None:
+async def test_bad_event_is_all_or_nothing(
+    client: httpx.AsyncClient, issuer: Issuer, app: ServiceApp
+) -> None:
     user = unique("u")
-    batch = {"events": [{"name": "ok", "occurredAt": "2026-01-01T00:00:00Z"},
-                        {"name": "bad", "occurredAt": "2026-01-01T00:00:00Z",
-                         "properties": {"text": "nul\x00"}}]}
+    batch = {
+        "events": [
+            {"name": "ok", "occurredAt": "2026-01-01T00:00:00Z"},
+            {
+                "name": "bad",
+                "occurredAt": "2026-01-01T00:00:00Z",
+                "properties": {"text": "nul\x00"},
+            },
+        ]
+    }
     response = await client.post("/events", json=batch, headers=issuer.headers(user))
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["field"] == "events.1.properties"
     async with app.services.engine.connect() as connection:
-        assert (await connection.execute(select(events).where(events.c.user_id == user))).all() == []
+        assert (
+            await connection.execute(select(events).where(events.c.user_id == user))
+        ).all() == []
 
 
 async def test_config_round_trip(client: httpx.AsyncClient, issuer: Issuer) -> None:
     admin = issuer.headers("ops", admin=True)
     key = f"flag{unique('k').replace('-', '')}"
     for value in ({"enabled": True, "rollout": 0.25}, "1.4.0", None, [1, 2]):
-        response = await client.put(f"/config/{key}", content=orjson.dumps(value),
-                                    headers={**admin, "Content-Type": "application/json"})
+        response = await client.put(
+            f"/config/{key}",
+            content=orjson.dumps(value),
+            headers={**admin, "Content-Type": "application/json"},
+        )
         assert response.status_code == 200, response.text
         assert response.json() == {"success": True, "data": {"key": key, "value": value}}
         config = (await client.get("/config")).json()
@@ -156,8 +192,9 @@ async def test_config_round_trip(client: httpx.AsyncClient, issuer: Issuer) -> N
 
 
 async def test_config_writes_need_an_admin(client: httpx.AsyncClient, issuer: Issuer) -> None:
-    response = await client.put("/config/minAppVersion", json="9.9.9",
-                                headers=issuer.headers(unique("u")))
+    response = await client.put(
+        "/config/minAppVersion", json="9.9.9", headers=issuer.headers(unique("u"))
+    )
     assert response.status_code == 403
     assert (await client.put("/config/minAppVersion", json="9.9.9")).status_code == 401
     admin = issuer.headers("ops", admin=True)

@@ -44,8 +44,24 @@ def test_valid_keys(key: str) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["", "x" * 513, "/etc/passwd", "../secret", "a/../b", "a/./b", "a//b", "a/", ".hidden",
-     "a/.hidden", "a\\b", "a b", "a\x00b", "é", "a/..", "a..b"],
+    [
+        "",
+        "x" * 513,
+        "/etc/passwd",
+        "../secret",
+        "a/../b",
+        "a/./b",
+        "a//b",
+        "a/",
+        ".hidden",
+        "a/.hidden",
+        "a\\b",
+        "a b",
+        "a\x00b",
+        "é",
+        "a/..",
+        "a..b",
+    ],
 )
 def test_invalid_keys(key: str) -> None:
     with pytest.raises(InvalidStorageKey):
@@ -107,8 +123,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def files(tmp_path: Path, clock: FakeClock) -> FileStorage:
-    return FileStorage(tmp_path / "media", tmp_path / "data", max_upload_bytes=64 * 1024,
-                       clock=clock)
+    return FileStorage(
+        tmp_path / "media", tmp_path / "data", max_upload_bytes=64 * 1024, clock=clock
+    )
 
 
 class AsgiClient:
@@ -261,8 +278,12 @@ def test_expired_url_is_refused(files: FileStorage, client: AsgiClient, clock: F
 
 def test_path_traversal_is_refused(files: FileStorage, client: AsgiClient, tmp_path: Path) -> None:
     (tmp_path / "outside.txt").write_bytes(b"do not serve")
-    for path in ("/_media/a/%2e%2e/%2e%2e/outside.txt", "/_media/%2e%2e/outside.txt",
-                 "/_media/..%2Foutside.txt", "/_media//etc/passwd"):
+    for path in (
+        "/_media/a/%2e%2e/%2e%2e/outside.txt",
+        "/_media/%2e%2e/outside.txt",
+        "/_media/..%2Foutside.txt",
+        "/_media//etc/passwd",
+    ):
         response = client.get(path + "?expires=9999999999&sig=00")
         assert response.status_code == 404, path
         assert b"do not serve" not in response.content
