@@ -25,6 +25,14 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy service
 
+# Offline plan (no CLI, no credentials): resources by component, outputs, policy, cost.
+# make plan STACK=prod [ARGS=--json]; make plan-update refreshes tests/plan/snapshots.
+plan: $(STAMP)
+	$(PY) -m ops.plan $(STACK) $(ARGS)
+
+plan-update: $(STAMP)
+	$(PY) -m ops.plan --update-snapshots
+
 # Not a test: throwaway PostgreSQL + the real server + wrk; see docs/bench.md.
 bench: $(STAMP)
 	$(PY) bench/run.py $(BENCH_ARGS)
