@@ -31,11 +31,16 @@ def _query(name: str, query: str) -> dict[str, Any]:
     return {"data_source": "metrics", "name": name, "query": query}
 
 
-def _formula(formula: str, alias: str, unit: str | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"formula": formula, "alias": alias}
-    if unit is not None:
-        entry["number_format"] = {"unit": {"type": "canonical_unit", "unit_name": unit}}
-    return entry
+# Units Datadog knows by name (scaling and display); anything else is shown as a plain label.
+CANONICAL_UNITS = frozenset({"second", "percent", "byte", "request", "connection", "host"})
+
+
+def _formula(formula: str, alias: str, unit: str) -> dict[str, Any]:
+    if unit in CANONICAL_UNITS:
+        display: dict[str, Any] = {"type": "canonical_unit", "unit_name": unit}
+    else:
+        display = {"type": "custom_unit_label", "label": unit}
+    return {"formula": formula, "alias": alias, "number_format": {"unit": display}}
 
 
 def _marker(value: float, label: str, severity: str = "error") -> dict[str, Any]:
