@@ -85,7 +85,7 @@ class LoadResult:
 # --- the service process --------------------------------------------------------------------
 
 
-def service_env(database_url: str, workdir: Path) -> dict[str, str]:
+def service_env(database_url: str, workdir: Path, pool_size: int | None) -> dict[str, str]:
     """A clean environment: nothing from the caller's AUTH_*/DB_*/STORAGE_* leaks in."""
     dropped = ("AUTH_", "DB_", "DATABASE_URL", "STORAGE_URL", "ENVIRONMENT", "TEST_DATABASE_URL",
                "RATE_LIMIT_", "DATA_DIR", "AWS_ENDPOINT_URL")
@@ -101,6 +101,8 @@ def service_env(database_url: str, workdir: Path) -> dict[str, str]:
         RATE_LIMIT_BURST="1000000000",
         PYTHONDONTWRITEBYTECODE="1",
     )
+    if pool_size:
+        env["DB_POOL_SIZE"] = str(pool_size)
     return env
 
 
@@ -377,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument("--skip-pgbench", action="store_true")
+    parser.add_argument("--pool-size", type=int, help="DB_POOL_SIZE for the service "
+                        "(default: the service's own default)")
     parser.add_argument("--profile", type=Path, metavar="FILE",
                         help="run the server under cProfile, write the stats to FILE and print "
                              "the top functions (slows the server: figures are not comparable)")
@@ -395,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     pgbench: dict[str, float] | None = None
     try:
         database_url = cluster.create_database(DATABASE_NAME)
-        env = service_env(database_url, workdir)
+        env = service_env(database_url, workdir, args.pool_size)
         run_cli(env, "migrate")
         admin_token = run_cli(env, "token", "bench-admin", "--admin", "--ttl", "7200").strip()
         users_file = workdir / "users.txt"
