@@ -249,3 +249,9 @@ def test_external_auth_takes_issuer_jwks_and_audience() -> None:
             "authAudience": "x",
         },
     )
+
+
+def test_deploy_guide_documents_every_key() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    for key in {*DEFAULTS, *REQUIRED_KEYS, *SECRET_KEYS}:
+        assert f"`{key}`" in guide, key
