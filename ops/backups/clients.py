@@ -37,7 +37,7 @@ class AwsClients:
     def client(self, service: str, region: str) -> Any:
         key = (service, region)
         if key not in self._cache:
-            self._cache[key] = self.session.client(service, region_name=region)  # type: ignore[call-overload]
+            self._cache[key] = self.session.client(service, region_name=region)
         return self._cache[key]
 
     def rds(self, region: str) -> Any:
