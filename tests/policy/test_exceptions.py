@@ -1,0 +1,116 @@
+"""Stack exceptions: validated, scoped, reported, and none for prod."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from policy.engine import evaluate
+from policy.exceptions import (
+    EXCEPTIONS_FILE,
+    ExceptionsError,
+    StackException,
+    find_exception,
+    load_exceptions,
+    parse_exceptions,
+)
+from policy.model import Severity
+from policy.rules import RULES, RULES_BY_ID
+from tests.policy.cases import db
+
+KNOWN = [rule.id for rule in RULES]
+REASON = "a reason that is long enough to explain itself"
+
+
+def test_the_repository_file_is_valid_and_prod_has_no_exceptions() -> None:
+    exceptions = load_exceptions(KNOWN)
+    assert exceptions["prod"] == []
+    assert exceptions["dev"], "dev documents its trade-offs"
+    for exception in exceptions["dev"]:
+        assert exception.rule_id in RULES_BY_ID
+
+
+@pytest.mark.parametrize(
+    ("document", "error"),
+    [
+        ([], "must be a mapping"),
+        ({"stacks": {"dev": [{"rule": "no-such-rule", "reason": REASON}]}}, "unknown rule"),
+        ({"stacks": {"dev": [{"rule": "rds-multi-az", "reason": "short"}]}}, "needs a reason"),
+        (
+            {"stacks": {"dev": [{"rule": "rds-multi-az", "reason": REASON, "resources": "db"}]}},
+            "resources must be a list",
+        ),
+        (
+            {"stacks": {"dev": [{"rule": "rds-multi-az", "reason": REASON, "until": "never"}]}},
+            "unknown keys",
+        ),
+        ({"stacks": {"dev": ["rds-multi-az"]}}, "must be a mapping"),
+    ],
+)
+def test_malformed_exceptions_are_refused(document: Any, error: str) -> None:
+    with pytest.raises(ExceptionsError, match=error):
+        parse_exceptions(document, KNOWN)
+
+
+def test_exceptions_match_rule_stack_resource_and_message() -> None:
+    parsed = parse_exceptions(
+        {
+            "stacks": {
+                "dev": [
+                    {
+                        "rule": "ecs-readonly-rootfs",
+                        "reason": REASON,
+                        "resources": ["api-*"],
+                        "messages": ["container datadog-agent:*"],
+                    },
+                ]
+            }
+        },
+        KNOWN,
+    )
+    assert find_exception(
+        parsed,
+        "dev",
+        "ecs-readonly-rootfs",
+        "api-task",
+        "container datadog-agent: readonlyRootFilesystem is not true",
+    )
+    assert not find_exception(
+        parsed,
+        "dev",
+        "ecs-readonly-rootfs",
+        "api-task",
+        "container app: readonlyRootFilesystem is not true",
+    )
+    assert not find_exception(
+        parsed, "dev", "ecs-readonly-rootfs", "worker-task", "container datadog-agent: x"
+    )
+    assert not find_exception(
+        parsed, "prod", "ecs-readonly-rootfs", "api-task", "container datadog-agent: x"
+    )
+
+
+def test_engine_marks_excepted_findings_and_reports_unused_exceptions() -> None:
+    exceptions = {
+        "dev": [
+            StackException("rds-multi-az", "dev", REASON),
+            StackException("alb-waf", "dev", REASON),
+        ]
+    }
+    instance = db(multiAz=False, deletionProtection=False)
+    rules = [RULES_BY_ID[rule] for rule in ("rds-multi-az", "rds-deletion-protection", "alb-waf")]
+    report = evaluate("dev", [instance], [instance], rules=rules, exceptions=exceptions)
+    by_rule = {finding.rule_id: finding for finding in report.findings}
+    assert by_rule["rds-multi-az"].excepted and by_rule["rds-multi-az"].exception == REASON
+    assert not by_rule["rds-deletion-protection"].excepted
+    assert [finding.rule_id for finding in report.blocking] == ["rds-deletion-protection"]
+    assert [e.rule_id for e in report.unused_exceptions] == ["alb-waf"]
+    prod = evaluate("prod", [instance], [instance], rules=rules, exceptions=exceptions)
+    assert not any(finding.excepted for finding in prod.findings)
+    assert {f.severity for f in prod.blocking} <= {Severity.HIGH, Severity.CRITICAL}
+
+
+def test_exceptions_file_documents_each_entry() -> None:
+    text = EXCEPTIONS_FILE.read_text()
+    assert "prod: []" in text
