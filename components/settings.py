@@ -62,6 +62,7 @@ _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _AZ_NAME = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
 _DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _LOCAL_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d{1,5})?$")
 
 # Pulumi.yaml declares the same defaults; tests/infra/test_settings.py keeps them equal.
@@ -369,6 +370,17 @@ def load_settings(
     backup = _backup(read, region)
     bucket = _bucket(read, prod)
     datadog = _datadog(read)
+    if prod:
+        # The protections the issue and the policy pack require of prod; the two deletion
+        # protections stay switchable (with a warning) because teardown needs them off.
+        for key, enabled, why in (
+            ("dbMultiAz", database.multi_az, "a standby in a second zone"),
+            ("flowLogs", network.flow_logs, "VPC flow logs"),
+            ("wafEnabled", edge.waf_enabled, "the web ACL in front of the load balancer"),
+            ("lbAccessLogs", load_balancer.access_logs, "load balancer access logs"),
+            ("bucketAccessLogs", bucket.access_logs, "media bucket access logs"),
+        ):
+            read.check(key, enabled, f"must be true in prod ({why})")
 
     if read.problems:
         raise SettingsError("invalid stack configuration:\n  - " + "\n  - ".join(read.problems))
@@ -527,7 +539,12 @@ def _service(read: _Reader, prod: bool) -> ServiceSettings:
         workers=read.integer("serviceWorkers", 1, 32),
         pool_size=read.integer("servicePoolSize", 1, 100),
         log_retention_days=log_retention,
-        image_tag=read.optional("imageTag"),
+        image_tag=read.validated(
+            "imageTag",
+            read.optional("imageTag"),
+            lambda tag: tag is None or bool(_IMAGE_TAG.match(tag)),
+            "must be a Docker tag (letters, digits, _ . -, at most 128, not starting with . or -)",
+        ),
     )
 
 

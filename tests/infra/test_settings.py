@@ -183,6 +183,7 @@ def test_list_config_accepts_json_and_comma_separated() -> None:
         ({"datadogSite": "example.com"}, "awaterra:datadogSite must be one of"),
         ({"wafRateLimit": "5"}, "awaterra:wafRateLimit must be >= 10"),
         ({"environment": "staging"}, "awaterra:environment must be one of dev, prod"),
+        ({"imageTag": "-bad tag"}, "awaterra:imageTag must be a Docker tag"),
     ],
 )
 def test_bad_value_fails_naming_the_key(overrides: dict[str, str], expected: str) -> None:
@@ -215,6 +216,11 @@ def test_every_problem_is_reported_at_once() -> None:
         ({"natMode": "none"}, "awaterra:natMode must be per-az in prod"),
         ({"corsAllowedOrigins": '["http://localhost:3000"]'}, "must use https:// origins in prod"),
         ({"datadogApiKey": ""}, "awaterra:datadogApiKey is required"),
+        ({"dbMultiAz": "false"}, "awaterra:dbMultiAz must be true in prod"),
+        ({"flowLogs": "false"}, "awaterra:flowLogs must be true in prod"),
+        ({"wafEnabled": "false"}, "awaterra:wafEnabled must be true in prod"),
+        ({"lbAccessLogs": "false"}, "awaterra:lbAccessLogs must be true in prod"),
+        ({"bucketAccessLogs": "false"}, "awaterra:bucketAccessLogs must be true in prod"),
     ],
 )
 def test_prod_minimums_are_enforced(overrides: dict[str, str], expected: str) -> None:
@@ -226,6 +232,19 @@ def test_the_same_values_pass_in_dev() -> None:
         "dev", {"dbBackupRetentionDays": "1", "serviceMinCount": "1", "forceDestroy": "true"}
     )
     assert settings.database.backup_retention_days == 1
+    assert settings.service.image_tag is None
+
+
+def test_prod_deletion_protection_can_be_lifted_for_teardown() -> None:
+    settings = settings_for(
+        "prod", {**PROD_SECRETS, "dbDeletionProtection": "false", "lbDeletionProtection": "false"}
+    )
+    assert not settings.database.deletion_protection
+    assert not settings.load_balancer.deletion_protection
+
+
+def test_image_tag_override_is_kept() -> None:
+    assert settings_for("dev", {"imageTag": "3f2a9c1b7d0e"}).service.image_tag == "3f2a9c1b7d0e"
 
 
 def test_external_auth_takes_issuer_jwks_and_audience() -> None:
