@@ -1,12 +1,12 @@
 """`python -m ops.load URL --users N --spawn-rate R --duration 30s [...]`: headless locust run.
 
 Tokens: `--tokens-file` (one bearer token per line, e.g. test users of the Cognito pool), or
-`--mint-local` against a local service (mints one token per user with `python -m service token`,
-in this directory and environment, like the server). Practices: `--practice-ids`, or
-`load-test-1..5` created (unpublished) with an admin token (`--admin-token` / `LOAD_ADMIN_TOKEN`,
-minted with `--mint-local`). `--profile` runs the test through the network conditioner
-(http:// only). Exit status: 0 when requests were made and none failed (and p95 is within
-`--max-p95-ms` if given), 1 otherwise, 2 for bad arguments.
+`--mint-local` against a local service (a token per user, at most 100 then shared, minted
+with `python -m service token` in this directory and environment, like the server).
+Practices: `--practice-ids`, or `load-test-1..5` created (unpublished) with an admin token
+(`--admin-token` / `LOAD_ADMIN_TOKEN`, or minted with `--mint-local`). `--profile` runs the
+test through the network conditioner (http:// only). Exit status: 0 when requests were made
+and none failed (and p95 is within `--max-p95-ms` if given), 1 otherwise, 2 for bad arguments.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
 LOAD_PRACTICES = [f"load-test-{i}" for i in range(1, 6)]
+# Minting forks one `python -m service token` each; beyond this, users share subjects.
+MAX_MINTED_TOKENS = 100
 
 
 class LoadError(Exception):
@@ -233,7 +235,8 @@ def prepare(args: argparse.Namespace, workdir: Path) -> tuple[Path, list[str]]:
             raise LoadError(f"tokens file {args.tokens_file} does not exist")
         tokens_file = args.tokens_file
     else:
-        tokens = mint_local_tokens([f"load-user-{i}" for i in range(1, args.users + 1)])
+        count = min(args.users, MAX_MINTED_TOKENS)
+        tokens = mint_local_tokens([f"load-user-{i}" for i in range(1, count + 1)])
         tokens_file = workdir / "tokens.txt"
         tokens_file.touch(mode=0o600)
         tokens_file.write_text("\n".join(tokens) + "\n")
