@@ -119,7 +119,7 @@ def test_jitter_spreads_delays_around_the_mean() -> None:
 
     rtts = asyncio.run(scenario())
     assert min(rtts) >= 9  # 40 - 30, less timer slack
-    assert max(rtts) <= 90  # 40 + 30, plus scheduling slack on a shared machine
+    assert max(rtts) <= 130  # 40 + 30, plus generous scheduling slack on a shared machine
     assert statistics.mean(rtts) == pytest.approx(40, abs=10)
     # uniform on [-30, 30] has a standard deviation of 17 ms; no jitter would give ~0
     assert statistics.stdev(rtts) > 8
