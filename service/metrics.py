@@ -9,14 +9,21 @@ Exported names (the Grafana dashboard and the Datadog OpenMetrics check rely on 
 `awaterra_http_request_duration_seconds` (histogram: method, route, status),
 `awaterra_http_requests_in_flight` (gauge), `awaterra_db_query_duration_seconds` (histogram:
 operation), `awaterra_db_pool_checked_out` and `awaterra_db_pool_size` (gauges: pool), plus the
-standard `process_*` metrics of the serving process.
+standard `process_*` metrics when the server runs a single process.
+
+Several uvicorn workers: each is a process with its own counters, and a scrape reaches one of
+them at random, which would make every rate wrong. `prepare_multiprocess_directory(workers)`,
+called by `serve` before the workers start, switches prometheus_client to its multi-process
+mode: every worker writes its samples to a shared directory and `/metrics` reports their sum.
 """
 
 from __future__ import annotations
 
+import glob
+import os
+import re
+import tempfile
 import time
-import weakref
-from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import (
@@ -27,8 +34,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -54,51 +60,52 @@ QUERY_OPERATIONS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "BEGIN", "
 _QUERY_START_KEY = "awaterra_query_started"
 
 
-class _PoolCollector(Collector):
-    """Reads pool occupancy at scrape time, so the request hot path pays nothing for it."""
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
 
-    def __init__(self) -> None:
-        self._pools: dict[str, weakref.ReferenceType[Pool]] = {}
 
-    def track(self, name: str, pool: Pool) -> None:
-        self._pools[name] = weakref.ref(pool)
+def prepare_multiprocess_directory(workers: int, parent: str | None = None) -> str | None:
+    """Give `workers` > 1 processes a fresh shared metrics directory (sets the env variable).
 
-    def collect(self) -> Iterable[Metric]:
-        checked_out = GaugeMetricFamily(
-            f"{NAMESPACE}_db_pool_checked_out",
-            "Database connections currently checked out of the pool.",
-            labels=["pool"],
-        )
-        size = GaugeMetricFamily(
-            f"{NAMESPACE}_db_pool_size",
-            "Configured number of persistent connections in the pool.",
-            labels=["pool"],
-        )
-        for name, reference in list(self._pools.items()):
-            pool = reference()
-            if pool is None:
-                del self._pools[name]
-                continue
-            # Only queue pools (what PostgreSQL and file SQLite use) keep these counters.
-            if hasattr(pool, "checkedout"):
-                checked_out.add_metric([name], float(pool.checkedout()))
-            if hasattr(pool, "size"):
-                size.add_metric([name], float(pool.size()))
-        return [checked_out, size]
+    Call it in the serving process before the workers are spawned; they inherit the variable.
+    Returns the directory, or None for a single worker (or when one is already configured).
+    """
+    if workers <= 1 or os.environ.get(MULTIPROCESS_ENV):
+        return None
+    directory = tempfile.mkdtemp(prefix="awaterra-metrics-", dir=parent)
+    os.environ[MULTIPROCESS_ENV] = directory
+    return directory
 
-    def describe(self) -> Iterable[Metric]:
-        # Names only, so registering never touches a pool.
-        return [
-            GaugeMetricFamily(f"{NAMESPACE}_db_pool_checked_out", "", labels=["pool"]),
-            GaugeMetricFamily(f"{NAMESPACE}_db_pool_size", "", labels=["pool"]),
-        ]
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _forget_dead_processes(directory: str) -> None:
+    """Drop the live gauges (in flight, pool) of workers that died and were replaced."""
+    for path in glob.glob(os.path.join(directory, "gauge_live*.db")):
+        match = _LIVE_GAUGE_FILE.search(os.path.basename(path))
+        if match and not _process_alive(int(match.group(1))):
+            mark_process_dead(int(match.group(1)), directory)  # type: ignore[no-untyped-call]
 
 
 class ServiceMetrics:
     """The service's metric families, registered in a registry of their own."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        multiprocess_directory: str | None = None,
+    ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        # prometheus_client picks its storage when it is first imported, from the environment.
+        self.multiprocess_directory = multiprocess_directory or os.environ.get(MULTIPROCESS_ENV)
         self.request_duration = Histogram(
             "http_request_duration_seconds",
             "Time to answer an HTTP request, by route template, method and status code.",
@@ -112,6 +119,7 @@ class ServiceMetrics:
             "HTTP requests being answered right now.",
             namespace=NAMESPACE,
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.query_duration = Histogram(
             "db_query_duration_seconds",
@@ -121,9 +129,26 @@ class ServiceMetrics:
             buckets=QUERY_BUCKETS,
             registry=self.registry,
         )
-        self.pools = _PoolCollector()
-        self.registry.register(self.pools)
-        ProcessCollector(registry=self.registry)
+        self.pool_checked_out = Gauge(
+            "db_pool_checked_out",
+            "Database connections currently checked out of the pool.",
+            labelnames=("pool",),
+            namespace=NAMESPACE,
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.pool_size = Gauge(
+            "db_pool_size",
+            "Configured number of persistent connections in the pool.",
+            labelnames=("pool",),
+            namespace=NAMESPACE,
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        if self.multiprocess_directory is None:
+            # One process: its CPU and memory are the server's. With several workers a scrape
+            # would show whichever worker answered, so they are left out.
+            ProcessCollector(registry=self.registry)
         # labels() takes a lock and builds a tuple on every call; caching the children keeps
         # the per-request cost to one dict lookup plus the observation itself.
         self._request_children: dict[tuple[str, str, int], Any] = {}
@@ -157,7 +182,12 @@ class ServiceMetrics:
         return names
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        if self.multiprocess_directory is None:
+            return generate_latest(self.registry)
+        _forget_dead_processes(self.multiprocess_directory)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=self.multiprocess_directory)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)
 
 
 METRICS = ServiceMetrics()
@@ -224,13 +254,27 @@ def _operation(statement: str) -> str:
 def instrument_engine(
     engine: AsyncEngine, *, pool_name: str = "primary", metrics: ServiceMetrics | None = None
 ) -> None:
-    """Report `engine`'s pool occupancy and time each statement it executes.
+    """Report `engine`'s pool occupancy (kept by pool events) and time each statement.
 
     Safe to call once per engine; the listeners live as long as the engine does.
     """
     target = metrics if metrics is not None else METRICS
     sync_engine: Engine = engine.sync_engine
-    target.pools.track(pool_name, sync_engine.pool)
+    pool: Pool = sync_engine.pool
+    size = getattr(pool, "size", None)  # queue pools (PostgreSQL, file SQLite) have one
+    if callable(size):
+        target.pool_size.labels(pool_name).set(size())
+    checked_out = target.pool_checked_out.labels(pool_name)
+
+    def on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        checked_out.inc()
+
+    def on_checkin(dbapi_connection: Any, record: Any) -> None:
+        checked_out.dec()
+
+    # Listeners on the pool survive engine.dispose(), which recreates the pool with them.
+    event.listen(pool, "checkout", on_checkout)
+    event.listen(pool, "checkin", on_checkin)
 
     def before_cursor_execute(
         conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -246,3 +249,53 @@ def test_trace_ids_come_from_the_active_span(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(tracing, "_tracer", Tracer())
     assert tracing.current_trace_ids() == {"dd.trace_id": "12345", "dd.span_id": "678"}
+
+
+WORKER = """
+from service.metrics import METRICS
+METRICS.observe_request("GET", "/practices/{practice_id}", 200, 0.05)
+METRICS.in_flight.inc()  # the worker "dies" mid-request: its live gauge must not linger
+"""
+SCRAPER = """
+from service.metrics import METRICS
+print(METRICS.exposition().decode())
+"""
+
+
+def _python(code: str, metrics_dir: Path) -> str:
+    environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    completed = subprocess.run(
+        [sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env=environment,
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed.stdout
+
+
+def test_several_workers_report_one_sum(tmp_path: Path) -> None:
+    for _ in range(2):
+        _python(WORKER, tmp_path)
+    families = {f.name: f for f in text_string_to_metric_families(_python(SCRAPER, tmp_path))}
+    requests = families[DURATION]
+    count = next(
+        s.value for s in requests.samples
+        if s.name == f"{DURATION}_count" and s.labels["route"] == "/practices/{practice_id}"
+    )
+    assert count == 2  # both workers' requests, whichever worker is scraped
+    in_flight = families["awaterra_http_requests_in_flight"].samples
+    assert sum(s.value for s in in_flight) == 0  # dead workers' in-flight requests are dropped
+    assert not any(name.startswith("process_") for name in families)
+
+
+def test_multiprocess_directory_only_for_several_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(service_metrics.MULTIPROCESS_ENV, raising=False)
+    assert service_metrics.prepare_multiprocess_directory(1, str(tmp_path)) is None
+    assert service_metrics.MULTIPROCESS_ENV not in os.environ
+    directory = service_metrics.prepare_multiprocess_directory(2, str(tmp_path))
+    assert directory is not None and Path(directory).is_dir()
+    assert Path(directory).parent == tmp_path and not any(Path(directory).iterdir())
+    assert os.environ[service_metrics.MULTIPROCESS_ENV] == directory
+    # Already configured (e.g. by the operator): left alone.
+    assert service_metrics.prepare_multiprocess_directory(4, str(tmp_path)) is None
