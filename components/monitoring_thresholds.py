@@ -102,33 +102,3 @@ class MonitoringThresholds:
     def db_free_storage_warning_bytes(self) -> float:
         return self.db_free_storage_warning_gib * GIB
 
-
-# Nominal memory (GiB) of the instance sizes this stack is likely to run; the family letters
-# do not matter for PostgreSQL's default connection limit, only the memory does.
-_SIZE_MEMORY_GIB = {
-    "micro": 1, "small": 2, "medium": 4, "large": 8, "xlarge": 16, "2xlarge": 32,
-    "4xlarge": 64, "8xlarge": 128, "12xlarge": 192, "16xlarge": 256,
-}
-_MEMORY_OPTIMISED_FAMILIES = ("r", "x")  # twice the memory of a general-purpose size
-# RDS sets max_connections = LEAST(DBInstanceClassMemory / 9531392, 5000), and
-# DBInstanceClassMemory is what is left after the OS and RDS processes: about three quarters of
-# the nominal memory on small classes. Underestimating makes the alert fire early, not late.
-_USABLE_MEMORY_SHARE = 0.75
-
-
-def estimated_max_connections(instance_class: str) -> int:
-    """RDS PostgreSQL's default max_connections for `instance_class` (e.g. db.t4g.micro), estimated.
-
-    Pass the real value to MonitoringArgs.db_max_connections when the parameter group sets it.
-    """
-    parts = instance_class.split(".")
-    if len(parts) != 3 or parts[0] != "db" or parts[2] not in _SIZE_MEMORY_GIB:
-        raise ValueError(
-            f"cannot estimate max_connections for {instance_class!r}; pass db_max_connections "
-            "explicitly (SHOW max_connections on the instance)"
-        )
-    memory_gib = _SIZE_MEMORY_GIB[parts[2]]
-    if parts[1].startswith(_MEMORY_OPTIMISED_FAMILIES) and parts[2] not in ("micro", "small"):
-        memory_gib *= 2
-    usable_bytes = memory_gib * GIB * _USABLE_MEMORY_SHARE
-    return min(int(usable_bytes // 9531392), 5000)

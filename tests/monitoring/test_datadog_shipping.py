@@ -11,7 +11,6 @@ import pytest
 from components import datadog_shipping as shipping
 from components.datadog_secret import DatadogApiKeySecret, DatadogApiKeySecretArgs
 from components.datadog_site import api_url, app_url
-from components.monitoring_thresholds import estimated_max_connections
 from ops.offline import run_program
 from service.metrics import METRICS
 
@@ -169,13 +168,3 @@ def test_settings_and_monitoring_agree_on_the_sites() -> None:
 
     assert set(SETTINGS_SITES) == set(DATADOG_SITES)
 
-
-def test_max_connections_estimate() -> None:
-    assert 60 <= estimated_max_connections("db.t4g.micro") <= 112
-    # Memory-optimised classes have twice the memory, so about twice the connections.
-    assert abs(
-        estimated_max_connections("db.r6g.large") - 2 * estimated_max_connections("db.m7g.large")
-    ) <= 1
-    assert estimated_max_connections("db.r6g.16xlarge") == 5000
-    with pytest.raises(ValueError, match="pass db_max_connections"):
-        estimated_max_connections("cache.t4g.micro")
