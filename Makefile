@@ -10,7 +10,6 @@ STACK ?= dev
 
 $(STAMP): requirements/service.txt requirements/infra.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	touch $(STAMP)
 
