@@ -21,7 +21,7 @@ from components.backup import BackupArgs, Backups
 from components.bucket import MediaBucket, MediaBucketArgs
 from components.certificate import TlsCertificate, TlsCertificateArgs
 from components.container_service import ContainerService, ContainerServiceArgs
-from components.database import Database, DatabaseArgs
+from components.database import Database, DatabaseArgs, default_max_connections
 from components.datadog_secret import DatadogApiKeySecret, DatadogApiKeySecretArgs
 from components.datadog_shipping import (
     DatadogShippingArgs,
@@ -207,6 +207,41 @@ if settings.edge.waf_enabled:
             log_retention_days=settings.service.log_retention_days,
         ),
     )
+
+if settings.datadog.enabled and settings.datadog.api_key and settings.datadog.app_key:
+    # Imported only here: pulumi_datadog takes seconds to load and dev does not need it.
+    import pulumi_aws as aws
+
+    from components.monitoring import Monitoring, MonitoringArgs
+
+    monitoring = Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            environment=settings.environment,
+            domain=settings.domain,
+            cluster_name=service.cluster_name,
+            service_name=service.service_name,
+            load_balancer_arn_suffix=service.load_balancer_arn_suffix,
+            target_group_arn_suffix=service.target_group_arn_suffix,
+            db_instance_identifier=database.instance_identifier,
+            # Unmodelled classes: assume the smallest so connection alerts fire early.
+            db_max_connections=default_max_connections(settings.database.instance_class) or 80,
+            api_key=settings.datadog.api_key,
+            app_key=settings.datadog.app_key,
+            site=settings.datadog.site,
+            notify=settings.datadog.notify,
+            datadog_service=SERVICE_NAME,
+            aws_integration=settings.datadog.aws_integration,
+            aws_account_id=(
+                aws.get_caller_identity().account_id if settings.datadog.aws_integration else None
+            ),
+            aws_region=settings.region,
+        ),
+    )
+    pulumi.export("dashboard_url", monitoring.dashboard_url)
+    pulumi.export("availability_slo_url", monitoring.availability_slo_url)
+    pulumi.export("latency_slo_url", monitoring.latency_slo_url)
+    pulumi.export("synthetic_url", monitoring.synthetic_url)
 
 backups = Backups(
     "backups",

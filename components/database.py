@@ -96,6 +96,37 @@ class DatabaseArgs:
         }
 
 
+# Memory per "large" of the general-purpose and memory-optimised families; burstable sizes apart.
+_GIB_PER_LARGE = {"m": 8, "r": 16, "x": 32, "z": 16}
+_BURSTABLE_GIB = {"micro": 1, "small": 2, "medium": 4, "large": 8, "xlarge": 16, "2xlarge": 32}
+# What RDS keeps for the OS and its agents before DBInstanceClassMemory (approximate).
+_RESERVED_BYTES = 256 * 1024**2
+
+
+def instance_memory_gib(instance_class: str) -> float | None:
+    """The class's memory in GiB, from its family and size; None for a class not modelled."""
+    _, family, size = instance_class.split(".", 2)
+    if family.startswith("t"):
+        return _BURSTABLE_GIB.get(size)
+    per_large = _GIB_PER_LARGE.get(family[0])
+    if per_large is None:
+        return None
+    if size == "large":
+        return per_large
+    if size == "xlarge":
+        return per_large * 2
+    multiple = size.removesuffix("xlarge")
+    return per_large * 2 * int(multiple) if multiple.isdigit() else None
+
+
+def default_max_connections(instance_class: str) -> int | None:
+    """PostgreSQL's max_connections RDS derives: LEAST(DBInstanceClassMemory/9531392, 5000)."""
+    memory = instance_memory_gib(instance_class)
+    if memory is None:
+        return None
+    return min(int((memory * 1024**3 - _RESERVED_BYTES) / 9531392), 5000)
+
+
 class Database(pulumi.ComponentResource):
     address: pulumi.Output[str]
     port: pulumi.Output[int]

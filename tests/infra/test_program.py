@@ -19,6 +19,22 @@ from tests.infra.policy_helpers import as_list, by_sid, statements
 DATADOG_API_KEY = "dd-api-key-value-never-in-plain-state"
 PROD_SECRETS = {"datadogApiKey": DATADOG_API_KEY, "datadogAppKey": "dd-app-key-value"}
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+# How the engine marks a secret value (pulumi.runtime.rpc).
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
+# Actions AWS offers no resource-level permission for.
+ANY_RESOURCE_ALLOWED = {"ecr:GetAuthorizationToken"}
+METADATA_SERVICES = {"cloudwatch", "ec2", "ecs", "elasticloadbalancing", "rds", "tag"}
+
+
+def _metadata_read(action: str) -> bool:
+    """Read-only describe/list/get of infrastructure metadata (e.g. Datadog's integration)."""
+    service, _, verb = action.partition(":")
+    if verb.startswith("Get"):
+        return service in {"cloudwatch", "tag"}  # not e.g. ec2:GetPasswordData
+    return service in METADATA_SERVICES and verb.startswith(("Describe", "List"))
+
+
 SG = "aws:ec2/securityGroup:SecurityGroup"
 
 
@@ -273,24 +289,50 @@ def test_no_iam_statement_allows_every_action(stack: Recording) -> None:
             for action in as_list(statement["Action"]):
                 assert action != "*" and not action.endswith(":*"), (resource.name, action)
             if as_list(statement.get("Resource", [])) == ["*"]:
-                # The one action AWS offers no resource-level permission for.
-                assert as_list(statement["Action"]) == ["ecr:GetAuthorizationToken"], resource.name
+                for action in as_list(statement["Action"]):
+                    assert action in ANY_RESOURCE_ALLOWED or _metadata_read(action), (
+                        resource.name,
+                        action,
+                    )
 
 
-def test_roles_are_assumable_only_by_their_service(stack: Recording) -> None:
+def test_roles_are_assumable_only_by_their_service_or_with_an_external_id(
+    stack: Recording,
+) -> None:
     for role in stack.of_type("aws:iam/role:Role"):
         for statement in statements(role, "assumeRolePolicy"):
-            assert set(statement["Principal"]) == {"Service"}, role.name
             assert statement["Action"] == "sts:AssumeRole"
+            if set(statement["Principal"]) == {"Service"}:
+                continue
+            # A third party (Datadog's AWS account) must present this stack's external id.
+            assert set(statement["Principal"]) == {"AWS"}, role.name
+            assert "sts:ExternalId" in statement["Condition"]["StringEquals"], role.name
 
 
-def test_no_secret_in_plain_inputs(prod: Recording) -> None:
+def plain_strings(value: Any) -> list[str]:
+    """Every string in `value` that is not wrapped as a Pulumi secret."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE_SIG:
+            return []
+        return [s for item in value.values() for s in plain_strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in plain_strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_secrets_reach_resources_only_as_pulumi_secrets(prod: Recording) -> None:
+    holders = []
     for resource in prod:
-        serialized = json.dumps(resource.inputs)
-        if resource.type == "aws:secretsmanager/secretVersion:SecretVersion":
-            continue  # the one place the key is stored (as a Pulumi secret)
-        assert DATADOG_API_KEY not in serialized, resource.name
-        assert "dd-app-key-value" not in serialized, resource.name
+        plain = " ".join(plain_strings(resource.inputs))
+        assert DATADOG_API_KEY not in plain, resource.name
+        assert "dd-app-key-value" not in plain, resource.name
+        if DATADOG_API_KEY in json.dumps(resource.inputs):
+            holders.append(resource.type)
+    # Stored once in Secrets Manager (for the task) and given to the Datadog provider.
+    assert sorted(holders) == [
+        "aws:secretsmanager/secretVersion:SecretVersion",
+        "pulumi:providers:datadog",
+    ]
     keys = {key for resource in prod for key in resource.inputs}
     assert not {"password", "masterPassword"} & keys
 
@@ -364,6 +406,20 @@ def test_datadog_ships_through_firelens_in_prod_only(dev: Recording, prod: Recor
         )
     }
     assert dev_names == {"app", "migrate"}
+
+
+def test_monitoring_watches_this_stack_in_prod_only(dev: Recording, prod: Recording) -> None:
+    assert prod.outputs["dashboard_url"].startswith("https://app.datadoghq.com/dashboard/")
+    for key in ("availability_slo_url", "latency_slo_url", "synthetic_url"):
+        assert prod.outputs[key].startswith("https://app.datadoghq.com/")
+    monitors = json.dumps([m.inputs for m in prod.of_type("datadog:index/monitor:Monitor")])
+    assert "awaterra-prod-database" in monitors  # the real RDS identifier
+    alb_suffix = prod.one("aws:lb/loadBalancer:LoadBalancer").outputs["arnSuffix"]
+    assert alb_suffix in monitors
+    (synthetic,) = prod.of_type("datadog:index/syntheticsTest:SyntheticsTest")
+    assert prod.outputs["heartbeat_url"] in json.dumps(synthetic.inputs)
+    assert not [r for r in dev if r.type.startswith(("datadog:", "pulumi:providers:datadog"))]
+    assert "dashboard_url" not in dev.outputs
 
 
 # --- configuration errors stop the program before anything is created
