@@ -8,6 +8,7 @@ outermost  RequestContextMiddleware  request id, body limit, access log, last-re
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -31,6 +32,7 @@ from service.errors import (
     handle_http_exception,
     handle_unexpected,
 )
+from service.logs import AccessLog
 from service.metrics import MetricsMiddleware, instrument_engine, metrics_route
 from service.middleware import RequestContextMiddleware
 from service.openapi import build_openapi
@@ -61,9 +63,12 @@ async def _storage_unavailable(request: Request, exc: Exception) -> Response:
 class ServiceApp:
     """The served ASGI callable; `starlette` and `services` stay reachable for tests and tools."""
 
-    def __init__(self, starlette: Starlette, services: Services, asgi: ASGIApp) -> None:
+    def __init__(
+        self, starlette: Starlette, services: Services, asgi: ASGIApp, access_log: AccessLog
+    ) -> None:
         self.starlette = starlette
         self.services = services
+        self.access_log = access_log
         self._asgi = asgi
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -80,6 +85,7 @@ def create_app(
     verifier: TokenVerifier | None = None,
     storage: Storage | None = None,
     engine: AsyncEngine | None = None,
+    access_log: AccessLog | None = None,
 ) -> ServiceApp:
     engine = engine or db.create_engine(settings)
     instrument_engine(engine)
@@ -90,6 +96,9 @@ def create_app(
         settings.auth_issuer,
         settings.auth_audience,
         settings.data_dir,
+    )
+    access_log = access_log or AccessLog(
+        enabled=logging.getLevelNamesMapping()[settings.log_level.upper()] <= logging.INFO
     )
     services = Services(
         settings=settings,
@@ -116,6 +125,7 @@ def create_app(
                 with contextlib.suppress(Exception):
                     await closer()
             await services.engine.dispose()
+            access_log.flush()
 
     routes: list[BaseRoute] = [
         *build_routes(ENDPOINTS),
@@ -139,9 +149,10 @@ def create_app(
     asgi = RequestContextMiddleware(
         MetricsMiddleware(starlette),
         max_body_bytes=settings.max_body_bytes,
+        access_log=access_log,
         unlimited_prefixes=UNLIMITED_BODY_PREFIXES,
     )
-    return ServiceApp(starlette, services, asgi)
+    return ServiceApp(starlette, services, asgi, access_log)
 
 
 def create_app_from_environment() -> ServiceApp:

@@ -65,8 +65,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         url,
         json_serializer=json_dumps,
         json_deserializer=orjson.loads,
+        # A fixed pool: overflow connections would be opened and closed per checkout under
+        # load (connect, TLS attempt, auth, cold statement cache). Requests queue instead.
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        max_overflow=0,
         pool_timeout=settings.db_statement_timeout_seconds,
         pool_recycle=1800,
         connect_args={

@@ -7,9 +7,12 @@ when tracing is on) ride along on every line logged while a request is being ans
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import sys
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -65,3 +68,78 @@ def configure_logging(level: str) -> None:
     # uvicorn's access log would duplicate ours, without request ids.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def _write_stdout(data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(sys.stdout.fileno(), view)
+        view = view[written:]
+
+
+def utc_now_text() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+class AccessLog:
+    """The per-request log line, written cheaply: rendered with orjson, buffered, and
+    written to stdout in one system call every `flush_interval` seconds (or 64 KiB).
+
+    Same shape as the JSON lines of `JsonFormatter` (`ts`, `level`, `logger`, `message`),
+    without the logging machinery's per-record cost on the request path.
+    """
+
+    def __init__(
+        self,
+        sink: Callable[[bytes], None] = _write_stdout,
+        *,
+        enabled: bool = True,
+        flush_interval: float = 0.05,
+        max_buffer: int = 64 * 1024,
+    ) -> None:
+        self.sink = sink
+        self.enabled = enabled
+        self._flush_interval = flush_interval
+        self._max_buffer = max_buffer
+        self._lines: list[bytes] = []
+        self._size = 0
+        self._flush_scheduled = False
+
+    def write(self, fields: dict[str, object]) -> None:
+        if not self.enabled:
+            return
+        line = orjson.dumps(
+            {
+                "ts": utc_now_text(),
+                "level": "info",
+                "logger": "service.access",
+                "message": "request",
+                **fields,
+            },
+            default=str,
+        )
+        self._lines.append(line + b"\n")
+        self._size += len(line) + 1
+        if self._size >= self._max_buffer:
+            self.flush()
+        elif not self._flush_scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._flush_scheduled = True
+            loop.call_later(self._flush_interval, self.flush)
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._lines:
+            return
+        data = b"".join(self._lines)
+        self._lines.clear()
+        self._size = 0
+        try:
+            self.sink(data)
+        except OSError:
+            pass  # stdout gone (shutdown): nothing sensible left to do

@@ -6,7 +6,6 @@ response, a 500 included, carries `X-Request-ID` and produces exactly one access
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 import uuid
@@ -17,10 +16,8 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import ApiError, Internal, PayloadTooLarge, error_body
-from service.logs import REQUEST_ID
+from service.logs import REQUEST_ID, AccessLog
 from service.tracing import current_trace_ids
-
-access_logger = logging.getLogger("service.access")
 
 REQUEST_INFO_KEY = "awaterra.request"
 _CLIENT_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
@@ -74,9 +71,15 @@ async def _send_error(send: Send, error: ApiError, request_id: str) -> None:
 
 class RequestContextMiddleware:
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, unlimited_prefixes: tuple[str, ...] = ()
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        access_log: AccessLog,
+        unlimited_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
+        self.access_log = access_log
         self.max_body_bytes = max_body_bytes
         # Routes that enforce a (larger) limit of their own, e.g. local media uploads.
         self.unlimited_prefixes = unlimited_prefixes
@@ -136,9 +139,8 @@ class RequestContextMiddleware:
             self._log(scope, info, status, started)
             REQUEST_ID.reset(token)
 
-    @staticmethod
-    def _log(scope: Scope, info: RequestInfo, status: int, started: float) -> None:
-        if not access_logger.isEnabledFor(logging.INFO):
+    def _log(self, scope: Scope, info: RequestInfo, status: int, started: float) -> None:
+        if not self.access_log.enabled:
             return
         route: Any = scope.get("route")
         fields: dict[str, Any] = {
@@ -151,4 +153,4 @@ class RequestContextMiddleware:
         }
         if info.trace_ids:
             fields.update(info.trace_ids)
-        access_logger.info("request", extra={"fields": fields})
+        self.access_log.write(fields)

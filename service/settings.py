@@ -38,7 +38,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 200
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     db_connect_timeout_seconds: float = 3.0
     db_statement_timeout_seconds: float = 5.0
 
@@ -146,5 +146,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
         log_level=log_level,
         rate_limit_per_second=_number(env, "RATE_LIMIT_PER_SECOND", 50.0),
         rate_limit_burst=int(_number(env, "RATE_LIMIT_BURST", 200)),
-        db_pool_size=max(1, int(_number(env, "DB_POOL_SIZE", 10))),
+        db_pool_size=max(1, int(_number(env, "DB_POOL_SIZE", 20))),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -63,12 +64,18 @@ def test_serves_the_contract_over_http(live_server: tuple[str, Path], issuer: Is
         assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
         assert "awaterra_http_request_duration_seconds" in client.get("/metrics").text
 
-    # One JSON log line per request, with the request id and the subject.
-    lines = [
-        orjson.loads(line)
-        for line in (workdir / "serve.log").read_text().splitlines()
-        if line.startswith("{")
-    ]
-    mine = [line for line in lines if line.get("request_id") == "e2e-request-1"]
+    # One JSON log line per request, with the request id and the subject (the access log is
+    # flushed every 50 ms).
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [
+            orjson.loads(line)
+            for line in (workdir / "serve.log").read_text().splitlines()
+            if line.startswith("{")
+        ]
+        mine = [line for line in lines if line.get("request_id") == "e2e-request-1"]
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(mine) == 1
     assert mine[0]["route"] == "/map" and mine[0]["subject"] == user and mine[0]["status"] == 200

@@ -10,6 +10,7 @@ import httpx
 import orjson
 import pytest
 
+from service.app import ServiceApp
 from service.settings import Settings
 from tests.service.conftest import Issuer, build_app, create_practice, running, unique
 
@@ -123,12 +124,22 @@ async def test_rate_limit_is_429_with_retry_after(settings: Settings, issuer: Is
             assert (await client.get("/heartbeat")).status_code == 200
 
 
+def capture_access_log(app: ServiceApp) -> list[dict[str, object]]:
+    lines: list[dict[str, object]] = []
+    app.access_log.sink = lambda data: lines.extend(
+        orjson.loads(line) for line in data.splitlines()
+    )
+    return lines
+
+
 async def test_unexpected_error_is_a_bare_500(
+    app: ServiceApp,
     client: httpx.AsyncClient,
     issuer: Issuer,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    access = capture_access_log(app)
     secret = "SELECT password FROM secrets -- hunter2"
 
     async def explode(*args: object, **kwargs: object) -> None:
@@ -145,29 +156,28 @@ async def test_unexpected_error_is_a_bare_500(
     assert error["message"] == "internal error"
     records = [r for r in caplog.records if r.name == "service.errors"]
     assert records and all("Traceback" not in r.getMessage() for r in records)
-    access = [r for r in caplog.records if r.name == "service.access"]
-    assert access[-1].fields["status"] == 500  # type: ignore[attr-defined]
+    app.access_log.flush()
+    assert access[-1]["status"] == 500
     assert secret not in caplog.text
 
 
 async def test_one_json_access_line_per_request(
-    client: httpx.AsyncClient, issuer: Issuer, caplog: pytest.LogCaptureFixture
+    app: ServiceApp, client: httpx.AsyncClient, issuer: Issuer
 ) -> None:
-    from service.logs import JsonFormatter
-
     practice = await create_practice(client, issuer)
-    caplog.set_level(logging.INFO, logger="service.access")
-    caplog.clear()
+    app.access_log.flush()
+    lines = capture_access_log(app)
     user = unique("u")
     response = await client.get(f"/practices/{practice}", headers=issuer.headers(user))
     assert response.status_code == 200
-    access = [r for r in caplog.records if r.name == "service.access"]
-    assert len(access) == 1
-    line = orjson.loads(JsonFormatter().format(access[0]))
+    app.access_log.flush()
+    assert len(lines) == 1
+    line = lines[0]
     assert line["request_id"] == response.headers["x-request-id"]
     assert line["route"] == "/practices/{id}"
     assert line["status"] == 200
     assert line["subject"] == user
     assert line["method"] == "GET"
+    assert line["level"] == "info" and line["logger"] == "service.access"
     assert isinstance(line["duration_ms"], float)
     assert "authorization" not in orjson.dumps(line).decode().lower()
