@@ -156,7 +156,10 @@ class CostEstimate:
             "currency": "USD",
             "total_monthly": self.total,
             "assumptions": self.assumptions,
-            "items": [asdict(item) for item in self.items],
+            "items": [
+                asdict(item)
+                for item in sorted(self.items, key=lambda i: (i.resource, i.type, i.what))
+            ],
         }
 
 

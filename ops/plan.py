@@ -146,7 +146,7 @@ SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {
 # Digests and content hashes change with every source edit; the plan shows their shape only.
 _VOLATILE = [
     (re.compile(r"sha256:[0-9a-f]{64}"), "sha256:<digest>"),
-    (re.compile(r":[0-9a-f]{12,64}\b"), ":<content-hash>"),
+    (re.compile(r":(?=[0-9]*[a-f])[0-9a-f]{12,64}\b"), ":<content-hash>"),
 ]
 
 
@@ -359,18 +359,22 @@ def snapshot_diff(stack: str, plan: Mapping[str, Any] | None = None) -> str:
         difflib.unified_diff(
             reviewed.splitlines(keepends=True),
             current.splitlines(keepends=True),
-            fromfile=f"{path.relative_to(REPO_ROOT)} (reviewed)",
+            fromfile=f"{_display(path)} (reviewed)",
             tofile=f"{stack} plan (now)",
             n=2,
         )
     )
 
 
+def _display(path: Path) -> str:
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
 def update_snapshots(stacks: Sequence[str]) -> None:
     SNAPSHOT_DIR.mkdir(parents=True, exist_ok=True)
     for stack in stacks:
         snapshot_path(stack).write_text(dump(build_plan(stack)))
-        print(f"wrote {snapshot_path(stack).relative_to(REPO_ROOT)}")
+        print(f"wrote {_display(snapshot_path(stack))}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
