@@ -19,6 +19,8 @@ from typing import Any, Literal, TypeVar, cast
 
 import pulumi
 
+from components.database import default_max_connections
+
 NAMESPACE = "awaterra"
 
 ENVIRONMENTS = ("dev", "prod")
@@ -52,6 +54,8 @@ FARGATE_MEMORY: Mapping[int, tuple[int, ...]] = {
     16384: tuple(range(32768, 122880 + 1, 8192)),
 }
 
+# Share of max_connections the service may use at full scale (the rest: migrations, operators).
+CONNECTION_BUDGET_SHARE = 0.75
 PROD_MIN_DB_BACKUP_RETENTION_DAYS = 14
 PROD_MIN_SERVICE_TASKS = 2
 
@@ -384,6 +388,14 @@ def load_settings(
 
     if read.problems:
         raise SettingsError("invalid stack configuration:\n  - " + "\n  - ".join(read.problems))
+    capacity = default_max_connections(database.instance_class)
+    if capacity and service.max_database_connections > capacity * CONNECTION_BUDGET_SHARE:
+        pulumi.log.warn(
+            f"{read.key('serviceMaxCount')} x serviceWorkers x servicePoolSize x 2 = "
+            f"{service.max_database_connections} connections exceeds "
+            f"{CONNECTION_BUDGET_SHARE:.0%} of {database.instance_class}'s ~{capacity} "
+            "max_connections (see docs/deploy.md)"
+        )
     if prod and not database.deletion_protection:
         pulumi.log.warn(
             f"{read.key('dbDeletionProtection')} is false in prod: only for tearing the stack down"

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.database import Database, DatabaseArgs
+from components.database import Database, DatabaseArgs, default_max_connections
 from ops.offline import RecordedResource, Recording, run_program
 from tests.infra.policy_helpers import statements
 
@@ -170,3 +170,20 @@ def test_a_throwaway_stack_opts_out_explicitly(throwaway: Recording) -> None:
 def test_bad_arguments_are_refused(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         DatabaseArgs(subnet_ids=SUBNETS, security_group_id="sg", **overrides)
+
+
+@pytest.mark.parametrize(
+    ("instance_class", "expected"),
+    [
+        ("db.t4g.micro", 84),
+        ("db.t4g.medium", 422),
+        ("db.m7g.large", 873),
+        ("db.m7g.xlarge", 1774),
+        ("db.r6g.4xlarge", 5000),  # capped
+        ("db.q9.large", None),  # not modelled: the caller decides
+    ],
+)
+def test_max_connections_follows_rds_memory_formula(
+    instance_class: str, expected: int | None
+) -> None:
+    assert default_max_connections(instance_class) == expected

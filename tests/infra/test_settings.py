@@ -274,3 +274,18 @@ def test_deploy_guide_documents_every_key() -> None:
     guide = (ROOT / "docs" / "deploy.md").read_text()
     for key in {*DEFAULTS, *REQUIRED_KEYS, *SECRET_KEYS}:
         assert f"`{key}`" in guide, key
+
+
+def test_a_connection_budget_beyond_the_instance_is_flagged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(
+        pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message)
+    )
+    settings_for("dev")
+    assert warnings == []
+    settings_for("dev", {"serviceMaxCount": "4", "servicePoolSize": "10"})
+    (message,) = warnings
+    assert "awaterra:serviceMaxCount" in message and "160 connections" in message
+    assert "db.t4g.micro's ~84 max_connections" in message
