@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -33,6 +34,7 @@ from service.errors import (
     handle_unexpected,
 )
 from service.logs import AccessLog
+from service.mapstore import build_map_store
 from service.metrics import MetricsMiddleware, instrument_engine, metrics_route
 from service.middleware import RequestContextMiddleware
 from service.openapi import build_openapi
@@ -100,11 +102,13 @@ def create_app(
     access_log = access_log or AccessLog(
         enabled=logging.getLevelNamesMapping()[settings.log_level.upper()] <= logging.INFO
     )
+    queries = build_queries(engine.dialect.name)
     services = Services(
         settings=settings,
         engine=engine,
         autocommit=engine.execution_options(isolation_level="AUTOCOMMIT"),
-        queries=build_queries(engine.dialect.name),
+        queries=queries,
+        map_store=build_map_store(settings, engine, queries),
         storage=storage,
         verifier=verifier,
         limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
@@ -124,6 +128,8 @@ def create_app(
             if closer is not None:
                 with contextlib.suppress(Exception):
                     await closer()
+            with contextlib.suppress(Exception):
+                await services.map_store.close()
             await services.engine.dispose()
             access_log.flush()
 
@@ -141,6 +147,8 @@ def create_app(
             HTTPException: handle_http_exception,
             StorageUnavailable: _storage_unavailable,
             SQLAlchemyError: handle_unexpected,
+            asyncpg.PostgresError: handle_unexpected,
+            asyncpg.InterfaceError: handle_unexpected,
             OSError: handle_unexpected,
             Exception: handle_unexpected,
         },

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
@@ -67,7 +68,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         json_deserializer=orjson.loads,
         # A fixed pool: overflow connections would be opened and closed per checkout under
         # load (connect, TLS attempt, auth, cold statement cache). Requests queue instead.
-        pool_size=settings.db_pool_size,
+        # The map statements (the hot path) use a pool of their own (service.mapstore).
+        pool_size=max(2, settings.db_pool_size // 4),
         max_overflow=0,
         pool_timeout=settings.db_statement_timeout_seconds,
         pool_recycle=1800,
@@ -96,7 +98,18 @@ def is_unavailable(error: BaseException) -> bool:
         # Constraint and programming errors are our business; everything else the driver
         # raises (refused, reset, cancelled by statement_timeout, shutting down) is an outage.
         return not isinstance(error, exc.IntegrityError | exc.ProgrammingError | exc.DataError)
+    if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError):
+        return isinstance(error, _ASYNCPG_OUTAGES)
     return isinstance(error, exc.TimeoutError | exc.InterfaceError | OSError | TimeoutError)
+
+
+# asyncpg errors that mean "the server is gone, starting, stopping or overloaded".
+_ASYNCPG_OUTAGES = (
+    asyncpg.InterfaceError,  # includes ConnectionDoesNotExistError
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutdown, cannot connect now, cancelled
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections
+)
 
 
 async def ping(engine: AsyncEngine, limit_seconds: float) -> float:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.auth import TokenVerifier
+from service.mapstore import MapStore
 from service.queries import Queries
 from service.ratelimit import RateLimiter
 from service.seen import SeenUsers
@@ -22,6 +23,7 @@ class Services:
     # The same pool without transactions: single statements need no BEGIN/COMMIT round trips.
     autocommit: AsyncEngine
     queries: Queries
+    map_store: MapStore
     storage: Storage
     verifier: TokenVerifier
     limiter: RateLimiter

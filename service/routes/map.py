@@ -5,24 +5,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import exc
 from starlette.responses import Response
 
 from service.endpoints import Access, Call, Endpoint
 from service.errors import Forbidden, NotFound
 from service.jsonresponse import json_response
+from service.mapstore import Row, UnknownPractice
 from service.schemas import MapQuery, MapReadResult, MapWrite, MapWriteResult
 
 
-def stored_state(row: Any) -> dict[str, Any]:
+def stored_state(row: Row) -> dict[str, Any]:
     return {
-        "userId": row.user_id,
-        "practiceId": row.practice_id,
-        "status": row.status,
-        "progress": row.progress,
-        "state": row.state,
-        "updatedAt": row.updated_at,
-        "serverUpdatedAt": row.server_updated_at,
+        "userId": row["user_id"],
+        "practiceId": row["practice_id"],
+        "status": row["status"],
+        "progress": row["progress"],
+        "state": row["state"],
+        "updatedAt": row["updated_at"],
+        "serverUpdatedAt": row["server_updated_at"],
     }
 
 
@@ -41,22 +41,15 @@ async def write_map(call: Call) -> Response:
         "updated_at": data.updated_at,
         "server_updated_at": datetime.now(UTC),
     }
-    queries = call.services.queries
-    async with call.services.autocommit.connect() as connection:
-        try:
-            row = (await connection.execute(queries.upsert_state, params)).first()
-        except exc.IntegrityError:
-            # The only constraint left to fail is the practice foreign key.
-            raise NotFound(f"no practice {data.practice_id!r}") from None
-        applied = row is not None
-        if row is None:
-            # A newer (or the same) write is stored: answer with it.
-            row = (
-                await connection.execute(
-                    queries.read_state,
-                    {"user_id": body.user_id, "practice_id": data.practice_id},
-                )
-            ).first()
+    store = call.services.map_store
+    try:
+        row = await store.upsert_state(params)
+    except UnknownPractice:
+        raise NotFound(f"no practice {data.practice_id!r}") from None
+    applied = row is not None
+    if row is None:
+        # A newer (or the same) write is stored: answer with it (off the common path).
+        row = await store.read_state(body.user_id, data.practice_id)
     if row is None:  # pragma: no cover - rows are never deleted except with their practice
         raise NotFound(f"no practice {data.practice_id!r}")
     return json_response({"success": True, "applied": applied, "data": stored_state(row)})
@@ -68,10 +61,7 @@ async def read_map(call: Call) -> Response:
     user_id = query.user_id or principal.subject
     if user_id != principal.subject and not principal.is_admin:
         raise Forbidden("you may only read your own map")
-    async with call.services.autocommit.connect() as connection:
-        rows = (
-            await connection.execute(call.services.queries.read_map, {"user_id": user_id})
-        ).all()
+    rows = await call.services.map_store.read_map(user_id)
     return json_response(
         {"success": True, "data": {"userId": user_id, "practices": [stored_state(r) for r in rows]}}
     )
