@@ -167,7 +167,10 @@ def test_list_config_accepts_json_and_comma_separated() -> None:
         ({"dbEngineVersion": "15"}, "awaterra:dbEngineVersion must be PostgreSQL 16"),
         ({"dbMaxAllocatedStorageGb": "20"}, "awaterra:dbMaxAllocatedStorageGb must be greater"),
         ({"serviceCpu": "300"}, "awaterra:serviceCpu must be a Fargate CPU size"),
-        ({"serviceMemory": "8192"}, "awaterra:serviceMemory must be between 1024 and 4096"),
+        (
+            {"serviceCpu": "512", "serviceMemory": "8192"},
+            "awaterra:serviceMemory must be between 1024 and 4096",
+        ),
         ({"serviceMaxCount": "0"}, "awaterra:serviceMaxCount must be >= 1"),
         ({"corsAllowedOrigins": '["*"]'}, "awaterra:corsAllowedOrigins must list explicit origins"),
         ({"corsAllowedOrigins": '["http://evil.example.com"]'}, "http:// only for localhost"),
@@ -285,7 +288,7 @@ def test_a_connection_budget_beyond_the_instance_is_flagged(
     )
     settings_for("dev")
     assert warnings == []
-    settings_for("dev", {"serviceMaxCount": "4", "servicePoolSize": "10"})
+    settings_for("dev", {"serviceMaxCount": "4", "serviceWorkers": "2", "servicePoolSize": "10"})
     (message,) = warnings
     assert "awaterra:serviceMaxCount" in message and "160 connections" in message
     assert "db.t4g.micro's ~84 max_connections" in message
