@@ -118,3 +118,12 @@ def test_engine_marks_excepted_findings_and_reports_unused_exceptions() -> None:
 def test_exceptions_file_explains_its_format() -> None:
     text = EXCEPTIONS_FILE.read_text()
     assert "reason" in text and "messages" in text and "unused" in text
+
+
+def test_docs_list_every_rule_and_exception() -> None:
+    docs = (EXCEPTIONS_FILE.parents[1] / "docs" / "policy-plan-cost.md").read_text()
+    missing = [rule.id for rule in RULES if f"`{rule.id}`" not in docs]
+    assert not missing, f"docs/policy-plan-cost.md lacks rules {missing} (python -m policy.catalog)"
+    for stack, exceptions in load_exceptions(KNOWN).items():
+        for exception in exceptions:
+            assert f"| {stack} | `{exception.rule_id}`" in docs, (stack, exception.rule_id)
