@@ -215,7 +215,8 @@ def settings_of(resource: RecordedResource) -> dict[str, Any]:
     derive = DERIVED.get(resource.type)
     if derive:
         found.update(derive(resource))
-    return _scrub(found)
+    scrubbed: dict[str, Any] = _scrub(found)
+    return scrubbed
 
 
 def secret_placeholders(stack: str) -> dict[str, str]:

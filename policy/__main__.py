@@ -7,10 +7,13 @@ the path so the rules import as the `policy` package, exactly as the offline pla
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+PACK_DIR = Path(__file__).resolve().parent
+# The pack's own directory must not shadow anything (model, values, ...): import it as a package.
+sys.path = [entry for entry in sys.path if Path(entry or ".").resolve() != PACK_DIR]
+sys.path.insert(0, str(PACK_DIR.parent))
 
-from pulumi_policy import PolicyPack
+from pulumi_policy import PolicyPack  # noqa: E402
 
-from policy.crossguard import PACK_NAME, build_policies
+from policy.crossguard import PACK_NAME, build_policies  # noqa: E402
 
 PolicyPack(name=PACK_NAME, policies=build_policies())

@@ -11,8 +11,10 @@ def markdown() -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for rule in RULES:
-        lines.append(f"| `{rule.id}` | {rule.severity.value} | {rule.scope.value} | {rule.source} "
-                     f"| {rule.title} |")
+        lines.append(
+            f"| `{rule.id}` | {rule.severity.value} | {rule.scope.value} | {rule.source} "
+            f"| {rule.title} |"
+        )
     return "\n".join(lines)
 
 

@@ -108,8 +108,8 @@ def _resource_policy(
             return
         context = Context(stack_of(args.urn))
         resource = Resource(args.resource_type, args.name, plain(args.props), args.urn)
-        for message in rule.check(resource, context):  # type: ignore[call-arg, arg-type]
-            if not find_exception(exceptions, context.stack, rule.id, args.name):
+        for message in rule.resource_findings(resource, context):
+            if not find_exception(exceptions, context.stack, rule.id, args.name, message):
                 report_violation(f"{message}. Fix: {rule.remediation}", None)
 
     return ResourceValidationPolicy(
@@ -144,8 +144,8 @@ def _stack_policy(
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         resources = [as_resource(resource) for resource in args.resources]
         stack = next((stack_of(r.urn) for r in resources if stack_of(r.urn)), "")
-        for resource, message in rule.check(resources, Context(stack)):  # type: ignore[call-arg, arg-type]
-            if not find_exception(exceptions, stack, rule.id, resource.name):
+        for resource, message in rule.stack_findings(resources, Context(stack)):
+            if not find_exception(exceptions, stack, rule.id, resource.name, message):
                 report_violation(
                     f"{resource.name}: {message}. Fix: {rule.remediation}", resource.urn
                 )

@@ -72,17 +72,13 @@ class Report:
 
 
 def check_resource(rule: Rule, resource: Resource, context: Context) -> list[str]:
-    if rule.scope is not Scope.RESOURCE or not rule.applies_to(resource.type):
-        return []
-    return list(rule.check(resource, context))  # type: ignore[arg-type]
+    return rule.resource_findings(resource, context)
 
 
 def check_stack(
     rule: Rule, resources: Sequence[Resource], context: Context
 ) -> list[tuple[Resource, str]]:
-    if rule.scope is not Scope.STACK:
-        return []
-    return list(rule.check(resources, context))  # type: ignore[arg-type]
+    return rule.stack_findings(resources, context)
 
 
 def evaluate(
@@ -111,7 +107,7 @@ def evaluate(
     report = Report(stack)
     used: set[StackException] = set()
     for rule, resource, message in raw:
-        exception = find_exception(exceptions, stack, rule.id, resource.name)
+        exception = find_exception(exceptions, stack, rule.id, resource.name, message)
         if exception:
             used.add(exception)
         report.findings.append(

@@ -30,10 +30,13 @@ class StackException:
     stack: str
     reason: str
     resources: tuple[str, ...] = ("*",)
+    messages: tuple[str, ...] = ("*",)
 
-    def matches(self, rule_id: str, resource_name: str) -> bool:
-        return rule_id == self.rule_id and any(
-            fnmatchcase(resource_name, pattern) for pattern in self.resources
+    def matches(self, rule_id: str, resource_name: str, message: str = "") -> bool:
+        return (
+            rule_id == self.rule_id
+            and any(fnmatchcase(resource_name, pattern) for pattern in self.resources)
+            and any(fnmatchcase(message, pattern) for pattern in self.messages)
         )
 
 
@@ -56,12 +59,16 @@ def parse_exceptions(document: Any, known_rules: Sequence[str]) -> dict[str, lis
                     f"{where} ({rule_id}) needs a reason of at least "
                     f"{MINIMUM_REASON_LENGTH} characters"
                 )
-            resources = entry.get("resources", ["*"])
-            if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
-                raise ExceptionsError(f"{where} ({rule_id}) resources must be a list of patterns")
-            parsed[str(stack)].append(
-                StackException(str(rule_id), str(stack), reason, tuple(resources))
-            )
+            patterns = {}
+            for key in ("resources", "messages"):
+                value = entry.get(key, ["*"])
+                if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+                    raise ExceptionsError(f"{where} ({rule_id}) {key} must be a list of patterns")
+                patterns[key] = tuple(value)
+            unexpected = set(entry) - {"rule", "reason", "resources", "messages"}
+            if unexpected:
+                raise ExceptionsError(f"{where} ({rule_id}) has unknown keys {sorted(unexpected)}")
+            parsed[str(stack)].append(StackException(str(rule_id), str(stack), reason, **patterns))
     return parsed
 
 
@@ -76,9 +83,13 @@ def load_exceptions(
 
 
 def find_exception(
-    exceptions: Mapping[str, Sequence[StackException]], stack: str, rule_id: str, resource_name: str
+    exceptions: Mapping[str, Sequence[StackException]],
+    stack: str,
+    rule_id: str,
+    resource_name: str,
+    message: str = "",
 ) -> StackException | None:
     for exception in exceptions.get(stack, ()):
-        if exception.matches(rule_id, resource_name):
+        if exception.matches(rule_id, resource_name, message):
             return exception
     return None

@@ -81,11 +81,25 @@ class Rule:
     severity: Severity
     resource_types: tuple[str, ...]
     scope: Scope
-    check: ResourceCheck | StackCheck
+    check: Callable[..., Iterable[Any]]  # a ResourceCheck or a StackCheck, as `scope` says
     remediation: str
 
     def applies_to(self, resource_type: str) -> bool:
         return resource_type in self.resource_types
+
+    def resource_findings(self, resource: Resource, context: Context) -> list[str]:
+        """Messages for one resource (a resource rule of its type; [] otherwise)."""
+        if self.scope is not Scope.RESOURCE or not self.applies_to(resource.type):
+            return []
+        return [str(message) for message in self.check(resource, context)]
+
+    def stack_findings(
+        self, resources: Sequence[Resource], context: Context
+    ) -> list[tuple[Resource, str]]:
+        """(offending resource, message) pairs over the whole stack (stack rules; [] otherwise)."""
+        if self.scope is not Scope.STACK:
+            return []
+        return [(resource, str(message)) for resource, message in self.check(resources, context)]
 
 
 @dataclass(frozen=True)
