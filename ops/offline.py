@@ -216,7 +216,7 @@ class _LinkRecordingMonitor(MockMonitor):
         self.links: dict[tuple[str, str], _Link] = {}
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         dependencies = {key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()}
         parent = request.parent or None
         if parent and parent.split("::")[2].endswith("pulumi:pulumi:Stack"):
