@@ -146,6 +146,7 @@ async def authenticate(request: Request, services: Services) -> Principal:
     info = request_info(request.scope)
     if info is not None:
         info.subject = principal.subject
+    services.seen.saw(principal.subject)
     return principal
 
 
