@@ -82,6 +82,21 @@ def test_stack_files_only_set_declared_keys_and_no_secret_in_plain_text(stack: s
         assert bare not in SECRET_KEYS or isinstance(value, dict), f"{key} must be a secure value"
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_values_have_the_declared_types(stack: str) -> None:
+    # What `pulumi config` checks against Pulumi.yaml before it runs the program.
+    python_types = {"string": str, "integer": int, "boolean": bool, "array": list}
+    declared = project_config()
+    for key, value in stack_keys(stack).items():
+        namespace, _, bare = key.partition(":")
+        if namespace != "awaterra":
+            continue
+        expected = python_types[declared[bare]["type"]]
+        assert isinstance(value, expected) and not (expected is int and isinstance(value, bool)), (
+            key
+        )
+
+
 def test_dev_stack_is_small_and_disposable() -> None:
     settings = settings_for("dev")
     assert settings.environment == "dev" and not settings.is_prod
