@@ -119,8 +119,11 @@ REQUIRED_KEYS = ("domain", "hostedZoneId")
 SECRET_KEYS = ("datadogApiKey", "datadogAppKey")
 
 
-class SettingsError(ValueError):
-    """The stack configuration is invalid; the message names every offending key."""
+class SettingsError(pulumi.RunError, ValueError):
+    """The stack configuration is invalid; the message names every offending key.
+
+    A RunError, so `pulumi preview` prints the message alone, without a Python traceback.
+    """
 
 
 @dataclass(frozen=True)

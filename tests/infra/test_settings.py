@@ -208,6 +208,10 @@ def test_bad_value_fails_naming_the_key(overrides: dict[str, str], expected: str
     assert expected in error_for("dev", overrides)
 
 
+def test_config_errors_end_the_program_without_a_traceback() -> None:
+    assert issubclass(SettingsError, pulumi.RunError)
+
+
 def test_missing_domain_and_zone_fail_without_a_stack_file() -> None:
     message = error_for("dev", {}, use_stack_file=False)
     assert "awaterra:domain is required" in message
