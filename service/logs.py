@@ -18,12 +18,15 @@ from typing import Any
 
 import orjson
 
+from service.tracing import current_trace_ids
+
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
     "asctime",
     "fields",
+    "color_message",
 }
 
 
@@ -41,6 +44,7 @@ class JsonFormatter(logging.Formatter):
         request_id = REQUEST_ID.get()
         if request_id is not None:
             line["request_id"] = request_id
+        line.update(current_trace_ids())
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             line.update(fields)
