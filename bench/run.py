@@ -81,6 +81,12 @@ class LoadResult:
     def requests_per_second(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
+    @property
+    def requests_per_cpu_second(self) -> float:
+        """Throughput per second of server CPU: steadier than req/s on a shared machine."""
+        busy = self.server_cpu_percent / 100
+        return self.requests_per_second / busy if busy else 0.0
+
 
 # --- the service process --------------------------------------------------------------------
 
@@ -456,11 +462,11 @@ def report(
     cpu = f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()})"
     print(f"\nawaterra bench: 1 worker, PostgreSQL (fsync off), {client}, {cpu}")
     print(f"{'scenario':<16}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-          f"{'max ms':>9}{'errors':>8}{'stale':>7}{'srv CPU':>9}")
+          f"{'max ms':>9}{'errors':>8}{'stale':>7}{'srv CPU':>9}{'req/CPU-s':>11}")
     for r in results:
         print(f"{r.scenario:<16}{r.connections:>6}{r.requests_per_second:>10.0f}{r.p50_ms:>9.2f}"
               f"{r.p95_ms:>9.2f}{r.p99_ms:>9.2f}{r.max_ms:>9.1f}{r.errors:>8}{r.not_applied:>7}"
-              f"{r.server_cpu_percent:>8.0f}%")
+              f"{r.server_cpu_percent:>8.0f}%{r.requests_per_cpu_second:>11.0f}")
     by_key = {(r.scenario, r.connections): r for r in results}
     map_load = by_key.get(("POST /map", args.throughput_connections))
     map_latency = by_key.get(("POST /map", args.latency_connections))
@@ -495,7 +501,9 @@ def report(
         "client": client,
         "settings": vars(args),
         "scenarios": [
-            {**r.__dict__, "requests_per_second": r.requests_per_second} for r in results
+            {**r.__dict__, "requests_per_second": r.requests_per_second,
+             "requests_per_cpu_second": r.requests_per_cpu_second}
+            for r in results
         ],
         "pgbench": dict(pgbench) if pgbench else None,
         "ratio": ratio,
