@@ -27,7 +27,7 @@ lint: $(STAMP)
 # Offline plan (no CLI, no credentials): resources by component, outputs, policy, cost.
 # make plan STACK=prod [ARGS=--json]; make plan-update refreshes tests/plan/snapshots.
 plan: $(STAMP)
-	$(PY) -m ops.plan $(STACK) $(ARGS)
+	@$(PY) -m ops.plan $(STACK) $(ARGS)
 
 plan-update: $(STAMP)
 	$(PY) -m ops.plan --update-snapshots
