@@ -12,7 +12,6 @@ Composition only: every decision lives in components/ and components/settings.py
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pulumi
 
@@ -25,6 +24,9 @@ from components.database import Database, DatabaseArgs, default_max_connections
 from components.datadog_secret import DatadogApiKeySecret, DatadogApiKeySecretArgs
 from components.datadog_shipping import (
     DatadogShippingArgs,
+    app_depends_on,
+    app_docker_labels,
+    app_environment,
     app_log_configuration,
     datadog_containers,
 )
@@ -119,30 +121,29 @@ else:
     auth_jwks_url = settings.auth.jwks_url or ""
     auth_audience = settings.auth.audience or ""
 
-# Datadog shipping (agent sidecar / FireLens) plugs into the task as extra containers.
+# Datadog shipping (agent sidecar / FireLens) plugs into the task: extra containers, the
+# app's log driver, DD_* environment, labels and start order. Mode none adds nothing but
+# DD_TRACE_ENABLED=false.
 service_log_group = f"/awaterra/{pulumi.get_stack()}/api"
-extra_containers: list[dict[str, Any]] = []
-app_logs: dict[str, Any] | None = None
-datadog_key_arn: pulumi.Output[str] | None = None
-if settings.datadog.enabled and settings.datadog.shipping != "none" and settings.datadog.api_key:
-    datadog_key_arn = DatadogApiKeySecret(
+shipping_mode = settings.datadog.shipping if settings.datadog.enabled else "none"
+datadog_key: DatadogApiKeySecret | None = None
+if shipping_mode != "none" and settings.datadog.api_key is not None:
+    datadog_key = DatadogApiKeySecret(
         "datadog-api-key", DatadogApiKeySecretArgs(api_key=settings.datadog.api_key)
-    ).secret_arn
-    image_defaults = ContainerImageArgs(kms_key_arn="")
-    shipping = DatadogShippingArgs(
-        mode=settings.datadog.shipping,
-        site=settings.datadog.site,
-        environment=settings.environment,
-        service=SERVICE_NAME,
-        # The tag ContainerService deploys: Datadog's `version` follows the image.
-        version=settings.service.image_tag
-        or image_tag(Path.cwd(), image_defaults.hashed_paths, image_defaults.platform),
-        region=settings.region,
-        api_key_secret_arn=datadog_key_arn,
-        log_group_name=service_log_group,
     )
-    extra_containers = datadog_containers(shipping)
-    app_logs = app_log_configuration(shipping)
+image_defaults = ContainerImageArgs(kms_key_arn="")
+shipping = DatadogShippingArgs(
+    mode=shipping_mode,
+    site=settings.datadog.site,
+    environment=settings.environment,
+    service=SERVICE_NAME,
+    # The tag ContainerService deploys: Datadog's `version` follows the image.
+    version=settings.service.image_tag
+    or image_tag(Path.cwd(), image_defaults.hashed_paths, image_defaults.platform),
+    region=settings.region,
+    api_key_secret_arn=datadog_key.secret_arn if datadog_key is not None else None,
+    log_group_name=service_log_group,
+)
 
 service = ContainerService(
     "api",
@@ -171,6 +172,7 @@ service = ContainerService(
             if log_bucket is not None and settings.load_balancer.access_logs
             else None
         ),
+        access_logs_prefix=log_bucket.alb_log_prefix if log_bucket is not None else "alb",
         lb_deletion_protection=settings.load_balancer.deletion_protection,
         cpu=settings.service.cpu,
         memory=settings.service.memory,
@@ -180,9 +182,13 @@ service = ContainerService(
         log_retention_days=settings.service.log_retention_days,
         log_group_name=service_log_group,
         image_tag=settings.service.image_tag,
-        extra_containers=extra_containers,
-        log_configuration=app_logs,
-        datadog_api_key_secret_arn=datadog_key_arn,
+        extra_containers=datadog_containers(shipping),
+        log_configuration=app_log_configuration(shipping),
+        app_environment=app_environment(shipping),
+        app_docker_labels=app_docker_labels(shipping),
+        app_depends_on=app_depends_on(shipping),
+        datadog_api_key_secret_arn=datadog_key.secret_arn if datadog_key is not None else None,
+        datadog_api_key_kms_key_arn=datadog_key.kms_key_arn if datadog_key is not None else None,
     ),
 )
 

@@ -368,6 +368,15 @@ def test_prod_keeps_more_tasks_and_logs(dev: Recording, prod: Recording) -> None
     assert dev.of_type("aws:s3/bucketLogging:BucketLogging") == []
 
 
+def test_alb_writes_logs_where_the_log_bucket_lets_it(prod: Recording) -> None:
+    access_logs = prod.one("aws:lb/loadBalancer:LoadBalancer").inputs["accessLogs"]
+    logs_bucket = prod.one("aws:s3/bucket:Bucket", "logs").outputs
+    assert access_logs["enabled"] is True and access_logs["bucket"] == logs_bucket["bucket"]
+    policy = prod.one("aws:s3/bucketPolicy:BucketPolicy", "logs")
+    allowed = by_sid(policy, "LoadBalancerAccessLogs")["Resource"]
+    assert allowed == f"{logs_bucket['arn']}/{access_logs['prefix']}/AWSLogs/123456789012/*"
+
+
 def test_force_destroy_only_in_dev(dev: Recording, prod: Recording) -> None:
     assert all(b.inputs["forceDestroy"] is False for b in prod.of_type("aws:s3/bucket:Bucket"))
     assert dev.one("aws:s3/bucket:Bucket", "media").inputs["forceDestroy"] is True
@@ -399,6 +408,14 @@ def test_datadog_ships_through_firelens_in_prod_only(dev: Recording, prod: Recor
     assert container(prod, "app")["logConfiguration"]["secretOptions"] == [
         {"name": "apikey", "valueFrom": secret_arn}
     ]
+    app = container(prod, "app")
+    environment = {e["name"]: e["value"] for e in app["environment"]}
+    assert environment["DD_TRACE_ENABLED"] == "true" and environment["DD_ENV"] == "prod"
+    assert {"containerName": "migrate", "condition": "SUCCESS"} in app["dependsOn"]
+    assert {"containerName": "log-router", "condition": "START"} in app["dependsOn"]
+    assert "com.datadoghq.ad.checks" in app["dockerLabels"]
+    dev_environment = {e["name"]: e["value"] for e in container(dev, "app")["environment"]}
+    assert dev_environment["DD_TRACE_ENABLED"] == "false"
     dev_names = {
         c["name"]
         for c in json.loads(
