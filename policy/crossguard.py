@@ -13,6 +13,7 @@ rules treat as "can't tell" instead of letting the proxy abort the whole policy.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -87,9 +88,12 @@ def plain(value: Any) -> Any:
 
 
 def stack_of(urn: str) -> str:
-    """`urn:pulumi:<stack>::<project>::<type>::<name>` -> stack."""
+    """`urn:pulumi:<stack>::<project>::<type>::<name>` -> stack; else the PULUMI_STACK the CLI
+    exports to analyzers; else "" (which gets production thresholds and no exceptions)."""
     head = urn.split("::", 1)[0]
-    return head.removeprefix("urn:pulumi:") if head.startswith("urn:pulumi:") else ""
+    if head.startswith("urn:pulumi:"):
+        return head.removeprefix("urn:pulumi:")
+    return os.environ.get("PULUMI_STACK", "")
 
 
 def enforcement(rule: Rule) -> EnforcementLevel:

@@ -90,7 +90,14 @@ def test_plain_unwraps_proxies_and_unknowns() -> None:
     )
     assert plain(proxied) == {"a": {"b": [UNKNOWN, "x"]}, "c": UNKNOWN, "d": 3}
     assert stack_of("urn:pulumi:prod::awaterra::aws:s3/bucket:Bucket::b") == "prod"
+
+
+def test_stack_name_falls_back_to_the_cli_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PULUMI_STACK", raising=False)
     assert stack_of("not-a-urn") == ""
+    monkeypatch.setenv("PULUMI_STACK", "dev")
+    assert stack_of("not-a-urn") == "dev"
+    assert stack_of("urn:pulumi:prod::awaterra::aws:s3/bucket:Bucket::b") == "prod"
 
 
 def _policy_resource(
