@@ -15,7 +15,6 @@ from typing import Any
 import jwt
 import pytest
 
-from service import auth
 from service.auth import (
     LOCAL_AUDIENCE,
     LOCAL_ISSUER,
@@ -104,7 +103,7 @@ def test_accepts_audience_list_containing_ours(verifier: JwksVerifier, rsa_key: 
 
 
 def test_admin_via_cognito_group(verifier: JwksVerifier, rsa_key: SigningKey) -> None:
-    token = mint(rsa_key, claims(ISSUER, AUDIENCE, **{"cognito:groups": ["staff", "admin"]}))
+    token = mint(rsa_key, {**claims(ISSUER, AUDIENCE), "cognito:groups": ["staff", "admin"]})
     assert verify(verifier, token).is_admin is True
 
 
@@ -387,14 +386,14 @@ def test_verified_tokens_are_cached(
     verifier: JwksVerifier, rsa_key: SigningKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     decodes = 0
-    real_decode = auth.jwt.decode
+    real_decode = jwt.decode
 
     def counting_decode(*args: Any, **kwargs: Any) -> Any:
         nonlocal decodes
         decodes += 1
         return real_decode(*args, **kwargs)
 
-    monkeypatch.setattr(auth.jwt, "decode", counting_decode)
+    monkeypatch.setattr(jwt, "decode", counting_decode)  # the module service.auth calls
     token = mint(rsa_key, claims(ISSUER, AUDIENCE))
     first, second = verify(verifier, token), verify(verifier, token)
     assert first == second
@@ -502,7 +501,7 @@ def test_local_verifier_refuses_tokens_from_another_key_or_issuer(
 def test_local_expired_token_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     verifier = LocalKeyVerifier(tmp_path)
     real_time = time.time
-    monkeypatch.setattr(auth.time, "time", lambda: real_time() - 3600)
+    monkeypatch.setattr(time, "time", lambda: real_time() - 3600)  # mint an hour ago
     token = mint_local_token("alice", False, 60, tmp_path)
     monkeypatch.undo()
     assert refused(verifier, token) == "token expired"
