@@ -9,9 +9,11 @@ instead of silently returning all-None fields.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import runpy
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,6 +271,19 @@ def stack_config(stack: str, overrides: Mapping[str, str] | None = None) -> tupl
     return config, secret_keys
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's runtime uses the thread's current event loop; an `asyncio.run` elsewhere in the
+    same process (a service test) leaves none behind, so install a fresh one when needed."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def _reset_runtime() -> None:
     pulumi_settings.ROOT.set(None)
     pulumi_settings.SETTINGS.rpc_manager.clear()
@@ -303,6 +318,7 @@ def run_program(
     recording = Recording(stack=stack)
     invokes = {**default_invokes(region), **(extra_invokes or {})}
 
+    _ensure_event_loop()
     _reset_runtime()
     set_all_config(values, secret_keys)
     mocks = RecordingMocks(recording, region, invokes)
