@@ -119,6 +119,13 @@ def test_composition_only_every_resource_belongs_to_a_component(stack: Recording
     assert all(r.type.startswith("awaterra:") for r in top_level)
 
 
+def test_children_are_named_after_their_component(stack: Recording) -> None:
+    for resource in stack:
+        if resource.parent is not None:
+            parent_name = resource.parent.split("::")[-1]
+            assert resource.name.startswith(f"{parent_name}-"), (resource.name, parent_name)
+
+
 # --- who may reach what
 
 
