@@ -282,8 +282,9 @@ def test_every_log_group_has_retention(stack: Recording) -> None:
     expected = 14 if stack.stack == "dev" else 90
     assert groups and all(g.inputs["retentionInDays"] == expected for g in groups)
     for group in groups:
-        if not group.name.startswith("waf"):
-            assert group.inputs["kmsKeyId"].startswith("arn:aws:kms:")
+        key = group.inputs["kmsKeyId"]
+        (owner,) = [k for k in stack.of_type("aws:kms/key:Key") if k.outputs["arn"] == key]
+        assert owner.inputs["enableKeyRotation"] is True, group.name
 
 
 def test_no_iam_statement_allows_every_action(stack: Recording) -> None:
