@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from asyncpg.exceptions import InternalClientError
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -98,7 +99,7 @@ def is_unavailable(error: BaseException) -> bool:
         # Constraint and programming errors are our business; everything else the driver
         # raises (refused, reset, cancelled by statement_timeout, shutting down) is an outage.
         return not isinstance(error, exc.IntegrityError | exc.ProgrammingError | exc.DataError)
-    if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError):
+    if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError | InternalClientError):
         return isinstance(error, _ASYNCPG_OUTAGES)
     return isinstance(error, exc.TimeoutError | exc.InterfaceError | OSError | TimeoutError)
 
@@ -106,6 +107,7 @@ def is_unavailable(error: BaseException) -> bool:
 # asyncpg errors that mean "the server is gone, starting, stopping or overloaded".
 _ASYNCPG_OUTAGES = (
     asyncpg.InterfaceError,  # includes ConnectionDoesNotExistError
+    InternalClientError,  # a connection left mid-protocol by an interrupted operation
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,  # shutdown, cannot connect now, cancelled
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections

@@ -101,6 +101,11 @@ class _Compiled:
         return [params[name] for name in self.order]
 
 
+# A connection left in an unknown protocol state (e.g. an operation interrupted half-way)
+# must not go back into the pool.
+_BROKEN_CONNECTION = (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, TimeoutError)
+
+
 def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -170,7 +175,11 @@ class AsyncpgMapStore:
         pool = self._pool or await self._ready()
         started = time.perf_counter()
         async with pool.acquire(timeout=self._timeout) as connection:
-            row: Row | None = await connection.fetchrow(compiled.sql, *args)
+            try:
+                row: Row | None = await connection.fetchrow(compiled.sql, *args)
+            except _BROKEN_CONNECTION:
+                connection.terminate()  # the pool opens a fresh one next time
+                raise
         METRICS.observe_query(compiled.operation, time.perf_counter() - started)
         return row
 
@@ -187,14 +196,22 @@ class AsyncpgMapStore:
         pool = self._pool or await self._ready()
         started = time.perf_counter()
         async with pool.acquire(timeout=self._timeout) as connection:
-            rows: list[Row] = await connection.fetch(self._read_map.sql, user_id)
+            try:
+                rows: list[Row] = await connection.fetch(self._read_map.sql, user_id)
+            except _BROKEN_CONNECTION:
+                connection.terminate()
+                raise
         METRICS.observe_query("SELECT", time.perf_counter() - started)
         return rows
 
     async def ping(self) -> None:
         pool = self._pool or await self._ready()
         async with pool.acquire(timeout=self._timeout) as connection:
-            await connection.fetchval("SELECT 1")
+            try:
+                await connection.fetchval("SELECT 1")
+            except _BROKEN_CONNECTION:
+                connection.terminate()
+                raise
 
     async def close(self) -> None:
         if self._opening is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.auth import TokenVerifier
+from service.checks import SharedCheck
 from service.mapstore import MapStore
 from service.queries import Queries
 from service.ratelimit import RateLimiter
@@ -28,4 +29,6 @@ class Services:
     verifier: TokenVerifier
     limiter: RateLimiter
     seen: SeenUsers
+    database_check: SharedCheck
+    storage_check: SharedCheck
     started_at: float = field(default_factory=time.monotonic)

@@ -1,16 +1,15 @@
 """`/heartbeat`: liveness with real dependency checks, answered within 2 s whatever hangs.
 
-Both checks run concurrently under a deadline. Concurrent heartbeats share one check in
-flight, and the storage answer is reused for a few seconds, so a load balancer (or a
-benchmark) polling hard does not multiply the work on the dependencies.
+Both checks (`service.checks.SharedCheck`, built in `service.app`) run concurrently and
+each is awaited for at most 1.5 s. Concurrent heartbeats share one check in flight, and
+answers are reused briefly (database 0.25 s, storage 5 s), so a load balancer (or a benchmark)
+polling hard does not multiply the work on the dependencies.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.responses import Response
 
@@ -19,66 +18,14 @@ from service.endpoints import Access, Call, Endpoint
 from service.jsonresponse import json_response
 from service.schemas import Heartbeat
 
-CHECK_TIMEOUT_SECONDS = 1.5
 RETRY_AFTER_SECONDS = "5"
 
 
-class SharedCheck:
-    """Runs `probe` at most once at a time and reuses its result for `ttl` seconds."""
-
-    def __init__(self, probe: Callable[[], Awaitable[None]], ttl: float) -> None:
-        self._probe = probe
-        self._ttl = ttl
-        self._inflight: asyncio.Task[dict[str, Any]] | None = None
-        self._result: dict[str, Any] | None = None
-        self._expires = 0.0
-
-    async def _run(self) -> dict[str, Any]:
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-                await self._probe()
-        except TimeoutError:
-            return {"status": "fail", "latencyMs": None, "error": "timed out"}
-        except Exception as error:
-            return {"status": "fail", "latencyMs": None, "error": type(error).__name__}
-        return {"status": "ok", "latencyMs": round((time.perf_counter() - started) * 1000, 2)}
-
-    async def result(self) -> dict[str, Any]:
-        now = time.monotonic()
-        if self._result is not None and now < self._expires:
-            return self._result
-        if self._inflight is None:
-            self._inflight = asyncio.get_running_loop().create_task(self._run())
-            self._inflight.add_done_callback(self._finished)
-        # shield: one impatient caller going away must not cancel the others' check.
-        return await asyncio.shield(self._inflight)
-
-    def _finished(self, task: asyncio.Task[dict[str, Any]]) -> None:
-        self._inflight = None
-        if not task.cancelled() and task.exception() is None:
-            self._result = task.result()
-            self._expires = time.monotonic() + self._ttl
-
-
-def heartbeat_checks(call: Call) -> tuple[SharedCheck, SharedCheck]:
-    state = call.request.app.state
-    checks: tuple[SharedCheck, SharedCheck] | None = getattr(state, "heartbeat_checks", None)
-    if checks is None:
-        services = call.services
-
-        async def database() -> None:
-            # The pool that serves the map: the check sees what the hot path would see.
-            await services.map_store.ping()
-
-        checks = (SharedCheck(database, ttl=0.0), SharedCheck(services.storage.check, ttl=5.0))
-        state.heartbeat_checks = checks
-    return checks
-
-
 async def heartbeat(call: Call) -> Response:
-    database_check, storage_check = heartbeat_checks(call)
-    database, storage = await asyncio.gather(database_check.result(), storage_check.result())
+    services = call.services
+    database, storage = await asyncio.gather(
+        services.database_check.result(), services.storage_check.result()
+    )
     healthy = database["status"] == "ok" and storage["status"] == "ok"
     body = {
         "status": "ok" if healthy else "fail",
