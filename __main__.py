@@ -184,7 +184,11 @@ service = ContainerService(
         image_tag=settings.service.image_tag,
         extra_containers=datadog_containers(shipping),
         log_configuration=app_log_configuration(shipping),
-        app_environment=app_environment(shipping),
+        # The pool the connection budget in settings counts on (docs/deploy.md).
+        app_environment=[
+            *app_environment(shipping),
+            {"name": "DB_POOL_SIZE", "value": str(settings.service.pool_size)},
+        ],
         app_docker_labels=app_docker_labels(shipping),
         app_depends_on=app_depends_on(shipping),
         datadog_api_key_secret_arn=datadog_key.secret_arn if datadog_key is not None else None,

@@ -160,12 +160,16 @@ class ServiceSettings:
     image_tag: str | None
 
     @property
-    def max_database_connections(self) -> int:
-        """Connections the service may open at full scale: tasks x workers x (pool + overflow).
+    def connections_per_worker(self) -> int:
+        """What one uvicorn worker may hold with DB_POOL_SIZE=pool_size: the request-path pool
+        (service/mapstore.py, pool_size) plus the SQLAlchemy pool (service/db.py, a quarter of
+        it, at least 2; no overflow)."""
+        return self.pool_size + max(2, self.pool_size // 4)
 
-        service/db.py lets each worker's pool overflow by as many connections again.
-        """
-        return self.max_count * self.workers * self.pool_size * 2
+    @property
+    def max_database_connections(self) -> int:
+        """Connections the service may hold at full scale: tasks x workers x per worker."""
+        return self.max_count * self.workers * self.connections_per_worker
 
 
 @dataclass(frozen=True)
@@ -394,7 +398,7 @@ def load_settings(
     capacity = default_max_connections(database.instance_class)
     if capacity and service.max_database_connections > capacity * CONNECTION_BUDGET_SHARE:
         pulumi.log.warn(
-            f"{read.key('serviceMaxCount')} x serviceWorkers x servicePoolSize x 2 = "
+            f"{read.key('serviceMaxCount')} x serviceWorkers x (servicePoolSize + a quarter) = "
             f"{service.max_database_connections} connections exceeds "
             f"{CONNECTION_BUDGET_SHARE:.0%} of {database.instance_class}'s ~{capacity} "
             "max_connections (see docs/deploy.md)"

@@ -214,6 +214,8 @@ def test_service_environment_points_at_this_stacks_resources(stack: Recording) -
     assert environment["AUTH_ISSUER"] == stack.outputs["issuer"]
     assert environment["AUTH_AUDIENCE"] == stack.outputs["app_client_id"]
     assert environment["ENVIRONMENT"] == stack.stack
+    # The pool size the connection budget counts on.
+    assert environment["DB_POOL_SIZE"] == ("5" if stack.stack == "dev" else "10")
     secret_arn = database.outputs["masterUserSecrets"][0]["secretArn"]
     assert {s["name"]: s["valueFrom"] for s in app["secrets"]} == {
         "DB_USER": f"{secret_arn}:username::",

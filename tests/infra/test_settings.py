@@ -126,9 +126,13 @@ def test_prod_stack_is_redundant_and_protected() -> None:
 
 
 def test_connection_budget_fits_the_instance_in_both_stacks() -> None:
-    # RDS default max_connections ~ memory/9.5MB: ~80 on db.t4g.micro, ~800 on db.m7g.large.
-    assert settings_for("dev").service.max_database_connections <= 60
-    assert settings_for("prod", PROD_SECRETS).service.max_database_connections <= 600
+    # RDS default max_connections ~ memory/9.5MB: ~84 on db.t4g.micro, ~873 on db.m7g.large.
+    dev = settings_for("dev").service
+    assert dev.connections_per_worker == 5 + 2
+    assert dev.max_database_connections == 2 * 1 * 7 <= 0.75 * 84
+    prod = settings_for("prod", PROD_SECRETS).service
+    assert prod.connections_per_worker == 10 + 2
+    assert prod.max_database_connections == 10 * 2 * 12 <= 0.75 * 873
 
 
 def test_unset_keys_take_the_declared_defaults() -> None:
@@ -309,5 +313,5 @@ def test_a_connection_budget_beyond_the_instance_is_flagged(
     assert warnings == []
     settings_for("dev", {"serviceMaxCount": "4", "serviceWorkers": "2", "servicePoolSize": "10"})
     (message,) = warnings
-    assert "awaterra:serviceMaxCount" in message and "160 connections" in message
+    assert "awaterra:serviceMaxCount" in message and "96 connections" in message
     assert "db.t4g.micro's ~84 max_connections" in message
