@@ -218,7 +218,8 @@ if settings.edge.waf_enabled:
         ),
     )
 
-if settings.datadog.enabled and settings.datadog.api_key and settings.datadog.app_key:
+datadog_keys = (settings.datadog.api_key, settings.datadog.app_key)
+if settings.datadog.enabled and datadog_keys[0] is not None and datadog_keys[1] is not None:
     # Imported only here: pulumi_datadog takes seconds to load and dev does not need it.
     import pulumi_aws as aws
 
@@ -236,8 +237,8 @@ if settings.datadog.enabled and settings.datadog.api_key and settings.datadog.ap
             db_instance_identifier=database.instance_identifier,
             # Unmodelled classes: assume the smallest so connection alerts fire early.
             db_max_connections=default_max_connections(settings.database.instance_class) or 80,
-            api_key=settings.datadog.api_key,
-            app_key=settings.datadog.app_key,
+            api_key=datadog_keys[0],
+            app_key=datadog_keys[1],
             site=settings.datadog.site,
             notify=settings.datadog.notify,
             datadog_service=SERVICE_NAME,
