@@ -65,6 +65,9 @@ class DatadogShippingArgs:
     api_key_secret_arn: pulumi.Input[str] | None
     # CloudWatch group for the agent's and the log router's own logs.
     log_group_name: pulumi.Input[str]
+    # Must be the prefix the task execution role may write under (ContainerService's
+    # LOG_STREAM_PREFIX); ECS names the streams <prefix>/<container>/<task id>.
+    log_stream_prefix: str = "service"
     app_port: int = 8000
     agent_image: str = DEFAULT_AGENT_IMAGE
     log_router_image: str = DEFAULT_LOG_ROUTER_IMAGE
@@ -92,13 +95,13 @@ class DatadogShippingArgs:
         return self.mode == "firelens"
 
 
-def _awslogs(args: DatadogShippingArgs, stream_prefix: str) -> dict[str, Any]:
+def _awslogs(args: DatadogShippingArgs) -> dict[str, Any]:
     return {
         "logDriver": "awslogs",
         "options": {
             "awslogs-group": args.log_group_name,
             "awslogs-region": args.region,
-            "awslogs-stream-prefix": stream_prefix,
+            "awslogs-stream-prefix": args.log_stream_prefix,
         },
     }
 
@@ -142,7 +145,7 @@ def agent_container(args: DatadogShippingArgs) -> dict[str, Any]:
         },
         # The agent writes its run files under /opt/datadog-agent/run and /var/run/datadog.
         "readonlyRootFilesystem": False,
-        "logConfiguration": _awslogs(args, AGENT_CONTAINER),
+        "logConfiguration": _awslogs(args),
     }
 
 
@@ -164,7 +167,7 @@ def log_router_container(args: DatadogShippingArgs) -> dict[str, Any]:
             },
         },
         "readonlyRootFilesystem": False,
-        "logConfiguration": _awslogs(args, LOG_ROUTER_CONTAINER),
+        "logConfiguration": _awslogs(args),
     }
 
 

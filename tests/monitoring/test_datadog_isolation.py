@@ -68,3 +68,34 @@ def test_a_stack_with_datadog_disabled_creates_and_imports_nothing_datadog() -> 
         for container in containers:
             driver = container.get("logConfiguration", {}).get("logDriver")
             assert driver in (None, "awslogs"), container["name"]
+
+
+def test_prod_with_datadog_builds_monitoring_and_ships_from_the_task() -> None:
+    from ops.offline import run_program
+
+    recording = run_program("prod", {"datadogApiKey": "dd-api", "datadogAppKey": "dd-app"})
+    recording.one("awaterra:monitoring:Monitoring")
+    for output in ("dashboard_url", "availability_slo_url", "latency_slo_url", "synthetic_url"):
+        assert recording.outputs[output].startswith("https://app.datadoghq.com/"), output
+    # The dashboard and monitors watch this stack's own resources.
+    lb_suffix = recording.one("aws:lb/loadBalancer:LoadBalancer").outputs["arnSuffix"]
+    hosts = next(r for r in recording if r.name == "monitoring-error-rate")
+    assert f"loadbalancer:{lb_suffix.lower()}" in hosts.inputs["query"]
+    task = recording.one("aws:ecs/taskDefinition:TaskDefinition")
+    containers = {c["name"]: c for c in json.loads(task.inputs["containerDefinitions"])}
+    assert {"datadog-agent", "log-router"} <= set(containers)
+    app = containers["app"]
+    environment = {e["name"]: e["value"] for e in app["environment"]}
+    assert environment["DD_TRACE_ENABLED"] == "true"
+    assert environment["DD_SERVICE"] == "awaterra-api"
+    assert "com.datadoghq.ad.checks" in app["dockerLabels"]
+    assert app["logConfiguration"]["logDriver"] == "awsfirelens"
+    # Every container logging to CloudWatch writes streams the execution role may create.
+    execution = recording.named("api-execution-permissions")
+    statements = json.loads(execution.inputs["policy"])["Statement"]
+    (logs,) = [s for s in statements if "logs:CreateLogStream" in s["Action"]]
+    for name, definition in containers.items():
+        options = definition.get("logConfiguration", {}).get("options", {})
+        if definition["logConfiguration"]["logDriver"] == "awslogs":
+            prefix = options["awslogs-stream-prefix"]
+            assert any(r.endswith(f":log-stream:{prefix}/*") for r in logs["Resource"]), name

@@ -59,6 +59,10 @@ def test_sidecar_runs_the_agent_with_the_key_from_secrets_manager() -> None:
     assert agent["secrets"] == [{"name": "DD_API_KEY", "valueFrom": SECRET_ARN}]
     assert agent["logConfiguration"]["logDriver"] == "awslogs"
     assert agent["logConfiguration"]["options"]["awslogs-group"] == "/awaterra/prod/api"
+    # The execution role may only create streams under ContainerService's prefix.
+    from components.container_service import LOG_STREAM_PREFIX
+
+    assert agent["logConfiguration"]["options"]["awslogs-stream-prefix"] == LOG_STREAM_PREFIX
     # Sidecar mode leaves the app's logs in CloudWatch.
     assert shipping.app_log_configuration(args) is None
     assert shipping.execution_role_secret_arns(args) == [SECRET_ARN]
