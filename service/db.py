@@ -7,15 +7,13 @@ the service recovers after a database restart without a pre-ping round trip per 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import orjson
 from asyncpg.exceptions import InternalClientError
-from sqlalchemy import event, exc, text
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -112,12 +110,3 @@ _ASYNCPG_OUTAGES = (
     asyncpg.exceptions.OperatorInterventionError,  # shutdown, cannot connect now, cancelled
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections
 )
-
-
-async def ping(engine: AsyncEngine, limit_seconds: float) -> float:
-    """Run `SELECT 1`; return the latency in milliseconds. Raises on failure or timeout."""
-    started = time.perf_counter()
-    async with asyncio.timeout(limit_seconds):
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    return (time.perf_counter() - started) * 1000

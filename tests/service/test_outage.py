@@ -82,6 +82,10 @@ async def test_database_restart(
         await asyncio.sleep(1.5)
         heartbeat = await client.get("/heartbeat")
         assert heartbeat.status_code == 503
+        # Routes on the SQLAlchemy engine (not the map's asyncpg pool) fail the same way.
+        config = await client.get("/config")
+        assert config.status_code == 503 and config.headers["retry-after"]
+        assert config.json()["error"]["code"] == "unavailable"
         assert heartbeat.json()["checks"]["database"]["status"] == "fail"
         await asyncio.to_thread(own_cluster.start)
 
@@ -93,6 +97,8 @@ async def test_database_restart(
         stop.set()
         await task
 
+        assert (await client.get("/config")).status_code == 200
+        assert (await client.get("/practices", headers=headers)).status_code == 200
         assert 503 in statuses, "the outage was never observed"
         assert statuses[-1] == 200, "writes did not recover"
         assert slowest < 6.0, f"a request hung for {slowest:.1f}s"
