@@ -117,11 +117,29 @@ def _single_values(request: Request) -> dict[str, str]:
     return values
 
 
+async def _body(request: Request) -> bytes:
+    """The whole body, straight from the ASGI receive channel (Starlette's `Request.body()`
+    goes through an async generator; this is the request path, so it counts)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            # Nobody will read the answer; this just ends the request without an error log.
+            raise MalformedJson("request body incomplete: the client disconnected")
+        chunk = message.get("body", b"")
+        if not message.get("more_body", False):
+            if not chunks:
+                return bytes(chunk)
+            chunks.append(chunk)
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
 async def _read_body(request: Request, endpoint: Endpoint) -> Any:
     adapter = endpoint.body_adapter
     if adapter is None:
         return None
-    raw = await request.body()
+    raw = await _body(request)
     if not raw.strip() and endpoint.body_optional:
         raw = b"{}"
     try:

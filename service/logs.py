@@ -81,9 +81,17 @@ def _write_stdout(data: bytes) -> None:
         view = view[written:]
 
 
+_second_text: tuple[int, str] = (-1, "")
+
+
 def utc_now_text() -> str:
+    """`2026-01-01T00:00:00.123Z`; the part up to the second is formatted once per second."""
+    global _second_text
     now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    second = int(now)
+    if _second_text[0] != second:
+        _second_text = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{_second_text[1]}.{int((now - second) * 1000):03d}Z"
 
 
 class AccessLog:
