@@ -76,6 +76,8 @@ class LoadResult:
     p99_ms: float
     max_ms: float
     server_cpu_percent: float
+    load_before: float
+    load_after: float
 
     @property
     def requests_per_second(self) -> float:
@@ -124,9 +126,9 @@ def run_cli(env: Mapping[str, str], *args: str) -> str:
 
 @contextmanager
 def serving(
-    env: Mapping[str, str], port: int, log_path: Path, profile: Path | None = None
+    env: Mapping[str, str], port: int, log_path: Path, workers: int, profile: Path | None = None
 ) -> Iterator[psutil.Process]:
-    serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     command = [sys.executable, "-m", "service", *serve]
     if profile:
         # uvicorn re-raises SIGTERM after its shutdown; turn it into SystemExit so cProfile
@@ -257,6 +259,18 @@ def find_wrk(allow_install: bool) -> str | None:
     return shutil.which("wrk")
 
 
+def server_cpu_seconds(server: psutil.Process) -> float:
+    """User + system CPU of the server and its worker processes so far."""
+    total = 0.0
+    for process in [server, *server.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def describe_client(wrk: str | None) -> str:
     if not wrk:
         return "bench/loadgen.py (raw asyncio sockets)"
@@ -284,16 +298,19 @@ def run_load(
         command = [sys.executable, str(ROOT / "bench" / "loadgen.py"), "--port", str(port),
                    "--mode", mode, "--connections", str(connections), "--duration",
                    str(duration), "--users-file", str(users_file), "--practices", str(practices)]
-    cpu_before = sum(server.cpu_times()[:2])
+    cpu_before = server_cpu_seconds(server)
+    load_before = os.getloadavg()[0]
     started = time.monotonic()
     completed = subprocess.run(command, env=env, capture_output=True, text=True,
                                timeout=duration + 60)
     wall = time.monotonic() - started
-    cpu_used = sum(server.cpu_times()[:2]) - cpu_before
+    cpu_used = server_cpu_seconds(server) - cpu_before
+    load_after = os.getloadavg()[0]
     for line in completed.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
             result: dict[str, float] = json.loads(line.removeprefix("BENCH_RESULT "))
             result["server_cpu_percent"] = 100.0 * cpu_used / wall if wall else 0.0
+            result["load_before"], result["load_after"] = load_before, load_after
             return result
     raise RuntimeError(f"load generator gave no result:\n{completed.stdout}\n{completed.stderr}")
 
@@ -313,6 +330,8 @@ def to_result(scenario: str, connections: int, raw: Mapping[str, float]) -> Load
         p99_ms=raw["p99_us"] / 1000,
         max_ms=raw["max_us"] / 1000,
         server_cpu_percent=raw["server_cpu_percent"],
+        load_before=raw["load_before"],
+        load_after=raw["load_after"],
     )
 
 
@@ -385,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument("--skip-pgbench", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (default 1); "
+                        "memory is reported per worker, CPU for all of them")
     parser.add_argument("--pool-size", type=int, help="DB_POOL_SIZE for the service "
                         "(default: the service's own default)")
     parser.add_argument("--profile", type=Path, metavar="FILE",
@@ -411,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         users_file = workdir / "users.txt"
         write_users_file(users_file, workdir / "data", args.users)
         port = free_port()
-        with serving(env, port, workdir / "service.log", args.profile) as server:
+        with serving(env, port, workdir / "service.log", args.workers, args.profile) as server:
             seed_practices(f"http://127.0.0.1:{port}", admin_token, args.practices)
             load = functools.partial(run_load, wrk=wrk, port=port, users_file=users_file,
                                      practices=args.practices, threads=args.wrk_threads,
@@ -460,13 +481,16 @@ def report(
     args: argparse.Namespace, client: str,
 ) -> dict[str, Any]:
     cpu = f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()})"
-    print(f"\nawaterra bench: 1 worker, PostgreSQL (fsync off), {client}, {cpu}")
+    workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
+    print(f"\nawaterra bench: {workers}, PostgreSQL (fsync off), {client}, {cpu}")
     print(f"{'scenario':<16}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-          f"{'max ms':>9}{'errors':>8}{'stale':>7}{'srv CPU':>9}{'req/CPU-s':>11}")
+          f"{'max ms':>9}{'errors':>8}{'stale':>7}{'srv CPU':>9}{'req/CPU-s':>11}"
+          f"{'load avg':>12}")
     for r in results:
         print(f"{r.scenario:<16}{r.connections:>6}{r.requests_per_second:>10.0f}{r.p50_ms:>9.2f}"
               f"{r.p95_ms:>9.2f}{r.p99_ms:>9.2f}{r.max_ms:>9.1f}{r.errors:>8}{r.not_applied:>7}"
-              f"{r.server_cpu_percent:>8.0f}%{r.requests_per_cpu_second:>11.0f}")
+              f"{r.server_cpu_percent:>8.0f}%{r.requests_per_cpu_second:>11.0f}"
+              f"{r.load_before:>6.1f}>{r.load_after:<4.1f}")
     by_key = {(r.scenario, r.connections): r for r in results}
     map_load = by_key.get(("POST /map", args.throughput_connections))
     map_latency = by_key.get(("POST /map", args.latency_connections))
@@ -479,7 +503,8 @@ def report(
               f"{pgbench['failed']:.0f} failed)")
         print(f"ratio POST /map / pgbench: {ratio:.3f}")
     peak_mb = max(peak_rss.values(), default=0) / 2**20
-    print(f"peak worker RSS under load: {peak_mb:.1f} MB")
+    print(f"peak worker RSS under load: {peak_mb:.1f} MB"
+          f"{' (the largest worker)' if len(peak_rss) > 1 else ''}")
 
     checks = {
         f"ratio >= {TARGETS['ratio_min']}": ratio is not None and ratio >= TARGETS["ratio_min"],
