@@ -71,6 +71,19 @@ def test_pulumi_yaml_declares_every_key_with_type_description_and_the_code_defau
             assert isinstance(spec["default"], python_types[spec["type"]]), key
 
 
+def test_config_declarations_use_only_what_the_project_schema_allows() -> None:
+    # Pulumi's project schema: a plain value, or {type, items, description, secret, default}
+    # with type one of string/integer/boolean/array, and items for arrays.
+    for key, spec in project_config().items():
+        if not isinstance(spec, dict):
+            assert isinstance(spec, (str, int, bool)), key
+            continue
+        assert set(spec) <= {"type", "items", "description", "secret", "default"}, key
+        assert spec["type"] in ("string", "integer", "boolean", "array"), key
+        if spec["type"] == "array":
+            assert spec["items"] == {"type": "string"}, key
+
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_stack_files_only_set_declared_keys_and_no_secret_in_plain_text(stack: str) -> None:
     declared = set(project_config())
