@@ -36,6 +36,7 @@ from service.errors import (
     handle_http_exception,
     handle_unexpected,
 )
+from service.fastlane import FastLane
 from service.logs import AccessLog
 from service.mapstore import build_map_store
 from service.metrics import MetricsMiddleware, instrument_engine, metrics_route
@@ -57,6 +58,10 @@ ENDPOINTS: Sequence[Endpoint] = (
     *events.ENDPOINTS,
     *config.ENDPOINTS,
 )
+# Most of the traffic: dispatched without Starlette's per-request layers (service.fastlane).
+HOT_ENDPOINTS = [
+    e for e in ENDPOINTS if (e.method, e.path) in {("POST", "/map"), ("GET", "/heartbeat")}
+]
 # The heartbeat answers within 2 s whatever hangs. A load balancer polling every few seconds
 # always gets a fresh check; a flood of heartbeats shares one database round trip per quarter
 # second instead of one each.
@@ -152,8 +157,9 @@ def create_app(
             await services.engine.dispose()
             access_log.flush()
 
+    api_routes = build_routes(ENDPOINTS)
     routes: list[BaseRoute] = [
-        *build_routes(ENDPOINTS),
+        *api_routes,
         *docs_routes(openapi_document()),
         metrics_route,
         *storage.routes,
@@ -174,8 +180,9 @@ def create_app(
         },
     )
     starlette.state.services = services
+    fast_lane = FastLane(starlette, api_routes, HOT_ENDPOINTS)
     asgi = RequestContextMiddleware(
-        MetricsMiddleware(starlette),
+        MetricsMiddleware(fast_lane),
         max_body_bytes=settings.max_body_bytes,
         access_log=access_log,
         unlimited_prefixes=UNLIMITED_BODY_PREFIXES,

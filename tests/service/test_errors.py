@@ -181,3 +181,41 @@ async def test_one_json_access_line_per_request(
     assert line["level"] == "info" and line["logger"] == "service.access"
     assert isinstance(line["duration_ms"], float)
     assert "authorization" not in orjson.dumps(line).decode().lower()
+
+
+async def test_hot_path_errors_match_the_rest(
+    app: ServiceApp, client: httpx.AsyncClient, issuer: Issuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST /map skips Starlette's layers (service.fastlane): same answers, same log line."""
+    from service.metrics import METRICS
+
+    practice = await create_practice(client, issuer)
+
+    async def explode(params: object) -> None:
+        raise RuntimeError("INSERT INTO practice_states -- secret")
+
+    monkeypatch.setattr(app.services.map_store, "upsert_state", explode)
+    app.access_log.flush()
+    access = capture_access_log(app)
+    user = unique("u")
+    body = {
+        "userId": user,
+        "practiceData": {
+            "practiceId": practice,
+            "status": "completed",
+            "progress": 1,
+            "updatedAt": "2026-01-01T00:00:00Z",
+        },
+    }
+    response = await client.post("/map", json=body, headers=issuer.headers(user))
+    error = assert_error(response, 500, "internal")
+    assert "secret" not in response.text and error["message"] == "internal error"
+    assert_error(await client.post("/map", json=body), 401, "unauthorized")
+    assert_error(
+        await client.post("/map", content=b"{", headers=issuer.headers(user)), 400, "malformed_json"
+    )
+    app.access_log.flush()
+    assert [line["route"] for line in access] == ["/map"] * 3
+    assert [line["status"] for line in access] == [500, 401, 400]
+    samples = METRICS.request_duration.collect()[0].samples
+    assert any(s.labels.get("route") == "/map" and s.labels.get("status") == "500" for s in samples)
