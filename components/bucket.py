@@ -3,7 +3,8 @@
 `MediaBucket(name, MediaBucketArgs(cors_allowed_origins=["https://app.example.com"]))`
 
 Private (all four public-access blocks, `BucketOwnerEnforced`), encrypted with its own rotating
-KMS key and an S3 bucket key (fewer KMS calls), versioned, TLS 1.2+ only. Lifecycle aborts
+KMS key and an S3 bucket key (fewer KMS calls; uploads asking for another key or SSE-S3 are
+denied), versioned, TLS 1.2+ only. Lifecycle aborts
 incomplete multipart uploads and expires old versions. CORS admits PUT/GET/HEAD from the listed
 origins only, for the app's signed uploads and downloads. Server access logs go to the log
 bucket when `access_log_bucket` is given (prod). `force_destroy` stays off unless the caller asks.
@@ -49,6 +50,38 @@ class MediaBucketArgs:
                 )
         if self.noncurrent_expire_after_days < 1 or self.abort_multipart_after_days < 1:
             raise ValueError("MediaBucket: lifecycle periods must be >= 1 day")
+
+
+def _encryption_statements(
+    bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str]
+) -> list[dict[str, object]]:
+    """Uploads that ask for encryption must ask for this bucket's key; those that do not ask get
+    it by default. Nobody can store an object under SSE-S3 or another key."""
+    objects = pulumi.Output.concat(bucket_arn, "/*")
+    return [
+        {
+            "Sid": "DenyOtherEncryption",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {
+                "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+            },
+        },
+        {
+            "Sid": "DenyOtherKeys",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {
+                "StringNotEqualsIfExists": {
+                    "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn
+                }
+            },
+        },
+    ]
 
 
 class MediaBucket(pulumi.ComponentResource):
@@ -127,7 +160,9 @@ class MediaBucket(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.id,
-            policy=policy_document(transport_statements(bucket.arn)),
+            policy=policy_document(
+                [*transport_statements(bucket.arn), *_encryption_statements(bucket.arn, key.arn)]
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=baseline),
         )
 

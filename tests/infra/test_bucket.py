@@ -114,6 +114,22 @@ def test_media_is_encrypted_with_its_own_rotating_key_and_a_bucket_key(
     assert recording.outputs["media_key"] == key.outputs["arn"]
 
 
+def test_media_refuses_uploads_under_another_encryption(recording: Recording) -> None:
+    policy = of(recording, "BucketPolicy", "media")
+    objects = f"{bucket_of(recording, 'media').outputs['arn']}/*"
+    key = recording.one("aws:kms/key:Key", "media-key").outputs["arn"]
+    other = by_sid(policy, "DenyOtherEncryption")
+    assert other["Effect"] == "Deny" and other["Action"] == "s3:PutObject"
+    assert other["Resource"] == objects
+    assert other["Condition"] == {
+        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+    }
+    keys = by_sid(policy, "DenyOtherKeys")
+    assert keys["Condition"] == {
+        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key}
+    }
+
+
 def test_media_lifecycle_aborts_uploads_and_expires_old_versions(recording: Recording) -> None:
     rules = {
         r["id"]: r for r in of(recording, "BucketLifecycleConfiguration", "media").inputs["rules"]
