@@ -1,0 +1,48 @@
+"""Log lines: JSON, one per record, no tracebacks or exception messages."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+
+from service.logs import REQUEST_ID, AccessLog, JsonFormatter
+
+
+def test_exceptions_are_reduced_to_their_type() -> None:
+    logger = logging.getLogger("test.logs")
+    try:
+        raise ValueError("password=hunter2 in SELECT ...")
+    except ValueError:
+        record = logger.makeRecord(
+            "test.logs",
+            logging.ERROR,
+            __file__,
+            1,
+            "failed: %s",
+            ("x",),
+            exc_info=__import__("sys").exc_info(),
+        )
+    token = REQUEST_ID.set("req-1")
+    try:
+        line = JsonFormatter().format(record)
+    finally:
+        REQUEST_ID.reset(token)
+    assert "\n" not in line
+    body = orjson.loads(line)
+    assert body["message"] == "failed: x" and body["level"] == "error"
+    assert body["error_type"] == "ValueError" and body["request_id"] == "req-1"
+    assert "hunter2" not in line and "Traceback" not in line
+
+
+def test_access_log_buffers_and_flushes_whole_lines() -> None:
+    written: list[bytes] = []
+    log = AccessLog(written.append)
+    log.write({"route": "/map", "status": 200})  # no running loop: written at once
+    log.write({"route": "/map", "status": 201})
+    assert len(written) == 2
+    lines = [orjson.loads(line) for chunk in written for line in chunk.splitlines()]
+    assert [line["status"] for line in lines] == [200, 201]
+    assert all(line["logger"] == "service.access" and line["ts"].endswith("Z") for line in lines)
+    AccessLog(written.append, enabled=False).write({"x": 1})
+    assert len(written) == 2
