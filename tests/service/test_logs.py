@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import orjson
 
@@ -21,7 +22,7 @@ def test_exceptions_are_reduced_to_their_type() -> None:
             1,
             "failed: %s",
             ("x",),
-            exc_info=__import__("sys").exc_info(),
+            exc_info=sys.exc_info(),
         )
     token = REQUEST_ID.set("req-1")
     try:
