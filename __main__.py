@@ -262,6 +262,7 @@ backups = Backups(
         retention_days=settings.backup.retention_days,
         copy_region=settings.backup.copy_region,
         vault_lock=settings.backup.vault_lock,
+        provider_default_tags=settings.default_tags,
     ),
 )
 

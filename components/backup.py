@@ -21,8 +21,8 @@ Outputs: `vault_name`, `vault_arn`, `copy_vault_name`, `copy_vault_arn`, `plan_i
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -57,6 +57,8 @@ class BackupArgs:
     completion_window_minutes: int = 360
     vault_lock: bool = False
     vault_lock_min_retention_days: int = 7
+    # The copy region's provider is explicit: it needs the stack's aws:defaultTags passed in.
+    provider_default_tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.resource_arns:
@@ -94,7 +96,14 @@ class Backups(pulumi.ComponentResource):
         context = account_context(self)
         prefix = f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"
 
-        copy_provider = aws.Provider(f"{name}-copy-region", region=args.copy_region, opts=child)
+        copy_provider = aws.Provider(
+            f"{name}-copy-region",
+            region=args.copy_region,
+            default_tags=aws.ProviderDefaultTagsArgs(tags=dict(args.provider_default_tags))
+            if args.provider_default_tags
+            else None,
+            opts=child,
+        )
         in_copy_region = pulumi.ResourceOptions(parent=self, provider=copy_provider)
 
         vault_key = customer_key(

@@ -224,6 +224,8 @@ class StackSettings:
     domain: str
     hosted_zone_id: str
     region: str
+    # aws:defaultTags (the default provider applies them; explicit providers need them passed).
+    default_tags: Mapping[str, str]
     network: NetworkSettings
     database: DatabaseSettings
     service: ServiceSettings
@@ -345,7 +347,8 @@ def load_settings(
 ) -> StackSettings:
     """Read and validate the whole stack configuration; raise SettingsError naming every bad key."""
     read = _Reader(config or pulumi.Config(NAMESPACE))
-    region = (aws_config or pulumi.Config("aws")).get("region") or "us-east-1"
+    aws = aws_config or pulumi.Config("aws")
+    region = aws.get("region") or "us-east-1"
 
     environment = read.choice("environment", ENVIRONMENTS)
     prod = environment == "prod"
@@ -381,6 +384,7 @@ def load_settings(
     backup = _backup(read, region)
     bucket = _bucket(read, prod)
     datadog = _datadog(read)
+    default_tags = _default_tags(read, aws.get("defaultTags"))
     if prod:
         # The protections the issue and the policy pack require of prod; the two deletion
         # protections stay switchable (with a warning) because teardown needs them off.
@@ -417,6 +421,7 @@ def load_settings(
         domain=domain,
         hosted_zone_id=hosted_zone_id,
         region=region,
+        default_tags=default_tags,
         network=network,
         database=database,
         service=service,
@@ -427,6 +432,22 @@ def load_settings(
         bucket=bucket,
         datadog=datadog,
     )
+
+
+def _default_tags(read: _Reader, raw: str | None) -> dict[str, str]:
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError:
+        parsed = None
+    tags = parsed.get("tags") if isinstance(parsed, dict) else None
+    if not isinstance(tags, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+    ):
+        read.problems.append(f'aws:defaultTags must be {{"tags": {{name: value}}}}, got {raw!r}')
+        return {}
+    return dict(tags)
 
 
 def _network(read: _Reader, prod: bool) -> NetworkSettings:

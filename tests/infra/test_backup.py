@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -57,6 +58,12 @@ def test_copy_vault_and_its_key_live_in_the_copy_region(locked: Recording) -> No
         assert resource.provider is not None and provider.urn in resource.provider
     for name in ("backups-vault", "backups-vault-key", "backups-plan", "backups-selection"):
         assert not (locked.named(name).provider or "").startswith(provider.urn)
+
+
+def test_copy_provider_carries_the_stack_default_tags() -> None:
+    tags = {"project": "awaterra", "environment": "prod"}
+    (provider,) = build(provider_default_tags=tags).of_type("pulumi:providers:aws")
+    assert json.loads(provider.inputs["defaultTags"]) == {"tags": tags}
 
 
 def test_plan_runs_daily_keeps_retention_and_copies_to_the_other_region(locked: Recording) -> None:

@@ -402,6 +402,8 @@ def test_backups_cover_database_and_bucket_and_leave_the_region(stack: Recording
     assert rule["lifecycle"]["deleteAfter"] == (35 if stack.stack == "prod" else 7)
     (provider,) = stack.of_type("pulumi:providers:aws")
     assert provider.inputs["region"] == "us-west-2"
+    tags = json.loads(provider.inputs["defaultTags"])["tags"]
+    assert tags == {"project": "awaterra", "environment": stack.stack, "managed-by": "pulumi"}
     assert (
         rule["copyActions"][0]["destinationVaultArn"]
         == stack.named("backups-copy-vault").outputs["arn"]

@@ -148,6 +148,20 @@ def test_connection_budget_fits_the_instance_in_both_stacks() -> None:
     assert prod.max_database_connections == 10 * 2 * 12 <= 0.75 * 873
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_default_tags_name_the_project_and_environment(stack: str) -> None:
+    secrets = PROD_SECRETS if stack == "prod" else {}
+    assert settings_for(stack, secrets).default_tags == {
+        "project": "awaterra",
+        "environment": stack,
+        "managed-by": "pulumi",
+    }
+
+
+def test_malformed_default_tags_are_refused() -> None:
+    assert "aws:defaultTags must be" in error_for("dev", {"aws:defaultTags": '["x"]'})
+
+
 def test_unset_keys_take_the_declared_defaults() -> None:
     settings = settings_for(
         "dev", {"domain": "api.example.org", "hostedZoneId": "Z123ABC"}, use_stack_file=False
@@ -158,6 +172,7 @@ def test_unset_keys_take_the_declared_defaults() -> None:
     assert settings.service.pool_size == DEFAULTS["servicePoolSize"]
     assert settings.backup.copy_region == DEFAULTS["backupCopyRegion"]
     assert settings.service.image_tag is None
+    assert settings.default_tags == {}
 
 
 def test_list_config_accepts_json_and_comma_separated() -> None:
