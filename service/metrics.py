@@ -239,7 +239,15 @@ class MetricsMiddleware:
             metrics.observe_request(method, _route_template(scope), status, elapsed)
 
 
+NOT_FOUND_BODY = b'{"success":false,"error":{"code":"not_found","message":"Not found."}}'
+
+
 async def metrics_endpoint(request: Request) -> Response:
+    # The load balancer answers 404 for /metrics, but it matches the raw path: `/%6Detrics` gets
+    # through and is decoded to /metrics here. Everything the load balancer forwards carries
+    # X-Forwarded-For; the in-task scrapers (Datadog agent, Prometheus) never send it.
+    if "x-forwarded-for" in request.headers:
+        return Response(NOT_FOUND_BODY, status_code=404, media_type="application/json")
     return Response(METRICS.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 

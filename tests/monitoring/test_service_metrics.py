@@ -60,17 +60,19 @@ class Client:
     def __exit__(self, *exc_info: object) -> None:
         return None
 
-    def request(self, method: str, path: str) -> httpx.Response:
+    def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         async def call() -> httpx.Response:
             async with httpx.AsyncClient(
                 transport=self.transport, base_url="http://testserver"
             ) as client:
-                return await client.request(method, path)
+                return await client.request(method, path, headers=headers)
 
         return asyncio.run(call())
 
-    def get(self, path: str) -> httpx.Response:
-        return self.request("GET", path)
+    def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return self.request("GET", path, headers)
 
 
 def _app() -> Starlette:
@@ -118,6 +120,17 @@ def test_metrics_endpoint_reports_requests_by_route_template_and_status() -> Non
     # The raw paths never become label values: that is the cardinality guard.
     label_values = {value for (_, labels_) in samples for _, value in labels_}
     assert not any("breath" in value for value in label_values)
+
+
+def test_metrics_refuse_requests_forwarded_by_the_load_balancer() -> None:
+    with Client(_app()) as client:
+        forwarded = client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7"})
+        direct = client.get("/metrics")
+    assert forwarded.status_code == 404
+    assert forwarded.json()["error"]["code"] == "not_found"
+    assert "awaterra_http" not in forwarded.text
+    assert direct.status_code == 200
+    assert "awaterra_http_request_duration_seconds" in direct.text
 
 
 def test_latency_histogram_has_a_bucket_at_the_200ms_objective() -> None:
