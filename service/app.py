@@ -2,7 +2,8 @@
 
 outermost  RequestContextMiddleware  request id, body limit, access log, last-resort 500
            MetricsMiddleware         Prometheus timings per route template
-           Starlette                 routing, error mapping, lifespan
+           FastLane                  POST /map and GET /heartbeat straight to their handlers
+           Starlette                 routing, error mapping, lifespan, everything else
 """
 
 from __future__ import annotations
