@@ -27,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(host: str, port: int, workers: int) -> int:
     import uvicorn
 
+    from service.metrics import prepare_multiprocess_directory
+
+    # Several workers share one metrics directory, so a scrape sums them all.
+    prepare_multiprocess_directory(workers)
+
     # Each worker builds its own app (engine, pool, caches) through the factory.
     uvicorn.run(
         "service.app:create_app_from_environment",

@@ -101,6 +101,9 @@ class _Compiled:
         return [params[name] for name in self.order]
 
 
+# The `pool` label of this pool in awaterra_db_pool_* (the SQLAlchemy engine is "primary").
+POOL_NAME = "map"
+
 # A connection left in an unknown protocol state (e.g. an operation interrupted half-way)
 # must not go back into the pool.
 _BROKEN_CONNECTION = (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, TimeoutError)
@@ -145,6 +148,8 @@ class AsyncpgMapStore:
         self._timeout = settings.db_statement_timeout_seconds
         self._pool: asyncpg.Pool | None = None
         self._opening: asyncio.Task[asyncpg.Pool] | None = None
+        METRICS.pool_size.labels(POOL_NAME).set(settings.db_pool_size)
+        self._checked_out = METRICS.pool_checked_out.labels(POOL_NAME)
 
     def _create_pool(self) -> asyncpg.Pool:
         settings = self._settings
@@ -182,11 +187,12 @@ class AsyncpgMapStore:
         pool = self._pool or await self._ready()
         started = time.perf_counter()
         async with pool.acquire(timeout=self._timeout) as connection:
-            try:
-                row: Row | None = await connection.fetchrow(compiled.sql, *args)
-            except _BROKEN_CONNECTION:
-                connection.terminate()  # the pool opens a fresh one next time
-                raise
+            with self._checked_out.track_inprogress():
+                try:
+                    row: Row | None = await connection.fetchrow(compiled.sql, *args)
+                except _BROKEN_CONNECTION:
+                    connection.terminate()  # the pool opens a fresh one next time
+                    raise
         METRICS.observe_query(compiled.operation, time.perf_counter() - started)
         return row
 
@@ -203,22 +209,24 @@ class AsyncpgMapStore:
         pool = self._pool or await self._ready()
         started = time.perf_counter()
         async with pool.acquire(timeout=self._timeout) as connection:
-            try:
-                rows: list[Row] = await connection.fetch(self._read_map.sql, user_id)
-            except _BROKEN_CONNECTION:
-                connection.terminate()
-                raise
+            with self._checked_out.track_inprogress():
+                try:
+                    rows: list[Row] = await connection.fetch(self._read_map.sql, user_id)
+                except _BROKEN_CONNECTION:
+                    connection.terminate()
+                    raise
         METRICS.observe_query("SELECT", time.perf_counter() - started)
         return rows
 
     async def ping(self) -> None:
         pool = self._pool or await self._ready()
         async with pool.acquire(timeout=self._timeout) as connection:
-            try:
-                await connection.fetchval("SELECT 1")
-            except _BROKEN_CONNECTION:
-                connection.terminate()
-                raise
+            with self._checked_out.track_inprogress():
+                try:
+                    await connection.fetchval("SELECT 1")
+                except _BROKEN_CONNECTION:
+                    connection.terminate()
+                    raise
 
     async def close(self) -> None:
         if self._opening is not None:
