@@ -29,6 +29,7 @@ from components.datadog_shipping import (
     app_environment,
     app_log_configuration,
     datadog_containers,
+    datadog_volumes,
 )
 from components.dns import DnsRecord, DnsRecordArgs
 from components.edge import WebAcl, WebAclArgs
@@ -183,6 +184,7 @@ service = ContainerService(
         log_group_name=service_log_group,
         image_tag=settings.service.image_tag,
         extra_containers=datadog_containers(shipping),
+        extra_volumes=datadog_volumes(shipping),
         log_configuration=app_log_configuration(shipping),
         # The pool the connection budget in settings counts on (docs/deploy.md).
         app_environment=[

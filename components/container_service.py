@@ -36,6 +36,10 @@ Args (`ContainerServiceArgs`); required first, then the defaults (all the safe c
 - `extra_containers: Sequence[Mapping] = ()` further container definitions (camelCase ECS JSON,
   values may be Outputs), e.g. the Datadog agent sidecar or FireLens log router from
   components/datadog_shipping.py; names must differ from `app`/`migrate`.
+- `extra_volumes: Sequence[Mapping] = ()` further task-level ephemeral volumes (Fargate bind
+  mounts, `{"name": ...}` only) for the extra containers' writable paths under a read-only root
+  filesystem (`datadog_shipping.datadog_volumes`). Names must be unique and differ from the app's
+  `tmp`; an extra container may mount only these volumes (never the app's `/tmp`).
 - `log_configuration: Mapping | None = None` replaces the `awslogs` configuration of `app` and
   `migrate` (e.g. `awsfirelens`); the log group stays for the extra containers to use.
 - `datadog_api_key_secret_arn: Input[str] | None = None` a secret the execution role may also
@@ -56,6 +60,7 @@ Outputs: `load_balancer_arn`, `load_balancer_arn_suffix`, `load_balancer_dns_nam
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -85,6 +90,8 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 PLATFORM_OF = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}
 CONTAINER_PORT = 8000
 LOG_STREAM_PREFIX = "service"
+# ECS volume names: up to 255 letters, numbers, hyphens and underscores.
+VOLUME_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,7 @@ class ContainerServiceArgs:
     image_tag: str | None = None
     container_user: str = "10001:10001"
     extra_containers: Sequence[Mapping[str, Any]] = ()
+    extra_volumes: Sequence[Mapping[str, Any]] = ()
     log_configuration: Mapping[str, Any] | None = None
     datadog_api_key_secret_arn: pulumi.Input[str] | None = None
     datadog_api_key_kms_key_arn: pulumi.Input[str] | None = None
@@ -166,6 +174,7 @@ class ContainerServiceArgs:
         names = [c.get("name") for c in self.extra_containers]
         if set(names) & {APP, MIGRATE, None} or len(set(names)) != len(names):
             yield f"extra containers need unique names other than app/migrate: {names}"
+        yield from self._volume_problems()
         shadowed = sorted(
             {str(e.get("name")) for e in self.app_environment} & CONTRACT_VARIABLES
         )
@@ -173,6 +182,32 @@ class ContainerServiceArgs:
             yield f"app_environment may not replace contract variables: {shadowed}"
         if self.container_user.split(":")[0] in ("", "0", "root"):
             yield f"container_user must be a non-root user, got {self.container_user!r}"
+
+    def _volume_problems(self) -> Iterator[str]:
+        names = [volume.get("name") for volume in self.extra_volumes]
+        for volume in self.extra_volumes:
+            if set(volume) != {"name"}:
+                yield (
+                    "extra_volumes are task-level ephemeral volumes given only as {'name': ...}, "
+                    f"got {dict(volume)!r}"
+                )
+        bad = [n for n in names if not (isinstance(n, str) and VOLUME_NAME.fullmatch(n))]
+        if bad:
+            yield f"extra volume names must be 1-255 letters, digits, '-' or '_': {bad}"
+        if TMP_VOLUME in names:
+            yield f"extra volume name {TMP_VOLUME!r} is taken by the app's /tmp volume"
+        duplicates = sorted({str(n) for n in names if names.count(n) > 1})
+        if duplicates:
+            yield f"extra volume names must be unique: {duplicates}"
+        # The app's /tmp holds its data directory: a sidecar gets volumes of its own.
+        for container in self.extra_containers:
+            mounted = [m.get("sourceVolume") for m in container.get("mountPoints") or ()]
+            undeclared = [v for v in mounted if v not in names]
+            if undeclared:
+                yield (
+                    f"extra container {container.get('name')!r} may mount only extra_volumes "
+                    f"(not the app's {TMP_VOLUME!r}), got {undeclared}"
+                )
 
 
 class ContainerService(pulumi.ComponentResource):
@@ -342,7 +377,10 @@ class ContainerService(pulumi.ComponentResource):
             ),
             execution_role_arn=execution_role.arn,
             task_role_arn=task_role.arn,
-            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=TMP_VOLUME)],
+            volumes=[
+                aws.ecs.TaskDefinitionVolumeArgs(name=TMP_VOLUME),
+                *(aws.ecs.TaskDefinitionVolumeArgs(name=v["name"]) for v in args.extra_volumes),
+            ],
             container_definitions=containers,
             opts=child,
         )

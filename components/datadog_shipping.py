@@ -12,6 +12,31 @@ Modes (`awaterra:datadogShipping`):
   check. Logs stay in CloudWatch Logs.
 - `firelens`: the agent as above plus an aws-for-fluent-bit log router; the app's stdout goes
   through FireLens straight to Datadog's log intake (JSON lines parsed into attributes).
+
+Every container here runs with a read-only root filesystem; what they must write goes to
+task-level ephemeral volumes (`datadog_volumes(...)`, for `ContainerServiceArgs.extra_volumes`),
+one set per sidecar, never the app's `/tmp`:
+- the agent follows Datadog's read-only-root guide
+  (https://docs.datadoghq.com/containers/guide/readonly-root-filesystem/) and what Datadog's
+  terraform-aws-ecs-datadog module (v1.1.1, `dd_readonly_root_filesystem`) does on Fargate:
+  volumes at /etc/datadog-agent, /opt/datadog-agent/run, /var/run/datadog and /tmp, plus
+  /var/run/s6 (the image runs s6-overlay with S6_READ_ONLY_ROOT=1, which needs it writable; the
+  image only declares it as an anonymous VOLUME) and file logging off (it logs to stdout, so
+  /var/log/datadog is not written). An empty volume at /etc/datadog-agent would hide the image's
+  configuration, so `datadog-agent-init` (same image, not essential, read-only root too) copies
+  it into the volume first and the agent starts only after it exited 0 (`dependsOn` SUCCESS).
+- the log router writes no state: ECS itself bind-mounts the FireLens socket directory
+  (/var/run) and the generated configuration (/fluent-bit/etc), and our configuration buffers in
+  memory (no `storage.path`); it gets a writable /tmp for plugins that spool there.
+
+Users: the log router runs as root ("0") because FireLens requires it (aws-for-fluent-bit
+troubleshooting/debugging.md, "Amazon ECS FireLens: root is required": ECS creates the log socket
+directory root-owned and the container runtime connects to the socket as root;
+aws/containers-roadmap#2122 is the open request). The agent and its init container keep the
+image's default user (root): Datadog documents an unprivileged (uid 100) agent only for Kubernetes,
+where fsGroup makes the volumes writable; Fargate creates ephemeral bind mounts root-owned 0755
+and ECS has no fsGroup, and Datadog's ECS Fargate module runs the agent as root as well. The
+policy pack excepts exactly these three containers from `ecs-non-root-user` in prod.
 """
 
 from __future__ import annotations
@@ -26,7 +51,23 @@ import pulumi
 SHIPPING_MODES = ("none", "sidecar", "firelens")
 
 AGENT_CONTAINER = "datadog-agent"
+AGENT_INIT_CONTAINER = "datadog-agent-init"
 LOG_ROUTER_CONTAINER = "log-router"
+# Where the init container sees the agent's configuration volume while it copies into it.
+AGENT_CONFIG_STAGING_PATH = "/opt/datadog-agent-config"
+# Task-level ephemeral volume -> the path its container writes (read-only root elsewhere).
+AGENT_WRITABLE_PATHS: Mapping[str, str] = {
+    "datadog-agent-config": "/etc/datadog-agent",
+    "datadog-agent-run": "/opt/datadog-agent/run",
+    "datadog-agent-sockets": "/var/run/datadog",
+    "datadog-agent-s6": "/var/run/s6",
+    "datadog-agent-tmp": "/tmp",  # noqa: S108 (a task volume, not the image's /tmp)
+}
+LOG_ROUTER_WRITABLE_PATHS: Mapping[str, str] = {
+    "log-router-tmp": "/tmp",  # noqa: S108
+}
+# FireLens needs the router to run as root (see the module docstring).
+LOG_ROUTER_USER = "0"
 # Datadog documents the floating major tag for ECS Fargate; pin a digest through the args
 # when a stack needs byte-for-byte reproducible tasks.
 DEFAULT_AGENT_IMAGE = "public.ecr.aws/datadog/agent:7"
@@ -72,6 +113,7 @@ class DatadogShippingArgs:
     agent_image: str = DEFAULT_AGENT_IMAGE
     log_router_image: str = DEFAULT_LOG_ROUTER_IMAGE
     agent_memory_reservation_mib: int = 256
+    agent_init_memory_reservation_mib: int = 32
     log_router_memory_reservation_mib: int = 64
 
     def __post_init__(self) -> None:
@@ -114,6 +156,37 @@ def _unified_tags(args: DatadogShippingArgs) -> str:
     return f"env:{args.environment},service:{args.service}"
 
 
+def _mounts(writable_paths: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [
+        {"sourceVolume": volume, "containerPath": path, "readOnly": False}
+        for volume, path in writable_paths.items()
+    ]
+
+
+def agent_init_container(args: DatadogShippingArgs) -> dict[str, Any]:
+    """Copies the agent image's /etc/datadog-agent into the (empty) configuration volume."""
+    config_volume = next(
+        volume for volume, path in AGENT_WRITABLE_PATHS.items() if path == "/etc/datadog-agent"
+    )
+    return {
+        "name": AGENT_INIT_CONTAINER,
+        "image": args.agent_image,
+        "essential": False,
+        "memoryReservation": args.agent_init_memory_reservation_mib,
+        # `/.` copies dotfiles too; the image has no ENTRYPOINT, so this replaces its CMD.
+        "command": ["sh", "-c", f"cp -R /etc/datadog-agent/. {AGENT_CONFIG_STAGING_PATH}/"],
+        "readonlyRootFilesystem": True,
+        "mountPoints": [
+            {
+                "sourceVolume": config_volume,
+                "containerPath": AGENT_CONFIG_STAGING_PATH,
+                "readOnly": False,
+            }
+        ],
+        "logConfiguration": _awslogs(args),
+    }
+
+
 def agent_container(args: DatadogShippingArgs) -> dict[str, Any]:
     """The Datadog Agent sidecar: APM intake, DogStatsD, Fargate metrics, OpenMetrics scrape."""
     return {
@@ -133,6 +206,8 @@ def agent_container(args: DatadogShippingArgs) -> dict[str, Any]:
                 # Logs travel through FireLens (or stay in CloudWatch), never through the agent.
                 "DD_LOGS_ENABLED": "false",
                 "DD_PROCESS_AGENT_ENABLED": "false",
+                # Its own log goes to stdout (awslogs) only: nothing under /var/log/datadog.
+                "DD_DISABLE_FILE_LOGGING": "true",
             }
         ),
         "secrets": [{"name": "DD_API_KEY", "valueFrom": args.api_key_secret_arn}],
@@ -143,8 +218,9 @@ def agent_container(args: DatadogShippingArgs) -> dict[str, Any]:
             "retries": 3,
             "startPeriod": 15,
         },
-        # The agent writes its run files under /opt/datadog-agent/run and /var/run/datadog.
-        "readonlyRootFilesystem": False,
+        "readonlyRootFilesystem": True,
+        "mountPoints": _mounts(AGENT_WRITABLE_PATHS),
+        "dependsOn": [{"containerName": AGENT_INIT_CONTAINER, "condition": "SUCCESS"}],
         "logConfiguration": _awslogs(args),
     }
 
@@ -166,7 +242,9 @@ def log_router_container(args: DatadogShippingArgs) -> dict[str, Any]:
                 "config-file-value": "/fluent-bit/configs/parse-json.conf",
             },
         },
-        "readonlyRootFilesystem": False,
+        "user": LOG_ROUTER_USER,
+        "readonlyRootFilesystem": True,
+        "mountPoints": _mounts(LOG_ROUTER_WRITABLE_PATHS),
         "logConfiguration": _awslogs(args),
     }
 
@@ -175,10 +253,20 @@ def datadog_containers(args: DatadogShippingArgs) -> list[dict[str, Any]]:
     """The containers to add beside the app (`ContainerServiceArgs.extra_containers`)."""
     containers: list[dict[str, Any]] = []
     if args.runs_agent:
-        containers.append(agent_container(args))
+        containers += [agent_init_container(args), agent_container(args)]
     if args.routes_logs:
         containers.append(log_router_container(args))
     return containers
+
+
+def datadog_volumes(args: DatadogShippingArgs) -> list[dict[str, str]]:
+    """The task volumes those containers mount (for `ContainerServiceArgs.extra_volumes`)."""
+    names: list[str] = []
+    if args.runs_agent:
+        names += AGENT_WRITABLE_PATHS
+    if args.routes_logs:
+        names += LOG_ROUTER_WRITABLE_PATHS
+    return [{"name": name} for name in names]
 
 
 def log_intake_host(site: str) -> str:

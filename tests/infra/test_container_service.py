@@ -452,6 +452,7 @@ def test_datadog_shipping_plugs_in_without_touching_the_contract() -> None:
         replace(
             ARGS,
             extra_containers=tuple(dd.datadog_containers(shipping)),
+            extra_volumes=tuple(dd.datadog_volumes(shipping)),
             log_configuration=dd.app_log_configuration(shipping),
             app_environment=tuple(dd.app_environment(shipping)),
             app_docker_labels=dd.app_docker_labels(shipping),
@@ -460,7 +461,11 @@ def test_datadog_shipping_plugs_in_without_touching_the_contract() -> None:
         )
     )
     containers = _containers(recording)
-    assert set(containers) == {"migrate", "app", dd.AGENT_CONTAINER, dd.LOG_ROUTER_CONTAINER}
+    assert set(containers) == {
+        "migrate", "app", dd.AGENT_INIT_CONTAINER, dd.AGENT_CONTAINER, dd.LOG_ROUTER_CONTAINER
+    }  # fmt: skip
+    task = recording.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    assert task["volumes"] == [{"name": "tmp"}, *dd.datadog_volumes(shipping)]
     app = containers["app"]
     assert app["dependsOn"][0] == {"containerName": "migrate", "condition": "SUCCESS"}
     assert {d["containerName"] for d in app["dependsOn"][1:]} == {
@@ -480,3 +485,87 @@ def test_app_environment_may_not_replace_a_contract_variable() -> None:
     for name in ("DB_HOST", "DATABASE_URL", "DB_PASSWORD"):
         with pytest.raises(ValueError, match="may not replace contract variables"):
             replace(ARGS, app_environment=({"name": name, "value": "elsewhere"},))
+
+
+def _mounted_volumes(recording: Recording) -> dict[str, set[str]]:
+    return {
+        name: {m["sourceVolume"] for m in container.get("mountPoints", [])}
+        for name, container in _containers(recording).items()
+    }
+
+
+def test_prod_program_runs_every_container_read_only_on_task_volumes() -> None:
+    from components import datadog_shipping as dd
+    from ops.plan import record
+
+    recording = record("prod")  # the whole program with Pulumi.prod.yaml (datadogShipping firelens)
+    containers = _containers(recording)
+    assert {dd.AGENT_INIT_CONTAINER, dd.AGENT_CONTAINER, dd.LOG_ROUTER_CONTAINER} <= set(containers)
+    task = recording.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    declared = [volume["name"] for volume in task["volumes"]]
+    assert len(declared) == len(set(declared))
+    for volume in task["volumes"]:
+        assert set(volume) == {"name"}, "ephemeral task storage only: no host path, EFS or Docker"
+    for name, container in containers.items():
+        assert container["readonlyRootFilesystem"] is True, name
+        assert container.get("privileged") in (None, False), name
+    mounted = _mounted_volumes(recording)
+    assert all(volumes <= set(declared) for volumes in mounted.values()), mounted
+    # The app's /tmp (its data directory) is shared with migrate only, never with a sidecar.
+    assert {name for name, volumes in mounted.items() if "tmp" in volumes} == {"app", "migrate"}
+    sidecar_paths = {
+        dd.AGENT_CONTAINER: dd.AGENT_WRITABLE_PATHS,
+        dd.LOG_ROUTER_CONTAINER: dd.LOG_ROUTER_WRITABLE_PATHS,
+    }
+    for name, writable in sidecar_paths.items():
+        mounts = {m["containerPath"]: m["sourceVolume"] for m in containers[name]["mountPoints"]}
+        assert mounts == {path: volume for volume, path in writable.items()}, name
+    # The agent starts once its init copied the configuration; the app after both sidecars.
+    assert containers[dd.AGENT_CONTAINER]["dependsOn"] == [
+        {"containerName": dd.AGENT_INIT_CONTAINER, "condition": "SUCCESS"}
+    ]
+    assert containers[dd.AGENT_INIT_CONTAINER]["essential"] is False
+    assert {d["containerName"] for d in containers["app"]["dependsOn"]} == {
+        "migrate", dd.AGENT_CONTAINER, dd.LOG_ROUTER_CONTAINER
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("volumes", "containers", "message"),
+    [
+        (({"name": "tmp"},), (), "'tmp' is taken by the app's /tmp volume"),
+        (({"name": "cache"}, {"name": "cache"}), (), r"must be unique: \['cache'\]"),
+        (({"name": "no spaces"},), (), "letters, digits"),
+        (({"name": ""},), (), "letters, digits"),
+        (({"name": "x" * 256},), (), "letters, digits"),
+        (({},), (), r"only as \{'name': \.\.\.\}"),
+        (({"name": "host", "host": {"sourcePath": "/"}},), (), r"only as \{'name': \.\.\.\}"),
+        (
+            ({"name": "cache"},),
+            ({"name": "agent", "mountPoints": [{"sourceVolume": "other", "containerPath": "/x"}]},),
+            r"'agent' may mount only extra_volumes .*\['other'\]",
+        ),
+        (
+            (),
+            ({"name": "agent", "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp"}]},),
+            r"not the app's 'tmp'\), got \['tmp'\]",
+        ),
+    ],
+)
+def test_extra_volumes_are_validated(
+    volumes: tuple[dict[str, Any], ...], containers: tuple[dict[str, Any], ...], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        replace(ARGS, extra_volumes=volumes, extra_containers=containers)
+
+
+def test_extra_volumes_reach_the_task_definition() -> None:
+    sidecar = {"name": "agent", "image": "agent:7", "readonlyRootFilesystem": True,
+               "mountPoints": [{"sourceVolume": "agent_run", "containerPath": "/run",
+                                "readOnly": False}]}  # fmt: skip
+    recording = _run(
+        replace(ARGS, extra_volumes=({"name": "agent_run"},), extra_containers=(sidecar,))
+    )
+    task = recording.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    assert task["volumes"] == [{"name": "tmp"}, {"name": "agent_run"}]
+    assert _mounted_volumes(recording)["agent"] == {"agent_run"}

@@ -48,8 +48,8 @@ def test_none_adds_nothing_and_keeps_cloudwatch() -> None:
 
 def test_sidecar_runs_the_agent_with_the_key_from_secrets_manager() -> None:
     args = _args("sidecar")
-    (agent,) = shipping.datadog_containers(args)
-    assert agent["name"] == "datadog-agent"
+    init, agent = shipping.datadog_containers(args)
+    assert (init["name"], agent["name"]) == ("datadog-agent-init", "datadog-agent")
     assert agent["essential"] is False
     environment = _env(agent["environment"])
     assert environment["ECS_FARGATE"] == "true"
@@ -85,7 +85,7 @@ def test_app_environment_points_ddtrace_at_the_sidecar() -> None:
 def test_firelens_routes_app_logs_to_the_sites_intake_with_a_secret_key() -> None:
     args = _args("firelens")
     containers = {c["name"]: c for c in shipping.datadog_containers(args)}
-    assert set(containers) == {"datadog-agent", "log-router"}
+    assert set(containers) == {"datadog-agent-init", "datadog-agent", "log-router"}
     router = containers["log-router"]
     assert router["firelensConfiguration"]["type"] == "fluentbit"
     assert router["essential"] is True
@@ -172,3 +172,82 @@ def test_settings_and_monitoring_agree_on_the_sites() -> None:
 
     assert set(SETTINGS_SITES) == set(DATADOG_SITES)
 
+
+
+def _mount_paths(container: dict[str, Any]) -> dict[str, str]:
+    return {m["containerPath"]: m["sourceVolume"] for m in container.get("mountPoints", [])}
+
+
+@pytest.mark.parametrize("mode", ["sidecar", "firelens"])
+def test_every_container_is_read_only_and_writes_only_to_its_declared_volumes(mode: str) -> None:
+    args = _args(mode)
+    containers = shipping.datadog_containers(args)
+    volumes = [volume["name"] for volume in shipping.datadog_volumes(args)]
+    assert len(volumes) == len(set(volumes))
+    assert "tmp" not in volumes  # never the app's /tmp volume
+    mounted: set[str] = set()
+    for container in containers:
+        assert container["readonlyRootFilesystem"] is True, container["name"]
+        for mount in container.get("mountPoints", []):
+            assert mount["sourceVolume"] in volumes, (container["name"], mount)
+            assert mount["readOnly"] is False
+            mounted.add(mount["sourceVolume"])
+    assert mounted == set(volumes), "every declared volume is used, every used one declared"
+
+
+def test_none_declares_no_volumes() -> None:
+    assert shipping.datadog_volumes(_args("none", api_key_secret_arn=None)) == []
+
+
+def test_sidecar_mode_has_no_log_router_volume() -> None:
+    names = {volume["name"] for volume in shipping.datadog_volumes(_args("sidecar"))}
+    assert names == set(shipping.AGENT_WRITABLE_PATHS)
+
+
+def test_agent_writable_paths_follow_datadogs_read_only_root_guide() -> None:
+    agent = next(
+        c for c in shipping.datadog_containers(_args("sidecar")) if c["name"] == "datadog-agent"
+    )
+    paths = _mount_paths(agent)
+    # docs.datadoghq.com/containers/guide/readonly-root-filesystem (+ /var/run/s6 for s6-overlay).
+    assert set(paths) == {
+        "/etc/datadog-agent",
+        "/opt/datadog-agent/run",
+        "/var/run/datadog",
+        "/var/run/s6",
+        "/tmp",
+    }
+    assert len(set(paths.values())) == len(paths), "one volume per path"
+    # File logging off: /var/log/datadog (not a volume here) is never written.
+    assert _env(agent["environment"])["DD_DISABLE_FILE_LOGGING"] == "true"
+
+
+def test_init_container_fills_the_agents_config_volume_before_the_agent_starts() -> None:
+    containers = shipping.datadog_containers(_args("firelens"))
+    names = [c["name"] for c in containers]
+    assert names.index("datadog-agent-init") < names.index("datadog-agent")
+    by_name = {c["name"]: c for c in containers}
+    init, agent = by_name["datadog-agent-init"], by_name["datadog-agent"]
+    assert init["image"] == agent["image"]  # copies the configuration of the very same agent
+    assert init["essential"] is False
+    assert "secrets" not in init and "environment" not in init  # it never sees the key
+    assert agent["dependsOn"] == [{"containerName": "datadog-agent-init", "condition": "SUCCESS"}]
+    (init_mount,) = init["mountPoints"]
+    # The init sees the volume elsewhere, so its own /etc/datadog-agent (the source) stays visible.
+    assert init_mount["containerPath"] != "/etc/datadog-agent"
+    assert init_mount["sourceVolume"] == _mount_paths(agent)["/etc/datadog-agent"]
+    shell, flag, script = init["command"]
+    assert (shell, flag) == ("sh", "-c")
+    assert script == f"cp -R /etc/datadog-agent/. {init_mount['containerPath']}/"
+    assert init["logConfiguration"]["logDriver"] == "awslogs"
+
+
+def test_log_router_runs_as_root_for_firelens_with_only_tmp_writable() -> None:
+    router = next(
+        c for c in shipping.datadog_containers(_args("firelens")) if c["name"] == "log-router"
+    )
+    assert router["user"] == "0"  # FireLens requires it (see the module docstring)
+    paths = _mount_paths(router)
+    assert set(paths) == {"/tmp"}
+    # ECS bind-mounts the socket directory and the generated config itself.
+    assert not {"/var/run", "/fluent-bit/etc"} & set(paths)
