@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from service.settings import SettingsError, load_settings
+
+# X-Forwarded-For is believed only from these peers: the load balancer's nodes sit in the VPC's
+# private ranges, so the client address it appends is used for rate limits and logs, while a value
+# a client wrote itself is not. FORWARDED_ALLOW_IPS (uvicorn's own variable) overrides it.
+TRUSTED_PROXY_NETWORKS = "127.0.0.1,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,7 +51,7 @@ def _serve(host: str, port: int, workers: int) -> int:
         access_log=False,
         server_header=False,
         proxy_headers=True,
-        forwarded_allow_ips="*",
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", TRUSTED_PROXY_NETWORKS),
         timeout_graceful_shutdown=10,
     )
     return 0

@@ -275,8 +275,12 @@ class MediaUpload(Model):
 
 
 class MediaUploadResult(Model):
+    """The usual envelope, with the contract's bare `{uploadUrl, mediaKey}` beside it."""
+
     success: Literal[True]
     data: MediaUpload
+    upload_url: str
+    media_key: str
 
 
 class Accepted(Model):

@@ -122,6 +122,8 @@ async def create_media_upload(call: Call) -> Response:
                 "mediaKey": media_key,
                 "expiresInSeconds": UPLOAD_URL_SECONDS,
             },
+            "uploadUrl": upload_url,
+            "mediaKey": media_key,
         }
     )
 

@@ -93,6 +93,9 @@ async def test_media_upload_and_signed_download(client: httpx.AsyncClient, issue
     )
     assert response.status_code == 200, response.text
     upload = response.json()["data"]
+    # The contract shows the bare `{uploadUrl, mediaKey}`; the envelope carries the same values.
+    assert response.json()["uploadUrl"] == upload["uploadUrl"]
+    assert response.json()["mediaKey"] == upload["mediaKey"]
     assert upload["mediaKey"].startswith(f"practices/{practice}/")
     put = await client.put(
         upload["uploadUrl"], content=b"ID3-audio", headers={"Content-Type": "audio/mpeg"}
