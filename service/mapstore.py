@@ -9,7 +9,6 @@ SQLite (local use) the same statements run through SQLAlchemy.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -23,6 +22,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from service.metrics import METRICS
+from service.pgpool import LeanPool
 from service.queries import Queries
 from service.settings import Settings
 
@@ -104,11 +104,6 @@ class _Compiled:
 # The `pool` label of this pool in awaterra_db_pool_* (the SQLAlchemy engine is "primary").
 POOL_NAME = "map"
 
-# A connection left in an unknown protocol state (e.g. an operation interrupted half-way)
-# must not go back into the pool.
-_BROKEN_CONNECTION = (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, TimeoutError)
-
-
 def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -120,12 +115,6 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
         )
 
 
-async def _no_session_state(connection: asyncpg.Connection) -> None:
-    """Nothing to reset on release: these connections never LISTEN, lock, SET or PREPARE by
-    name. (asyncpg's default reset is one more round trip per request; an open transaction
-    is still rolled back by asyncpg itself.)"""
-
-
 def asyncpg_dsn(database_url: str) -> str:
     if database_url.startswith("postgres://"):
         return "postgresql://" + database_url.removeprefix("postgres://")
@@ -133,7 +122,7 @@ def asyncpg_dsn(database_url: str) -> str:
 
 
 class AsyncpgMapStore:
-    """A plain asyncpg pool for the map statements on PostgreSQL.
+    """A plain asyncpg connection pool (`service.pgpool`) for the map statements on PostgreSQL.
 
     Connections open lazily (so the service starts while the database is down) and a dead
     connection is replaced on the next acquire, so the pool recovers by itself after an outage.
@@ -146,53 +135,59 @@ class AsyncpgMapStore:
         self._read_state = _Compiled(queries.read_state)
         self._read_map = _Compiled(queries.read_map)
         self._timeout = settings.db_statement_timeout_seconds
-        self._pool: asyncpg.Pool | None = None
-        self._opening: asyncio.Task[asyncpg.Pool] | None = None
+        self._pool = LeanPool(
+            self._connect,
+            max_size=settings.db_pool_size,
+            acquire_timeout=settings.db_statement_timeout_seconds,
+            max_idle_seconds=300,
+        )
         METRICS.pool_size.labels(POOL_NAME).set(settings.db_pool_size)
         self._checked_out = METRICS.pool_checked_out.labels(POOL_NAME)
 
-    def _create_pool(self) -> asyncpg.Pool:
+    async def _connect(self) -> asyncpg.Connection:
         settings = self._settings
         statement_ms = str(int(settings.db_statement_timeout_seconds * 1000))
-        return asyncpg.create_pool(
+        connection: asyncpg.Connection = await asyncpg.connect(
             asyncpg_dsn(settings.database_url),
-            min_size=0,  # connect lazily: the service starts even while the database is down
-            max_size=settings.db_pool_size,
             timeout=settings.db_connect_timeout_seconds,
             command_timeout=settings.db_statement_timeout_seconds + 1,
-            max_inactive_connection_lifetime=300,
-            init=_init_connection,
-            reset=_no_session_state,
             server_settings={
                 "statement_timeout": statement_ms,
                 "lock_timeout": statement_ms,
                 "application_name": "awaterra-service",
             },
         )
+        try:
+            await _init_connection(connection)
+        except BaseException:
+            connection.terminate()
+            raise
+        return connection
 
-    async def _ready(self) -> asyncpg.Pool:
-        if self._pool is not None:
-            return self._pool
-        if self._opening is None:
-            pool = self._create_pool()
-
-            async def open_pool() -> asyncpg.Pool:
-                return await pool  # with min_size=0 this opens no connection
-
-            self._opening = asyncio.get_running_loop().create_task(open_pool())
-        self._pool = await asyncio.shield(self._opening)
-        return self._pool
+    async def _run(self, method: str, sql: str, args: Sequence[Any]) -> Any:
+        """One statement on a pooled connection. A server-reported error leaves the connection
+        ready for the next statement; anything else (a timeout, a cancellation, a broken
+        socket) may leave it half-way through the protocol, so it is terminated instead."""
+        pool = self._pool
+        connection = await pool.acquire()
+        checked_out = self._checked_out
+        checked_out.inc()
+        try:
+            result = await getattr(connection, method)(sql, *args)
+        except asyncpg.PostgresError:
+            pool.release(connection)
+            raise
+        except BaseException:
+            pool.release(connection, reusable=False)
+            raise
+        finally:
+            checked_out.dec()
+        pool.release(connection)
+        return result
 
     async def _fetch_row(self, compiled: _Compiled, args: list[Any]) -> Row | None:
-        pool = self._pool or await self._ready()
         started = time.perf_counter()
-        async with pool.acquire(timeout=self._timeout) as connection:
-            with self._checked_out.track_inprogress():
-                try:
-                    row: Row | None = await connection.fetchrow(compiled.sql, *args)
-                except _BROKEN_CONNECTION:
-                    connection.terminate()  # the pool opens a fresh one next time
-                    raise
+        row: Row | None = await self._run("fetchrow", compiled.sql, args)
         METRICS.observe_query(compiled.operation, time.perf_counter() - started)
         return row
 
@@ -206,35 +201,16 @@ class AsyncpgMapStore:
         return await self._fetch_row(self._read_state, [user_id, practice_id])
 
     async def read_map(self, user_id: str) -> Sequence[Row]:
-        pool = self._pool or await self._ready()
         started = time.perf_counter()
-        async with pool.acquire(timeout=self._timeout) as connection:
-            with self._checked_out.track_inprogress():
-                try:
-                    rows: list[Row] = await connection.fetch(self._read_map.sql, user_id)
-                except _BROKEN_CONNECTION:
-                    connection.terminate()
-                    raise
+        rows: list[Row] = await self._run("fetch", self._read_map.sql, [user_id])
         METRICS.observe_query("SELECT", time.perf_counter() - started)
         return rows
 
     async def ping(self) -> None:
-        pool = self._pool or await self._ready()
-        async with pool.acquire(timeout=self._timeout) as connection:
-            with self._checked_out.track_inprogress():
-                try:
-                    await connection.fetchval("SELECT 1")
-                except _BROKEN_CONNECTION:
-                    connection.terminate()
-                    raise
+        await self._run("fetchval", "SELECT 1", ())
 
     async def close(self) -> None:
-        if self._opening is not None:
-            pool = await self._ready()
-            try:
-                await asyncio.wait_for(pool.close(), timeout=5)
-            except TimeoutError:
-                pool.terminate()
+        await self._pool.close()
 
 
 def build_map_store(settings: Settings, engine: AsyncEngine, queries: Queries) -> MapStore:
