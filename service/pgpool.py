@@ -33,6 +33,11 @@ class PoolClosed(asyncpg.InterfaceError):  # type: ignore[misc]
     """The pool was closed (the service is shutting down)."""
 
 
+def _expire(waiter: asyncio.Future[asyncpg.Connection | None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError("timed out waiting for a database connection"))
+
+
 class LeanPool:
     def __init__(
         self,
@@ -90,16 +95,17 @@ class LeanPool:
             raise
 
     async def _wait(self) -> asyncpg.Connection:
-        waiter: asyncio.Future[asyncpg.Connection | None] = (
-            asyncio.get_running_loop().create_future()
-        )
+        # A timer that fails the future, rather than asyncio.timeout(): this is the common
+        # path when every connection is busy, and a timeout context costs several times more.
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[asyncpg.Connection | None] = loop.create_future()
         self._waiters.append(waiter)
+        timer = loop.call_later(self._acquire_timeout, _expire, waiter)
         try:
-            async with asyncio.timeout(self._acquire_timeout):
-                connection = await waiter
+            connection = await waiter
         except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                # Handed a connection (or a slot) just as the wait ended: pass it on.
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                # Handed a connection (or a slot) just as the caller was cancelled: pass it on.
                 handed = waiter.result()
                 if handed is None:
                     self._free_slot()
@@ -110,6 +116,8 @@ class LeanPool:
                 with contextlib.suppress(ValueError):
                     self._waiters.remove(waiter)
             raise
+        finally:
+            timer.cancel()
         if connection is None:
             if self._closed:
                 raise PoolClosed("the connection pool is closed")
