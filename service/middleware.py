@@ -49,22 +49,25 @@ def _new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_id_counter):016x}"
 
 
-def _incoming_request_id(scope: Scope) -> str | None:
+def _request_headers(scope: Scope) -> tuple[str | None, int | None]:
+    """The client's X-Request-ID (when safe to echo) and the declared Content-Length, in one
+    pass over the headers."""
+    request_id: str | None = None
+    declared: int | None = None
+    seen_id = seen_length = False
     for name, value in scope["headers"]:
-        if name == b"x-request-id":
+        if name == b"x-request-id" and not seen_id:
+            seen_id = True
             # Echo only ids that are safe in a header and a log line; replace anything else.
-            return value.decode("ascii") if _CLIENT_REQUEST_ID.match(value) else None
-    return None
-
-
-def _declared_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
+            if _CLIENT_REQUEST_ID.match(value):
+                request_id = value.decode("ascii")
+        elif name == b"content-length" and not seen_length:
+            seen_length = True
             try:
-                return int(value)
+                declared = int(value)
             except ValueError:
-                return None
-    return None
+                declared = None
+    return request_id, declared
 
 
 async def _send_error(send: Send, error: ApiError, request_id: str) -> None:
@@ -101,7 +104,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _incoming_request_id(scope) or _new_request_id()
+        incoming_id, declared = _request_headers(scope)
+        request_id = incoming_id or _new_request_id()
         info = RequestInfo(request_id)
         scope[REQUEST_INFO_KEY] = info
         token = REQUEST_ID.set(request_id)
@@ -133,7 +137,6 @@ class RequestContextMiddleware:
             return message
 
         try:
-            declared = _declared_length(scope)
             if declared is not None and declared > limit:
                 # Refuse on the header alone: the body is never read.
                 status = PayloadTooLarge.status
