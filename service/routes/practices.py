@@ -20,22 +20,30 @@ from service.schemas import (
     PracticeWrite,
 )
 from service.services import Services
-from service.storage import Storage, StorageUnavailable
+from service.storage import StorageUnavailable
 
 MEDIA_URL_SECONDS = 900
 UPLOAD_URL_SECONDS = 900
 
 
-async def _media_url(storage: Storage, key: str | None) -> str | None:
+def absolute_url(call: Call, url: str) -> str:
+    """The local file store signs URLs on this service (`/_media/...`); the app needs them whole."""
+    if url.startswith("/"):
+        return str(call.request.base_url).rstrip("/") + url
+    return url
+
+
+async def _media_url(call: Call, key: str | None) -> str | None:
     if key is None:
         return None
     try:
-        return await storage.presign_download(key, MEDIA_URL_SECONDS)
+        url = await call.services.storage.presign_download(key, MEDIA_URL_SECONDS)
     except StorageUnavailable:
         raise Unavailable("the media store is unavailable") from None
+    return absolute_url(call, url)
 
 
-async def practice_body(services: Services, row: Any) -> dict[str, Any]:
+async def practice_body(call: Call, row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
         "title": row.title,
@@ -44,7 +52,7 @@ async def practice_body(services: Services, row: Any) -> dict[str, Any]:
         "category": row.category,
         "published": row.published,
         "mediaKey": row.media_key,
-        "mediaUrl": await _media_url(services.storage, row.media_key),
+        "mediaUrl": await _media_url(call, row.media_key),
         "createdAt": row.created_at,
         "updatedAt": row.updated_at,
     }
@@ -59,7 +67,7 @@ async def list_practices(call: Call) -> Response:
     )
     async with services.autocommit.connect() as connection:
         rows = (await connection.execute(statement)).all()
-    items = [await practice_body(services, row) for row in rows]
+    items = [await practice_body(call, row) for row in rows]
     return json_response({"success": True, "data": {"practices": items}})
 
 
@@ -75,7 +83,7 @@ async def get_practice(call: Call) -> Response:
     row = await _load(call.services, path.id)
     if row is None or (not row.published and not call.user.is_admin):
         raise NotFound(f"no practice {path.id!r}")
-    return json_response({"success": True, "data": await practice_body(call.services, row)})
+    return json_response({"success": True, "data": await practice_body(call, row)})
 
 
 async def put_practice(call: Call) -> Response:
@@ -97,7 +105,7 @@ async def put_practice(call: Call) -> Response:
         row = (await connection.execute(call.services.queries.upsert_practice, params)).one()
     created = row.created_at == row.updated_at
     return json_response(
-        {"success": True, "data": await practice_body(call.services, row)},
+        {"success": True, "data": await practice_body(call, row)},
         status_code=201 if created else 200,
     )
 
@@ -109,8 +117,11 @@ async def create_media_upload(call: Call) -> Response:
         raise NotFound(f"no practice {path.id!r}")
     media_key = f"practices/{path.id}/{uuid.uuid4().hex}"
     try:
-        upload_url = await call.services.storage.presign_upload(
-            media_key, body.content_type, UPLOAD_URL_SECONDS
+        upload_url = absolute_url(
+            call,
+            await call.services.storage.presign_upload(
+                media_key, body.content_type, UPLOAD_URL_SECONDS
+            ),
         )
     except StorageUnavailable:
         raise Unavailable("the media store is unavailable") from None

@@ -97,6 +97,9 @@ async def test_media_upload_and_signed_download(client: httpx.AsyncClient, issue
     assert response.json()["uploadUrl"] == upload["uploadUrl"]
     assert response.json()["mediaKey"] == upload["mediaKey"]
     assert upload["mediaKey"].startswith(f"practices/{practice}/")
+    # Local files are served by this service; the app gets whole URLs, not paths.
+    base = str(client.base_url).rstrip("/")
+    assert upload["uploadUrl"].startswith(f"{base}/_media/"), upload["uploadUrl"]
     put = await client.put(
         upload["uploadUrl"], content=b"ID3-audio", headers={"Content-Type": "audio/mpeg"}
     )
@@ -105,7 +108,7 @@ async def test_media_upload_and_signed_download(client: httpx.AsyncClient, issue
     await create_practice(client, issuer, practice, mediaKey=upload["mediaKey"])
     data = (await client.get(f"/practices/{practice}", headers=issuer.headers(unique("u")))).json()
     media_url = data["data"]["mediaUrl"]
-    assert media_url and "sig=" in media_url
+    assert media_url and "sig=" in media_url and media_url.startswith(f"{base}/_media/")
     download = await client.get(media_url)
     assert download.status_code == 200 and download.content == b"ID3-audio"
     # The signature covers the key: the URL cannot be bent to another object.
