@@ -47,3 +47,20 @@ def test_access_log_buffers_and_flushes_whole_lines() -> None:
     assert all(line["logger"] == "service.access" and line["ts"].endswith("Z") for line in lines)
     AccessLog(written.append, enabled=False).write({"x": 1})
     assert len(written) == 2
+
+
+def test_access_log_line_is_one_json_object_with_the_fixed_keys_first() -> None:
+    written: list[bytes] = []
+    log = AccessLog(written.append)
+    fields = {"request_id": "r1", "route": None, "status": 200, "duration_ms": 1.5, "x": "é\"\n"}
+    log.write(fields)
+    log.write({})
+    log.write({"message": "mine", "status": 500})  # a fixed key given: the caller's value wins
+    lines = b"".join(written).splitlines()
+    assert len(lines) == 3
+    first, empty, overridden = (orjson.loads(line) for line in lines)
+    assert list(first) == ["ts", "level", "logger", "message", *fields]
+    assert first == {**first, **fields, "level": "info", "message": "request"}
+    assert lines[0] == orjson.dumps(first)
+    assert list(empty) == ["ts", "level", "logger", "message"]
+    assert overridden["message"] == "mine" and overridden["status"] == 500
