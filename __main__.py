@@ -30,6 +30,7 @@ from components.datadog_shipping import (
     app_log_configuration,
     datadog_containers,
     datadog_volumes,
+    image_build_args,
 )
 from components.dns import DnsRecord, DnsRecordArgs
 from components.edge import WebAcl, WebAclArgs
@@ -132,7 +133,7 @@ if shipping_mode != "none" and settings.datadog.api_key is not None:
     datadog_key = DatadogApiKeySecret(
         "datadog-api-key", DatadogApiKeySecretArgs(api_key=settings.datadog.api_key)
     )
-image_defaults = ContainerImageArgs(kms_key_arn="")
+image_defaults = ContainerImageArgs(kms_key_arn="", build_args=image_build_args(shipping_mode))
 shipping = DatadogShippingArgs(
     mode=shipping_mode,
     site=settings.datadog.site,
@@ -140,7 +141,9 @@ shipping = DatadogShippingArgs(
     service=SERVICE_NAME,
     # The tag ContainerService deploys: Datadog's `version` follows the image.
     version=settings.service.image_tag
-    or image_tag(Path.cwd(), image_defaults.hashed_paths, image_defaults.platform),
+    or image_tag(
+        Path.cwd(), image_defaults.hashed_paths, image_defaults.platform, image_defaults.build_args
+    ),
     region=settings.region,
     api_key_secret_arn=datadog_key.secret_arn if datadog_key is not None else None,
     log_group_name=service_log_group,
@@ -183,6 +186,7 @@ service = ContainerService(
         log_retention_days=settings.service.log_retention_days,
         log_group_name=service_log_group,
         image_tag=settings.service.image_tag,
+        image_build_args=image_defaults.build_args,
         extra_containers=datadog_containers(shipping),
         extra_volumes=datadog_volumes(shipping),
         log_configuration=app_log_configuration(shipping),

@@ -32,6 +32,8 @@ Args (`ContainerServiceArgs`); required first, then the defaults (all the safe c
 - `log_retention_days: int = 30`, `log_level: str = "info"`, `log_group_name: str | None = None`
   (default `/awaterra/<stack>/<name>`), `container_insights: "enabled" | "enhanced" = "enabled"`.
 - `image_tag: str | None = None` (settings `imageTag`; default: the content hash),
+- `image_build_args: Mapping[str, str] = {}` Docker build arguments for the service image
+  (`datadog_shipping.image_build_args`: ddtrace in the image when the agent runs),
   `container_user: str = "10001:10001"` (the image's non-root user).
 - `extra_containers: Sequence[Mapping] = ()` further container definitions (camelCase ECS JSON,
   values may be Outputs), e.g. the Datadog agent sidecar or FireLens log router from
@@ -132,6 +134,7 @@ class ContainerServiceArgs:
     log_group_name: str | None = None
     container_insights: Literal["enabled", "enhanced"] = "enabled"
     image_tag: str | None = None
+    image_build_args: Mapping[str, str] = field(default_factory=dict)
     container_user: str = "10001:10001"
     extra_containers: Sequence[Mapping[str, Any]] = ()
     extra_volumes: Sequence[Mapping[str, Any]] = ()
@@ -257,6 +260,7 @@ class ContainerService(pulumi.ComponentResource):
                 kms_key_arn=key.arn,
                 platform=PLATFORM_OF[args.cpu_architecture],
                 tag=args.image_tag,
+                build_args=args.image_build_args,
             ),
             opts=child,
         )

@@ -295,6 +295,13 @@ def app_log_configuration(args: DatadogShippingArgs) -> dict[str, Any] | None:
     }
 
 
+def image_build_args(mode: str) -> dict[str, str]:
+    """Build arguments for the service image: ddtrace goes in only when an agent receives traces."""
+    if mode in ("sidecar", "firelens"):
+        return {"SERVICE_EXTRAS": "datadog"}
+    return {}
+
+
 def app_environment(args: DatadogShippingArgs) -> list[dict[str, Any]]:
     """Environment for the app container: ddtrace settings and unified service tags."""
     if not args.runs_agent:

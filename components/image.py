@@ -7,8 +7,12 @@ Args (`ContainerImageArgs`):
 - `context: str = "."` build context (the repository root: the Dockerfile copies
   `requirements/service.txt` and `service/`); `dockerfile: str = "service/Dockerfile"`; both
   relative to the Pulumi project directory so that state does not depend on the checkout path.
-- `hashed_paths: Sequence[str] = ("service", "requirements/service.txt", ".dockerignore")` what
-  the tag is computed from (missing paths are skipped).
+- `hashed_paths: Sequence[str] = ("service", "requirements/service.txt",
+  "requirements/datadog.txt", ".dockerignore")` what the tag is computed from (missing paths are
+  skipped).
+- `build_args: Mapping[str, str] = {}` Docker build arguments (e.g. `SERVICE_EXTRAS=datadog`,
+  which adds ddtrace to the image); they are part of the tag, so a traced and an untraced build
+  of the same code never share one.
 - `platform: str = "linux/amd64"` (or `linux/arm64`; must match the task's `runtime_platform`).
 - `keep_images: int = 30` images the lifecycle policy keeps (untagged ones go after a day).
 - `tag: str | None = None` overrides the content tag (settings `imageTag`).
@@ -30,8 +34,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
@@ -82,9 +86,14 @@ def content_hash(root: Path, paths: Sequence[str], salt: str = "") -> str:
     return digest.hexdigest()
 
 
-def image_tag(root: Path, paths: Sequence[str], platform: str) -> str:
-    """The image tag for this service content and platform."""
-    return content_hash(root, paths, salt=platform)[:TAG_LENGTH]
+def image_tag(
+    root: Path, paths: Sequence[str], platform: str, build_args: Mapping[str, str] | None = None
+) -> str:
+    """The image tag for this service content, platform and build arguments."""
+    salt = platform
+    if build_args:
+        salt += json.dumps(sorted(build_args.items()))
+    return content_hash(root, paths, salt=salt)[:TAG_LENGTH]
 
 
 def lifecycle_policy(keep_images: int) -> str:
@@ -123,8 +132,14 @@ class ContainerImageArgs:
     kms_key_arn: pulumi.Input[str]
     context: str = "."
     dockerfile: str = "service/Dockerfile"
-    hashed_paths: Sequence[str] = ("service", "requirements/service.txt", ".dockerignore")
+    hashed_paths: Sequence[str] = (
+        "service",
+        "requirements/service.txt",
+        "requirements/datadog.txt",
+        ".dockerignore",
+    )
     platform: str = "linux/amd64"
+    build_args: Mapping[str, str] = field(default_factory=dict)
     keep_images: int = 30
     tag: str | None = None
     scan_on_push: bool = True
@@ -163,7 +178,7 @@ class ContainerImage(pulumi.ComponentResource):
     ) -> None:
         super().__init__("awaterra:image:ContainerImage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tag = args.tag or image_tag(REPO_ROOT, args.hashed_paths, args.platform)
+        tag = args.tag or image_tag(REPO_ROOT, args.hashed_paths, args.platform, args.build_args)
         self.tag = tag
 
         repository = aws.ecr.Repository(
@@ -197,6 +212,7 @@ class ContainerImage(pulumi.ComponentResource):
                 context=args.context,
                 dockerfile=args.dockerfile,
                 platform=args.platform,
+                args=dict(args.build_args) or None,
             ),
             registry=docker.RegistryArgs(
                 server=repository.repository_url,

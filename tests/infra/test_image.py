@@ -79,6 +79,25 @@ def test_platform_is_part_of_the_tag(tmp_path: Path) -> None:
     assert image_tag(root, PATHS, "linux/amd64") != image_tag(root, PATHS, "linux/arm64")
 
 
+def test_build_args_are_part_of_the_tag_and_reach_the_build(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    plain = image_tag(root, PATHS, "linux/amd64")
+    assert image_tag(root, PATHS, "linux/amd64", {}) == plain
+    traced = image_tag(root, PATHS, "linux/amd64", {"SERVICE_EXTRAS": "datadog"})
+    assert traced != plain
+
+    recording = run_program(
+        "prod",
+        program=lambda: ContainerImage(
+            "svc",
+            ContainerImageArgs(kms_key_arn="k", build_args={"SERVICE_EXTRAS": "datadog"}),
+        ),
+        use_stack_file=False,
+    )
+    image = recording.one("docker:index/image:Image")
+    assert image.inputs["build"]["args"] == {"SERVICE_EXTRAS": "datadog"}
+
+
 def test_content_hash_cannot_be_fooled_by_moving_bytes_between_files(tmp_path: Path) -> None:
     one = tmp_path / "one"
     two = tmp_path / "two"
@@ -115,7 +134,10 @@ def test_repository_is_hardened_and_the_image_pushed_with_ecr_credentials() -> N
     assert json.loads(lifecycle.inputs["policy"])["rules"][-1]["selection"]["countNumber"] == 30
 
     image = recording.one("docker:index/image:Image")
-    expected_tag = image_tag(Path(__file__).resolve().parents[2], PATHS, "linux/amd64")
+    expected_tag = image_tag(
+        Path(__file__).resolve().parents[2], ContainerImageArgs(kms_key_arn="").hashed_paths,
+        "linux/amd64",
+    )
     assert image.inputs["imageName"] == f"{repo.outputs['repositoryUrl']}:{expected_tag}"
     assert image.inputs["build"] == {
         "context": ".", "dockerfile": "service/Dockerfile", "platform": "linux/amd64"

@@ -478,3 +478,17 @@ def test_external_issuer_replaces_cognito() -> None:
     assert environment["AUTH_ISSUER"] == "https://securetoken.google.com/awaterra-app"
     assert environment["AUTH_AUDIENCE"] == "awaterra-app"
     assert recording.outputs["issuer"] == "https://securetoken.google.com/awaterra-app"
+
+
+def test_the_image_carries_the_tracer_only_where_an_agent_receives_traces(
+    dev: Recording, prod: Recording
+) -> None:
+    # prod ships through FireLens + the agent: ddtrace goes into the image; dev ships nothing.
+    (prod_image,) = prod.of_type("docker:index/image:Image")
+    (dev_image,) = dev.of_type("docker:index/image:Image")
+    assert prod_image.inputs["build"].get("args") == {"SERVICE_EXTRAS": "datadog"}
+    assert not dev_image.inputs["build"].get("args")
+    assert container(prod, "app")["environment"] and any(
+        e == {"name": "DD_TRACE_ENABLED", "value": "true"}
+        for e in container(prod, "app")["environment"]
+    )

@@ -110,9 +110,11 @@ def test_runtime_takes_the_built_environment_from_the_builder(
         "pip install" in i.arguments or "pip wheel" in i.arguments for i in final_stage
     ), "nothing is downloaded in the runtime stage"
     builder = [i for i in instructions if i.stage == 0]
-    (build,) = [i.arguments for i in builder if i.keyword == "RUN" and "pip wheel" in i.arguments]
-    install = build[build.index("pip install") :]
-    assert "--no-index" in install, "the environment is installed from the built wheels only"
+    builds = [i.arguments for i in builder if i.keyword == "RUN" and "pip wheel" in i.arguments]
+    assert builds
+    for build in builds:
+        install = build[build.index("pip install") :]
+        assert "--no-index" in install, "the environment is installed from the built wheels only"
 
 
 def test_only_the_service_requirements_are_installed(instructions: list[Instruction]) -> None:
@@ -120,7 +122,7 @@ def test_only_the_service_requirements_are_installed(instructions: list[Instruct
     assert pip_runs
     for command in pip_runs:
         for match in re.finditer(r"pip (install|wheel)\b(.*?)(?:&&|$)", command):
-            words = shlex.split(match.group(2))
+            words = [w.rstrip(";") for w in shlex.split(match.group(2)) if w not in (";", "fi")]
             requirement_files = [words[n + 1] for n, w in enumerate(words) if w == "-r"]
             packages = [
                 w
@@ -129,14 +131,17 @@ def test_only_the_service_requirements_are_installed(instructions: list[Instruct
                 and (n == 0 or words[n - 1] not in ("-r", "--wheel-dir", "--find-links"))
             ]
             assert requirement_files and all(
-                f.endswith("requirements/service.txt") for f in requirement_files
+                f in ("requirements/service.txt", "requirements/datadog.txt")
+                for f in requirement_files
             ), command
+            if any(f.endswith("datadog.txt") for f in requirement_files):
+                assert '"$SERVICE_EXTRAS" = "datadog"' in command, "tracing only when asked"
             assert packages == [], f"ad-hoc packages in {command!r}"
     copies = [
         i.arguments for i in instructions if i.keyword == "COPY" and "--from" not in i.arguments
     ]
     sources = {shlex.split(c)[0] for c in copies}
-    assert sources == {"requirements/service.txt", "service/"}, sources
+    assert sources == {"requirements/service.txt", "requirements/datadog.txt", "service/"}, sources
 
 
 def test_runs_as_a_non_root_user(final_stage: list[Instruction]) -> None:
@@ -208,6 +213,7 @@ def test_dockerignore_admits_only_the_service_and_its_requirements() -> None:
     assert lines[0] == "*", "exclude everything, then admit what the image needs"
     assert {line for line in lines if line.startswith("!")} == {
         "!requirements/service.txt",
+        "!requirements/datadog.txt",
         "!service/",
     }
     for pattern in ("**/__pycache__", "**/.data", "**/*.pem"):
