@@ -1,7 +1,7 @@
 """The ASGI application: Starlette routes wrapped in pure ASGI middleware.
 
-outermost  RequestContextMiddleware  request id, body limit, access log, last-resort 500
-           MetricsMiddleware         Prometheus timings per route template
+outermost  RequestContextMiddleware  request id, body limit, access log, last-resort 500,
+                                     Prometheus timings per route template (of the layers below)
            FastLane                  POST /map and GET /heartbeat straight to their handlers
            Starlette                 routing, error mapping, lifespan, everything else
 """
@@ -40,7 +40,7 @@ from service.errors import (
 from service.fastlane import FastLane
 from service.logs import AccessLog
 from service.mapstore import build_map_store
-from service.metrics import MetricsMiddleware, instrument_engine, metrics_route
+from service.metrics import METRICS, instrument_engine, metrics_route
 from service.middleware import RequestContextMiddleware
 from service.openapi import build_openapi
 from service.queries import build_queries
@@ -184,10 +184,11 @@ def create_app(
     starlette.state.services = services
     fast_lane = FastLane(starlette, api_routes, HOT_ENDPOINTS)
     asgi = RequestContextMiddleware(
-        MetricsMiddleware(fast_lane),
+        fast_lane,
         max_body_bytes=settings.max_body_bytes,
         access_log=access_log,
         unlimited_prefixes=UNLIMITED_BODY_PREFIXES,
+        metrics=METRICS,
     )
     return ServiceApp(starlette, services, asgi, access_log)
 

@@ -194,7 +194,8 @@ METRICS = ServiceMetrics()
 REGISTRY = METRICS.registry
 
 
-def _route_template(scope: Scope) -> str:
+def route_template(scope: Scope) -> str:
+    """The matched route's template (`/practices/{id}`), or `<unmatched>`."""
     route: BaseRoute | None = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else UNMATCHED_ROUTE
@@ -236,7 +237,7 @@ class MetricsMiddleware:
             method = scope["method"]
             if method not in KNOWN_METHODS:
                 method = OTHER_METHOD
-            metrics.observe_request(method, _route_template(scope), status, elapsed)
+            metrics.observe_request(method, route_template(scope), status, elapsed)
 
 
 NOT_FOUND_BODY = b'{"success":false,"error":{"code":"not_found","message":"Not found."}}'
