@@ -33,7 +33,6 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(host: str, port: int, workers: int) -> int:
     import uvicorn
 
-    from service.httpprotocol import CoalescingHttpToolsProtocol
     from service.metrics import prepare_multiprocess_directory
 
     # Several workers share one metrics directory, so a scrape sums them all.
@@ -47,8 +46,7 @@ def _serve(host: str, port: int, workers: int) -> int:
         port=port,
         workers=workers if workers > 1 else None,
         loop="uvloop",
-        # httptools, with each response's head and body in one write.
-        http=CoalescingHttpToolsProtocol,
+        http="httptools",
         log_config=None,
         access_log=False,
         server_header=False,
