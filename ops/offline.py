@@ -30,7 +30,7 @@ from pulumi.runtime.sync_await import _sync_await
 PROJECT = "awaterra"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
-SECRET_PLACEHOLDER = "offline-secret-placeholder"
+SECRET_PLACEHOLDER = "offline-secret-placeholder"  # noqa: S105 (a stand-in, not a secret)
 
 
 class UnansweredInvoke(RuntimeError):
@@ -74,7 +74,9 @@ class Recording:
         found = [r for r in self.of_type(type_token) if name_contains in r.name]
         if len(found) != 1:
             names = [r.name for r in found]
-            raise AssertionError(f"expected one {type_token} named *{name_contains}*, found {names}")
+            raise AssertionError(
+                f"expected one {type_token} named *{name_contains}*, found {names}"
+            )
         return found[0]
 
     def named(self, name: str) -> RecordedResource:
@@ -171,12 +173,19 @@ def _generic_arn(type_token: str, name: str, region: str) -> str:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Mocks that record registrations and answer the provider functions the program uses."""
 
-    def __init__(self, recording: Recording, region: str, invokes: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]]) -> None:
+    def __init__(
+        self,
+        recording: Recording,
+        region: str,
+        invokes: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]],
+    ) -> None:
         self.recording = recording
         self.region = region
         self.invokes = invokes
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
         resource_id = args.resource_id or _fake_id(args.typ, args.name)
         state = dict(args.inputs)
         computed = COMPUTED.get(args.typ)
@@ -189,16 +198,26 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ.startswith("pulumi:providers:"):
             resource_id = resource_id or args.name
         self.recording.resources.append(
-            RecordedResource(type=args.typ, name=args.name, inputs=dict(args.inputs), outputs=state,
-                             id=resource_id, provider=args.provider)
+            RecordedResource(
+                type=args.typ,
+                name=args.name,
+                inputs=dict(args.inputs),
+                outputs=state,
+                id=resource_id,
+                provider=args.provider,
+            )
         )
         return resource_id, state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         self.recording.invokes.append((args.token, dict(args.args)))
         answer = self.invokes.get(args.token)
         if answer is None:
-            raise UnansweredInvoke(f"the offline mocks do not answer {args.token}; add it to ops/offline.py")
+            raise UnansweredInvoke(
+                f"the offline mocks do not answer {args.token}; add it to ops/offline.py"
+            )
         return answer(dict(args.args)), []
 
 
@@ -224,7 +243,10 @@ class _LinkRecordingMonitor(MockMonitor):
         if parent and parent.split("::")[2].endswith("pulumi:pulumi:Stack"):
             parent = None
         self.links[(request.type, request.name)] = (
-            response.urn, parent, dependencies, bool(request.custom),
+            response.urn,
+            parent,
+            dependencies,
+            bool(request.custom),
         )
         return response
 
@@ -232,25 +254,39 @@ class _LinkRecordingMonitor(MockMonitor):
 def default_invokes(region: str) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
     return {
         "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {
-            "accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline", "userId": "OFFLINE",
+            "accountId": ACCOUNT_ID,
+            "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline",
+            "userId": "OFFLINE",
             "id": ACCOUNT_ID,
         },
         "aws:index/getRegion:getRegion": lambda a: {"name": region, "region": region, "id": region},
-        "aws:index/getPartition:getPartition": lambda a: {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
+        "aws:index/getPartition:getPartition": lambda a: {
+            "partition": "aws",
+            "dnsSuffix": "amazonaws.com",
+            "id": "aws",
+        },
         "aws:index/getAvailabilityZones:getAvailabilityZones": lambda a: {
-            "names": [f"{region}{s}" for s in "abc"], "zoneIds": [f"use1-az{i}" for i in (1, 2, 4)],
+            "names": [f"{region}{s}" for s in "abc"],
+            "zoneIds": [f"use1-az{i}" for i in (1, 2, 4)],
             "id": region,
         },
         "aws:ecr/getAuthorizationToken:getAuthorizationToken": lambda a: {
-            "authorizationToken": "QVdTOm9mZmxpbmU=", "userName": "AWS", "password": SECRET_PLACEHOLDER,
-            "proxyEndpoint": f"https://{a.get('registryId') or ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com",
-            "registryId": a.get("registryId") or ACCOUNT_ID, "expiresAt": "2099-01-01T00:00:00Z",
+            "authorizationToken": "QVdTOm9mZmxpbmU=",
+            "userName": "AWS",
+            "password": SECRET_PLACEHOLDER,
+            "proxyEndpoint": (
+                f"https://{a.get('registryId') or ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com"
+            ),
+            "registryId": a.get("registryId") or ACCOUNT_ID,
+            "expiresAt": "2099-01-01T00:00:00Z",
             "id": region,
         },
     }
 
 
-def stack_config(stack: str, overrides: Mapping[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
+def stack_config(
+    stack: str, overrides: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
     """The stack's config as the engine would pass it, with secrets replaced by placeholders."""
     path = REPO_ROOT / f"Pulumi.{stack}.yaml"
     document = yaml.safe_load(path.read_text()) if path.exists() else {}
@@ -265,7 +301,13 @@ def stack_config(stack: str, overrides: Mapping[str, str] | None = None) -> tupl
             config[full_key] = value
         else:
             # Objects and lists reach the program as JSON, as the Pulumi engine passes them.
-            config[full_key] = json.dumps(value) if not isinstance(value, (bool, int, float)) else str(value).lower() if isinstance(value, bool) else str(value)
+            config[full_key] = (
+                json.dumps(value)
+                if not isinstance(value, (bool, int, float))
+                else str(value).lower()
+                if isinstance(value, bool)
+                else str(value)
+            )
     if overrides:
         config.update(overrides)
     return config, secret_keys

@@ -35,7 +35,9 @@ def _bindir() -> Path:
     initdb = shutil.which("initdb")
     if initdb:
         return Path(initdb).resolve().parent
-    raise PostgresUnavailable("PostgreSQL server binaries not found; install postgresql or set TEST_DATABASE_URL")
+    raise PostgresUnavailable(
+        "PostgreSQL server binaries not found; install postgresql or set TEST_DATABASE_URL"
+    )
 
 
 def free_port() -> int:
@@ -66,25 +68,50 @@ class PostgresCluster:
         log = self.datadir.parent / "postgres.log"
         subprocess.run(
             self._cmd(
-                str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(log), "-w", "-t", "60",
-                "-o", f"-p {self.port} -k {self.datadir.parent} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {self.port} -k {self.datadir.parent} -c listen_addresses=127.0.0.1 "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                "-c max_connections=300",
                 "start",
             ),
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
 
     def stop(self, mode: str = "fast") -> None:
         subprocess.run(
-            self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"),
-            check=False, capture_output=True,
+            self._cmd(
+                str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"
+            ),
+            check=False,
+            capture_output=True,
         )
 
     def create_database(self, name: str) -> str:
         subprocess.run(
-            [str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-             "-v", "ON_ERROR_STOP=1", "-c", f'CREATE DATABASE "{name}"'],
-            check=True, capture_output=True,
+            [
+                str(self.bindir / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                f'CREATE DATABASE "{name}"',
+            ],
+            check=True,
+            capture_output=True,
         )
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
@@ -97,8 +124,18 @@ def start_cluster() -> PostgresCluster:
     if run_as:
         uid = pwd.getpwnam(run_as).pw_uid
         os.chown(base, uid, -1)
-    cmd = [str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-           "--no-sync"]
+    cmd = [
+        str(bindir / "initdb"),
+        "-D",
+        str(datadir),
+        "-U",
+        "postgres",
+        "-A",
+        "trust",
+        "-E",
+        "UTF8",
+        "--no-sync",
+    ]
     if run_as:
         cmd = ["runuser", "-u", run_as, "--", *cmd]
     subprocess.run(cmd, check=True, capture_output=True)
