@@ -162,6 +162,15 @@ class ServiceMetrics:
             self._request_children[key] = child
         child.observe(seconds)
 
+    def finish_request(self, scope: Scope, status: int, started: float) -> None:
+        """Close a request counted in flight since `started` (a `time.perf_counter()` reading)."""
+        elapsed = time.perf_counter() - started
+        self.in_flight.dec()
+        method = scope["method"]
+        if method not in KNOWN_METHODS:
+            method = OTHER_METHOD
+        self.observe_request(method, route_template(scope), status, elapsed)
+
     def observe_query(self, operation: str, seconds: float) -> None:
         child = self._query_children.get(operation)
         if child is None:
@@ -232,12 +241,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            elapsed = time.perf_counter() - started
-            metrics.in_flight.dec()
-            method = scope["method"]
-            if method not in KNOWN_METHODS:
-                method = OTHER_METHOD
-            metrics.observe_request(method, route_template(scope), status, elapsed)
+            metrics.finish_request(scope, status, started)
 
 
 NOT_FOUND_BODY = b'{"success":false,"error":{"code":"not_found","message":"Not found."}}'

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import ApiError, Internal, PayloadTooLarge, error_body
 from service.logs import REQUEST_ID, AccessLog
-from service.metrics import KNOWN_METHODS, OTHER_METHOD, ServiceMetrics, route_template
+from service.metrics import ServiceMetrics
 from service.tracing import current_trace_ids
 
 REQUEST_INFO_KEY = "awaterra.request"
@@ -158,12 +158,7 @@ class RequestContextMiddleware:
                     await self.app(scope, receive_with_limit, send_with_request_id)
                 finally:
                     # `status` is what the app answered, or 500 if it raised before answering.
-                    elapsed = time.perf_counter() - app_started
-                    metrics.in_flight.dec()
-                    method = scope["method"]
-                    if method not in KNOWN_METHODS:
-                        method = OTHER_METHOD
-                    metrics.observe_request(method, route_template(scope), status, elapsed)
+                    metrics.finish_request(scope, status, app_started)
         except Exception as exc:
             # Starlette has already logged it (without a traceback) and, if it could, answered.
             if not response_started:
