@@ -5,16 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support.postgres import PostgresCluster, free_port
+from tests.support.live_service import serve
+from tests.support.postgres import PostgresCluster
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60
@@ -62,45 +61,5 @@ def live_service(
     }
     for name in ("AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "STORAGE_URL"):
         env.pop(name, None)
-    subprocess.run(
-        [sys.executable, "-m", "service", "migrate"],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
-    port = free_port()
-    log = data_dir / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"the service exited with {process.returncode}:\n{log.read_text()[-3000:]}"
-                )
-            try:
-                if httpx.get(f"{url}/heartbeat", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the service did not become healthy:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield LiveService(url=url, env=env, log=log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serve(env, data_dir, timeout=START_TIMEOUT_S) as url:
+        yield LiveService(url=url, env=env, log=data_dir / "serve.log")

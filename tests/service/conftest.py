@@ -22,7 +22,6 @@ from service.app import ServiceApp, create_app
 from service.auth import JwksVerifier
 from service.migrate import migrate
 from service.settings import Settings, load_settings
-from tests.service.live import serve
 from tests.support.jwks import (
     JwksServer,
     SigningKey,
@@ -31,6 +30,7 @@ from tests.support.jwks import (
     generate_rsa_key,
     mint,
 )
+from tests.support.live_service import serve
 from tests.support.postgres import PostgresCluster
 
 ISSUER = "https://issuer.test/"

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.live import REPO_ROOT, serve
+from tests.support.live_service import REPO_ROOT, serve
 
 pytestmark = pytest.mark.slow
 

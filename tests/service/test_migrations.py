@@ -19,7 +19,7 @@ from service.db import create_engine
 from service.migrate import head_revision, migrate
 from service.models import metadata
 from tests.service.conftest import service_settings
-from tests.service.live import REPO_ROOT
+from tests.support.live_service import REPO_ROOT
 from tests.support.postgres import PostgresCluster
 
 pytestmark = pytest.mark.anyio
