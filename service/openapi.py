@@ -38,6 +38,41 @@ RETRY_AFTER_HEADER = {
     "schema": {"type": "string", "pattern": "^[0-9]+$"},
 }
 
+ALLOW_HEADER = {
+    "description": "The methods this path accepts, e.g. `GET, HEAD, POST`",
+    "required": True,
+    "schema": {"type": "string"},
+}
+
+
+def _document_operation(
+    operation_id: str, summary: str, media_type: str, schema: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "tags": ["docs"],
+            "responses": {
+                "200": {
+                    "description": "Success",
+                    "headers": {"X-Request-ID": REQUEST_ID_HEADER},
+                    "content": {media_type: {"schema": schema}},
+                }
+            },
+        }
+    }
+
+
+SELF_DESCRIPTION_PATHS: dict[str, dict[str, Any]] = {
+    "/openapi.json": _document_operation(
+        "get_openapi", "This OpenAPI 3.1 document", "application/json", {"type": "object"}
+    ),
+    "/docs": _document_operation(
+        "get_docs", "Interactive API docs (Swagger UI, no CDN)", "text/html", {"type": "string"}
+    ),
+}
+
 
 def _link_json_values(node: Any) -> Any:
     """Replace the models' JsonValue markers with references to the shared recursive schema."""
@@ -86,6 +121,8 @@ def _response(description: str, model: type[BaseModel], status: int) -> dict[str
     headers: dict[str, Any] = {"X-Request-ID": REQUEST_ID_HEADER}
     if status in RETRY_AFTER_STATUSES:
         headers["Retry-After"] = RETRY_AFTER_HEADER
+    if status == 405:
+        headers["Allow"] = ALLOW_HEADER
     return {
         "description": description,
         "headers": headers,
@@ -128,7 +165,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             "Created" if status == 201 else "Dependency down" if status == 503 else "Success"
         )
         responses[str(status)] = _response(description, model, status)
-    errors = set(endpoint.errors) | {500}
+    # 405 belongs to the path, but OpenAPI has no path-level responses: every operation
+    # carries it, so a client generator knows the shape of the answer to a wrong method.
+    errors = set(endpoint.errors) | {405, 500}
     if endpoint.access is not Access.PUBLIC:
         errors.add(401)
     if endpoint.access is Access.ADMIN:
@@ -159,6 +198,7 @@ def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
+    paths.update(SELF_DESCRIPTION_PATHS)
     document: dict[str, Any] = _link_json_values(
         {
             "openapi": "3.1.0",

@@ -26,8 +26,9 @@ def test_document_covers_every_endpoint() -> None:
     documented = {
         (method.upper(), path) for path, item in DOCUMENT["paths"].items() for method in item
     }
-    assert documented == {(e.method, e.path) for e in ENDPOINTS}
-    contract = {
+    self_description = {("GET", "/openapi.json"), ("GET", "/docs")}
+    assert documented == {(e.method, e.path) for e in ENDPOINTS} | self_description
+    contract = self_description | {
         ("GET", "/heartbeat"),
         ("POST", "/map"),
         ("GET", "/map"),
@@ -40,6 +41,14 @@ def test_document_covers_every_endpoint() -> None:
         ("PUT", "/config/{key}"),
     }
     assert documented == contract
+
+
+def test_every_api_operation_documents_405_with_allow() -> None:
+    for endpoint in ENDPOINTS:
+        operation = DOCUMENT["paths"][endpoint.path][endpoint.method.lower()]
+        assert "405" in operation["responses"], (endpoint.method, endpoint.path)
+        assert "method_not_allowed" in operation["responses"]["405"]["description"]
+        assert operation["responses"]["405"]["headers"]["Allow"]["required"] is True
 
 
 def test_every_error_code_is_documented() -> None:
