@@ -105,6 +105,21 @@ def _validate_params(model: type[BaseModel], values: Mapping[str, str], where: s
         raise ValidationFailed(f"invalid {where} parameters", details=_details(error)) from None
 
 
+def _reject_nul_query(request: Request) -> None:
+    """PostgreSQL cannot store NUL, so no query parameter may carry one, even on an endpoint
+    that reads no parameters (a bytes scan first: the common query string has none)."""
+    raw: bytes = request.scope.get("query_string", b"")
+    if b"%00" not in raw and b"\x00" not in raw:
+        return
+    details = [
+        {"field": name.replace("\x00", "\\u0000"), "message": "contains a NUL character"}
+        for name, value in request.query_params.multi_items()
+        if "\x00" in name or "\x00" in value
+    ]
+    if details:
+        raise ValidationFailed("invalid query parameters", details=details)
+
+
 def _single_values(request: Request) -> dict[str, str]:
     values: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
@@ -200,6 +215,7 @@ async def run_endpoint(endpoint: Endpoint, request: Request) -> Response:
         if endpoint.path_model is not None
         else None
     )
+    _reject_nul_query(request)
     query = None
     if endpoint.query_model is not None:
         query = _validate_params(endpoint.query_model, _single_values(request), "query")

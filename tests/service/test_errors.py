@@ -219,3 +219,21 @@ async def test_hot_path_errors_match_the_rest(
     assert [line["status"] for line in access] == [500, 401, 400]
     samples = METRICS.request_duration.collect()[0].samples
     assert any(s.labels.get("route") == "/map" and s.labels.get("status") == "500" for s in samples)
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/heartbeat?probe=a%00b", "probe"),
+        ("/config?v=%00", "v"),
+        ("/practices?cursor=x%00", "cursor"),
+        ("/map?userId=a%00b", "userId"),
+        ("/map?a%00b=1", "a\\u0000b"),
+    ],
+)
+async def test_nul_in_any_query_parameter_is_422_naming_it(
+    client: httpx.AsyncClient, issuer: Issuer, path: str, field: str
+) -> None:
+    response = await client.get(path, headers=issuer.headers(unique("nul"), admin=True))
+    error = assert_error(response, 422, "validation_error")
+    assert error["details"] == [{"field": field, "message": "contains a NUL character"}]
