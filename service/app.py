@@ -181,6 +181,9 @@ def create_app(
             Exception: handle_unexpected,
         },
     )
+    # A mobile API answers a path it does not have with a JSON 404, not a 307 to a
+    # guessed URL (a redirect built from the Host header, and an empty non-JSON body).
+    starlette.router.redirect_slashes = False
     starlette.state.services = services
     fast_lane = FastLane(starlette, api_routes, HOT_ENDPOINTS)
     asgi = RequestContextMiddleware(

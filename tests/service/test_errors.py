@@ -237,3 +237,12 @@ async def test_nul_in_any_query_parameter_is_422_naming_it(
     response = await client.get(path, headers=issuer.headers(unique("nul"), admin=True))
     error = assert_error(response, 422, "validation_error")
     assert error["details"] == [{"field": field, "message": "contains a NUL character"}]
+
+
+@pytest.mark.parametrize("path", ["/map/", "/practices/", "/config/", "/heartbeat/", "/docs/"])
+async def test_trailing_slash_is_a_json_404_not_a_redirect(
+    client: httpx.AsyncClient, issuer: Issuer, path: str
+) -> None:
+    response = await client.get(path, headers=issuer.headers(unique("slash")))
+    assert_error(response, 404, "not_found")
+    assert "location" not in response.headers
