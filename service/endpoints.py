@@ -105,6 +105,9 @@ def _validate_params(model: type[BaseModel], values: Mapping[str, str], where: s
         raise ValidationFailed(f"invalid {where} parameters", details=_details(error)) from None
 
 
+JSON_LIMIT_ERRORS = ("recursion limit exceeded", "number out of range")
+
+
 def _reject_nul_query(request: Request) -> None:
     """PostgreSQL cannot store NUL, so no query parameter may carry one, even on an endpoint
     that reads no parameters (a bytes scan first: the common query string has none)."""
@@ -160,7 +163,16 @@ async def _read_body(request: Request, endpoint: Endpoint) -> Any:
     try:
         return adapter.validate_json(raw, by_alias=True)
     except ValidationError as error:
-        if any(item["type"] == "json_invalid" for item in error.errors(include_url=False)):
+        for item in error.errors(include_url=False):
+            if item["type"] != "json_invalid":
+                continue
+            # Well-formed JSON the parser will not take (nesting past its depth limit, an
+            # integer of thousands of digits) is a value out of range, not malformed JSON.
+            for limit in JSON_LIMIT_ERRORS:
+                if limit in item["msg"]:
+                    raise ValidationFailed(
+                        details=[{"field": "body", "message": f"JSON {limit}"}]
+                    ) from None
             raise MalformedJson() from None
         raise ValidationFailed(details=_details(error)) from None
 

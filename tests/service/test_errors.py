@@ -246,3 +246,22 @@ async def test_trailing_slash_is_a_json_404_not_a_redirect(
     response = await client.get(path, headers=issuer.headers(unique("slash")))
     assert_error(response, 404, "not_found")
     assert "location" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 5000 + b"]" * 5000, "JSON recursion limit exceeded"),
+        (b'{"n": ' + b"9" * 5000 + b"}", "JSON number out of range"),
+    ],
+)
+async def test_well_formed_json_past_the_parser_limits_is_422_not_400(
+    client: httpx.AsyncClient, issuer: Issuer, body: bytes, message: str
+) -> None:
+    response = await client.put(
+        "/config/limits",
+        content=body,
+        headers={**issuer.headers(unique("admin"), admin=True), "content-type": "application/json"},
+    )
+    error = assert_error(response, 422, "validation_error")
+    assert error["details"] == [{"field": "body", "message": message}]
