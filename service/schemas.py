@@ -272,6 +272,9 @@ class MediaUpload(Model):
     upload_url: str
     media_key: str
     expires_in_seconds: int
+    upload_headers: dict[str, str] = Field(
+        description="Headers the upload (`PUT uploadUrl`) must carry: the signature covers them."
+    )
 
 
 class MediaUploadResult(Model):

@@ -132,6 +132,8 @@ async def create_media_upload(call: Call) -> Response:
                 "uploadUrl": upload_url,
                 "mediaKey": media_key,
                 "expiresInSeconds": UPLOAD_URL_SECONDS,
+                # Both stores sign the content type: an upload without it is refused.
+                "uploadHeaders": {"Content-Type": body.content_type},
             },
             "uploadUrl": upload_url,
             "mediaKey": media_key,

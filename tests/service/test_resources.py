@@ -100,8 +100,14 @@ async def test_media_upload_and_signed_download(client: httpx.AsyncClient, issue
     # Local files are served by this service; the app gets whole URLs, not paths.
     base = str(client.base_url).rstrip("/")
     assert upload["uploadUrl"].startswith(f"{base}/_media/"), upload["uploadUrl"]
+    # The answer says which headers the signed upload needs; another content type is refused.
+    assert upload["uploadHeaders"] == {"Content-Type": "audio/mpeg"}
+    wrong_type = await client.put(
+        upload["uploadUrl"], content=b"x", headers={"Content-Type": "application/octet-stream"}
+    )
+    assert wrong_type.status_code == 403, wrong_type.text
     put = await client.put(
-        upload["uploadUrl"], content=b"ID3-audio", headers={"Content-Type": "audio/mpeg"}
+        upload["uploadUrl"], content=b"ID3-audio", headers=upload["uploadHeaders"]
     )
     assert put.status_code == 200, put.text
 
@@ -114,6 +120,19 @@ async def test_media_upload_and_signed_download(client: httpx.AsyncClient, issue
     # The signature covers the key: the URL cannot be bent to another object.
     tampered = media_url.replace(upload["mediaKey"], f"practices/{practice}/other")
     assert (await client.get(tampered)).status_code == 403
+
+
+async def test_media_upload_defaults_to_octet_stream_and_says_so(
+    client: httpx.AsyncClient, issuer: Issuer
+) -> None:
+    practice = await create_practice(client, issuer)
+    response = await client.post(
+        f"/practices/{practice}/media", headers=issuer.headers("ops", admin=True)
+    )
+    upload = response.json()["data"]
+    assert upload["uploadHeaders"] == {"Content-Type": "application/octet-stream"}
+    put = await client.put(upload["uploadUrl"], content=b"bytes", headers=upload["uploadHeaders"])
+    assert put.status_code == 200, put.text
 
 
 async def test_media_for_unknown_practice_is_404(client: httpx.AsyncClient, issuer: Issuer) -> None:
