@@ -112,24 +112,28 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
     if not storage_url.startswith(("s3://", "file://")):
         raise SettingsError("STORAGE_URL must start with s3:// or file://")
 
+    # Every missing production setting at once: a deploy should not fail three times in a row.
+    problems: list[str] = []
     auth = {
         name: env.get(name) or None for name in ("AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE")
     }
     if any(auth.values()) or environment != "local":
         missing = [name for name, value in auth.items() if not value]
         if missing:
-            raise SettingsError(
+            problems.append(
                 f"{', '.join(missing)} must be set when ENVIRONMENT={environment} "
                 "(or when any AUTH_* variable is set)"
             )
 
     if environment == "prod":
         if database_url.startswith("sqlite"):
-            raise SettingsError(
+            problems.append(
                 "ENVIRONMENT=prod needs PostgreSQL: set DATABASE_URL or DB_HOST/DB_NAME/DB_USER"
             )
         if storage_url.startswith("file://"):
-            raise SettingsError("ENVIRONMENT=prod needs an S3 bucket: set STORAGE_URL=s3://bucket")
+            problems.append("ENVIRONMENT=prod needs an S3 bucket: set STORAGE_URL=s3://bucket")
+    if problems:
+        raise SettingsError("; ".join(problems))
 
     log_level = (env.get("LOG_LEVEL") or "info").strip().lower()
     if log_level not in LOG_LEVELS:

@@ -46,6 +46,10 @@ def test_database_parts_build_a_url(tmp_path: Path) -> None:
             {"ENVIRONMENT": "prod", "DATABASE_URL": "postgresql://u@h/d", "STORAGE_URL": "s3://b"},
             ["AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE"],
         ),
+        (
+            {"ENVIRONMENT": "prod"},
+            ["AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "DATABASE_URL", "STORAGE_URL"],
+        ),
         ({"ENVIRONMENT": "dev", "AUTH_ISSUER": "x", "AUTH_AUDIENCE": "y"}, ["AUTH_JWKS_URL"]),
         ({"AUTH_JWKS_URL": "https://x/jwks"}, ["AUTH_ISSUER", "AUTH_AUDIENCE"]),
         ({"ENVIRONMENT": "staging"}, ["ENVIRONMENT"]),
