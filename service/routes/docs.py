@@ -30,7 +30,10 @@ DOCS_HTML = f"""<!DOCTYPE html>
   <script>
     fetch("/openapi.json").then((response) => response.json()).then((spec) => {{
       spec.openapi = "3.0.3";
-      window.ui = SwaggerUIBundle({{spec: spec, dom_id: "#swagger-ui", deepLinking: true}});
+      // validatorUrl: null, or Swagger UI may ask validator.swagger.io to check the document.
+      window.ui = SwaggerUIBundle({{
+        spec: spec, dom_id: "#swagger-ui", deepLinking: true, validatorUrl: null
+      }});
     }});
   </script>
 </body>

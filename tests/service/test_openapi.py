@@ -87,3 +87,4 @@ def test_docs_page_needs_no_cdn(live_server: tuple[str, Path]) -> None:
         assert f"/docs/assets/{asset}" in page
         assert httpx.get(f"{base_url}/docs/assets/{asset}").status_code == 200
     assert "https://" not in page
+    assert "validatorUrl: null" in page  # the bundle's default validator is an external service
