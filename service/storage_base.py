@@ -38,6 +38,10 @@ class Storage(Protocol):
         self, key: str, content_type: str, expires_seconds: int = 900
     ) -> str: ...
 
+    async def exists(self, key: str) -> bool:
+        """Whether an object is stored under `key`; StorageUnavailable when the store is down."""
+        ...
+
     async def check(self) -> None:
         """Return when the store answers; raise StorageUnavailable (bounded by a timeout)."""
         ...

@@ -96,6 +96,19 @@ class FileStorage:
             validate_content_type(content_type),
         )
 
+    async def exists(self, key: str) -> bool:
+        try:
+            path = self.path_for(key)
+        except InvalidStorageKey:
+            return False
+        try:
+            with anyio.fail_after(self._check_timeout):
+                return await anyio.to_thread.run_sync(path.is_file, abandon_on_cancel=True)
+        except TimeoutError:
+            raise StorageUnavailable(
+                f"media directory did not answer within {self._check_timeout:g}s"
+            ) from None
+
     async def check(self) -> None:
         try:
             with anyio.fail_after(self._check_timeout):

@@ -62,6 +62,23 @@ class S3Storage:
         }
         return await self._presign("put_object", params, validate_expires(expires_seconds))
 
+    async def exists(self, key: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        head = functools.partial(
+            self._client.head_object, Bucket=self.bucket, Key=self.object_key(key)
+        )
+        try:
+            await anyio.to_thread.run_sync(head)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "unknown")
+            if code in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise StorageUnavailable(f"S3 refused the request ({code})") from None
+        except BotoCoreError as error:
+            raise StorageUnavailable(f"S3 not reachable ({type(error).__name__})") from None
+        return True
+
     async def check(self) -> None:
         try:
             with anyio.fail_after(self._check_timeout):

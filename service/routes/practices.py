@@ -89,6 +89,17 @@ async def get_practice(call: Call) -> Response:
 async def put_practice(call: Call) -> Response:
     path: PracticePath = call.path
     body: PracticeWrite = call.body
+    if body.media_key is not None:
+        # A practice pointing at nothing would hand every user a signed URL that 404s.
+        try:
+            stored = await call.services.storage.exists(body.media_key)
+        except StorageUnavailable:
+            raise Unavailable("the media store is unavailable") from None
+        if not stored:
+            raise NotFound(
+                f"no media object {body.media_key!r}: "
+                f"upload it first (POST /practices/{path.id}/media)"
+            )
     now = datetime.now(UTC)
     params = {
         "id": path.id,
@@ -177,7 +188,7 @@ ENDPOINTS = [
         path_model=PracticePath,
         body=PracticeWrite,
         extra_responses={201: PracticeResult},
-        errors=(400, 401, 403, 413, 422, 429, 503),
+        errors=(400, 401, 403, 404, 413, 422, 429, 503),
     ),
     Endpoint(
         "POST",

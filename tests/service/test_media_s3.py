@@ -79,3 +79,20 @@ async def test_media_round_trip_through_s3(
         assert download.status_code == 200 and download.content == b"mp4-bytes"
         stored = boto3.client("s3").head_object(Bucket=BUCKET, Key=f"media/{upload['mediaKey']}")
         assert stored["ContentType"] == "video/mp4"
+
+        # A key with no object behind it (the upload never happened) is refused.
+        missing = f"practices/{practice}/never-uploaded"
+        response = await client.put(
+            f"/practices/{practice}",
+            json={
+                "title": "t",
+                "description": "d",
+                "durationSeconds": 1,
+                "category": "c",
+                "published": True,
+                "mediaKey": missing,
+            },
+            headers=admin,
+        )
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "not_found"

@@ -135,6 +135,34 @@ async def test_media_upload_defaults_to_octet_stream_and_says_so(
     assert put.status_code == 200, put.text
 
 
+async def test_practice_media_key_must_name_an_uploaded_object(
+    client: httpx.AsyncClient, issuer: Issuer
+) -> None:
+    practice = await create_practice(client, issuer)
+    admin = issuer.headers("ops", admin=True)
+    upload = (await client.post(f"/practices/{practice}/media", headers=admin)).json()["data"]
+    body = {
+        "title": "t",
+        "description": "d",
+        "durationSeconds": 1,
+        "category": "c",
+        "published": True,
+        "mediaKey": upload["mediaKey"],
+    }
+    # Not uploaded yet: the practice would hand users a URL to nothing.
+    response = await client.put(f"/practices/{practice}", json=body, headers=admin)
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "not_found"
+    assert upload["mediaKey"] in response.json()["error"]["message"]
+    stored = (await client.get(f"/practices/{practice}", headers=admin)).json()["data"]
+    assert stored["mediaKey"] is None  # nothing half-written
+    put = await client.put(upload["uploadUrl"], content=b"x", headers=upload["uploadHeaders"])
+    assert put.status_code == 200
+    response = await client.put(f"/practices/{practice}", json=body, headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["mediaKey"] == upload["mediaKey"]
+
+
 async def test_media_for_unknown_practice_is_404(client: httpx.AsyncClient, issuer: Issuer) -> None:
     response = await client.post(
         f"/practices/{unique('p')}/media", headers=issuer.headers("ops", admin=True)
