@@ -150,7 +150,11 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     """Starlette's own 404/405 (routing) become the contract's body, keeping `Allow`."""
     assert isinstance(exc, HTTPException)
     error_class = _BY_STATUS.get(exc.status_code, Internal)
-    return error_response(error_class(headers=exc.headers))
+    headers = dict(exc.headers or {})
+    if "Allow" in headers:
+        # Starlette keeps a route's methods in a set: the order would change per process.
+        headers["Allow"] = ", ".join(sorted(m.strip() for m in headers["Allow"].split(",")))
+    return error_response(error_class(headers=headers or None))
 
 
 def describe_exception(exc: BaseException) -> dict[str, str]:

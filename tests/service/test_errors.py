@@ -38,6 +38,8 @@ async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient) -> None
     response = await client.delete("/map")
     assert_error(response, 405, "method_not_allowed")
     assert set(response.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "POST"}
+    # The same order from every process (Starlette holds the methods in a set).
+    assert response.headers["allow"] == "GET, HEAD, POST"
     response = await client.post("/practices/p-1")
     assert_error(response, 405, "method_not_allowed")
     assert "PUT" in response.headers["allow"]
@@ -265,3 +267,17 @@ async def test_well_formed_json_past_the_parser_limits_is_422_not_400(
     )
     error = assert_error(response, 422, "validation_error")
     assert error["details"] == [{"field": "body", "message": message}]
+
+
+async def test_allow_header_is_sorted_whatever_order_starlette_gives() -> None:
+    from starlette.exceptions import HTTPException
+    from starlette.requests import Request
+
+    from service.errors import handle_http_exception
+
+    request = Request({"type": "http", "method": "DELETE", "path": "/map", "headers": []})
+    response = await handle_http_exception(
+        request, HTTPException(405, headers={"Allow": "POST, HEAD, GET"})
+    )
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD, POST"
