@@ -214,7 +214,14 @@ async def run_endpoint(endpoint: Endpoint, request: Request) -> Response:
     services: Services = request.app.state.services
     principal: Principal | None = None
     if endpoint.access is not Access.PUBLIC:
-        principal = await authenticate(request, services)
+        try:
+            principal = await authenticate(request, services)
+        except Unauthorized:
+            # Failed sign-ins spend the caller's address bucket: a flood of forged or
+            # expired tokens (each a signature check) is throttled like anonymous traffic.
+            if endpoint.rate_limited:
+                services.limiter.check(_client_key(request))
+            raise
         if endpoint.access is Access.ADMIN and not principal.is_admin:
             raise Forbidden("this operation needs an admin")
         if endpoint.rate_limited:

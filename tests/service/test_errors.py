@@ -267,3 +267,18 @@ async def test_well_formed_json_past_the_parser_limits_is_422_not_400(
     )
     error = assert_error(response, 422, "validation_error")
     assert error["details"] == [{"field": "body", "message": message}]
+
+
+async def test_failed_authentication_is_rate_limited_per_address(
+    settings: Settings, issuer: Issuer
+) -> None:
+    app = build_app(replace(settings, rate_limit_per_second=1.0, rate_limit_burst=3), issuer)
+    async with running(app) as client:
+        forged = {"Authorization": "Bearer forged"}
+        statuses = [(await client.get("/map", headers=forged)).status_code for _ in range(4)]
+        assert statuses == [401, 401, 401, 429]
+        response = await client.post("/map", json={}, headers=forged)
+        assert_error(response, 429, "rate_limited")
+        assert int(response.headers["retry-after"]) >= 1
+        # A signed-in user spends their own bucket, not the address's.
+        assert (await client.get("/map", headers=issuer.headers(unique("u")))).status_code == 200
