@@ -11,8 +11,6 @@ Composition only: every decision lives in components/ and components/settings.py
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pulumi
 
 from components.auth import UserPool, UserPoolArgs
@@ -34,7 +32,7 @@ from components.datadog_shipping import (
 )
 from components.dns import DnsRecord, DnsRecordArgs
 from components.edge import WebAcl, WebAclArgs
-from components.image import ContainerImageArgs, image_tag
+from components.image import REPO_ROOT, ContainerImageArgs, image_tag
 from components.log_bucket import LogBucket, LogBucketArgs
 from components.network import Network, NetworkArgs
 from components.settings import load_settings
@@ -142,7 +140,7 @@ shipping = DatadogShippingArgs(
     # The tag ContainerService deploys: Datadog's `version` follows the image.
     version=settings.service.image_tag
     or image_tag(
-        Path.cwd(), image_defaults.hashed_paths, image_defaults.platform, image_defaults.build_args
+        REPO_ROOT, image_defaults.hashed_paths, image_defaults.platform, image_defaults.build_args
     ),
     region=settings.region,
     api_key_secret_arn=datadog_key.secret_arn if datadog_key is not None else None,
