@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from moto.server import ThreadedMotoServer
 
 from service.app import ServiceApp, create_app
 from service.auth import JwksVerifier
@@ -177,3 +178,15 @@ def live_server(
     }
     with serve(env, workdir) as base_url:
         yield base_url, workdir
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """S3 (moto) served on loopback, shared by the storage and media tests."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from service.settings import Settings
 from tests.service.conftest import Issuer, build_app, create_practice, running
@@ -16,17 +14,6 @@ from tests.service.conftest import Issuer, build_app, create_practice, running
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
 BUCKET = "awaterra-media-app-test"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import socket
 import stat
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from starlette.applications import Starlette
 
 from service.storage import (
@@ -344,17 +343,6 @@ def test_file_check_reports_a_missing_directory(files: FileStorage) -> None:
 
 
 # --- S3 through moto on loopback --------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
