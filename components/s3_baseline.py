@@ -1,7 +1,9 @@
 """What every bucket of the stack has, whatever it stores.
 
 All four public-access blocks, `BucketOwnerEnforced` (ACLs off: the bucket owner owns every
-object), versioning, and the policy statements that refuse plain HTTP and TLS older than 1.2.
+object), versioning, object events sent to Amazon EventBridge (AWS FSBP S3.11 / checkov
+CKV2_AWS_62: security tooling can react to writes and deletes; free on the default bus), and the
+policy statements that refuse plain HTTP and TLS older than 1.2.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ MINIMUM_TLS_VERSION = "1.2"
 def lock_down(
     name: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions
 ) -> list[pulumi.Resource]:
-    """Block public access, disable ACLs and turn versioning on. Returns the resources created."""
+    """Block public access, disable ACLs, turn versioning and EventBridge notifications on.
+
+    Returns the resources created.
+    """
     public_access = aws.s3.BucketPublicAccessBlock(
         f"{name}-public-access",
         bucket=bucket.id,
@@ -42,7 +47,10 @@ def lock_down(
         ),
         opts=opts,
     )
-    return [public_access, ownership, versioning]
+    notifications = aws.s3.BucketNotification(
+        f"{name}-notifications", bucket=bucket.id, eventbridge=True, opts=opts
+    )
+    return [public_access, ownership, versioning, notifications]
 
 
 def transport_statements(bucket_arn: pulumi.Input[str]) -> list[Mapping[str, Any]]:

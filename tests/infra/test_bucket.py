@@ -65,6 +65,13 @@ def test_public_access_fully_blocked_and_acls_disabled(recording: Recording, buc
 
 
 @pytest.mark.parametrize("bucket", ["media", "logs"])
+def test_object_events_reach_eventbridge(recording: Recording, bucket: str) -> None:
+    notification = of(recording, "BucketNotification", bucket).inputs
+    assert notification["bucket"] == bucket_of(recording, bucket).id
+    assert notification["eventbridge"] is True
+
+
+@pytest.mark.parametrize("bucket", ["media", "logs"])
 def test_versioned_and_not_force_destroyed(recording: Recording, bucket: str) -> None:
     versioning = of(recording, "BucketVersioning", bucket).inputs
     assert versioning["versioningConfiguration"]["status"] == "Enabled"
