@@ -82,6 +82,7 @@ PROMETHEUS_TO_DATADOG = {
     "awaterra_http_request_duration_seconds": "http.request.duration",
     "awaterra_http_requests_in_flight": "http.requests.in_flight",
     "awaterra_db_query_duration_seconds": "db.query.duration",
+    "awaterra_db_write_batch_rows": "db.write.batch_rows",
     "awaterra_db_pool_checked_out": "db.pool.checked_out",
     "awaterra_db_pool_size": "db.pool.size",
 }

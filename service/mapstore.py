@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from service.mapbatch import Outcome, Params, WriteCoalescer, row_key
 from service.metrics import METRICS
 from service.pgpool import LeanPool
 from service.queries import Queries
@@ -100,6 +101,15 @@ class _Compiled:
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         return [params[name] for name in self.order]
 
+    def array_args(self, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+        """One array per parameter, for the multi-row upsert (the JSON state as text)."""
+        return [
+            [_json_text(row[name]) for row in rows]
+            if name == "state"
+            else [row[name] for row in rows]
+            for name in self.order
+        ]
+
 
 # The `pool` label of this pool in awaterra_db_pool_* (the SQLAlchemy engine is "primary").
 POOL_NAME = "map"
@@ -132,6 +142,8 @@ class AsyncpgMapStore:
     def __init__(self, settings: Settings, queries: Queries) -> None:
         self._settings = settings
         self._upsert = _Compiled(queries.upsert_state)
+        assert queries.upsert_states is not None, "PostgreSQL queries have the multi-row upsert"
+        self._upsert_many = _Compiled(queries.upsert_states)
         self._read_state = _Compiled(queries.read_state)
         self._read_map = _Compiled(queries.read_map)
         self._timeout = settings.db_statement_timeout_seconds
@@ -143,6 +155,15 @@ class AsyncpgMapStore:
         )
         METRICS.pool_size.labels(POOL_NAME).set(settings.db_pool_size)
         self._checked_out = METRICS.pool_checked_out.labels(POOL_NAME)
+        self._batch_rows = METRICS.write_batch_rows
+        self._writes: WriteCoalescer[asyncpg.Connection] = WriteCoalescer(
+            capacity=settings.db_write_batch_size,
+            concurrency=min(settings.db_write_concurrency, settings.db_pool_size),
+            busy=self._pool.busy,
+            run_one=self._upsert_one,
+            acquire=self._pool.acquire,
+            run_batch=self._upsert_batch,
+        )
 
     async def _connect(self) -> asyncpg.Connection:
         settings = self._settings
@@ -192,10 +213,70 @@ class AsyncpgMapStore:
         return row
 
     async def upsert_state(self, params: Mapping[str, Any]) -> Row | None:
+        return await self._writes.write(params)
+
+    async def _upsert_one(self, params: Params) -> Row | None:
         try:
-            return await self._fetch_row(self._upsert, self._upsert.args(params))
+            row = await self._fetch_row(self._upsert, self._upsert.args(params))
         except asyncpg.ForeignKeyViolationError:
             raise UnknownPractice() from None
+        self._batch_rows.observe(1)
+        return row
+
+    async def _upsert_batch(
+        self, connection: asyncpg.Connection, batch: Sequence[Params]
+    ) -> list[Outcome]:
+        """Several writes with distinct keys on a connection the caller acquired (and this
+        gives back), one outcome per write, in order."""
+        pool = self._pool
+        checked_out = self._checked_out
+        checked_out.inc()
+        try:
+            outcomes = await self._write_rows(connection, batch)
+        except asyncpg.PostgresError:
+            pool.release(connection)
+            raise
+        except BaseException:
+            pool.release(connection, reusable=False)
+            raise
+        finally:
+            checked_out.dec()
+        pool.release(connection)
+        return outcomes
+
+    async def _write_rows(
+        self, connection: asyncpg.Connection, batch: Sequence[Params]
+    ) -> list[Outcome]:
+        if len(batch) > 1:
+            # Key order: two batches touching the same rows lock them in the same order.
+            ordered = sorted(batch, key=row_key)
+            started = time.perf_counter()
+            try:
+                rows = await connection.fetch(
+                    self._upsert_many.sql, *self._upsert_many.array_args(ordered)
+                )
+            except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError):
+                pass  # one write is refused: write each alone below, so only that one fails
+            else:
+                METRICS.observe_query("INSERT", time.perf_counter() - started)
+                self._batch_rows.observe(len(batch))
+                stored = {row_key(row): row for row in rows}
+                return [stored.get(row_key(params)) for params in batch]
+        return [await self._write_alone(connection, params) for params in batch]
+
+    async def _write_alone(self, connection: asyncpg.Connection, params: Params) -> Outcome:
+        started = time.perf_counter()
+        try:
+            args = self._upsert.args(params)
+            row: Row | None = await connection.fetchrow(self._upsert.sql, *args)
+        except asyncpg.ForeignKeyViolationError:
+            return UnknownPractice()
+        except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as error:
+            refused: BaseException = error
+            return refused
+        METRICS.observe_query("INSERT", time.perf_counter() - started)
+        self._batch_rows.observe(1)
+        return row
 
     async def read_state(self, user_id: str, practice_id: str) -> Row | None:
         return await self._fetch_row(self._read_state, [user_id, practice_id])

@@ -8,7 +8,8 @@ never the raw path, a fixed set of methods, and the status code.
 Exported names (the Grafana dashboard and the Datadog OpenMetrics check rely on them):
 `awaterra_http_request_duration_seconds` (histogram: method, route, status),
 `awaterra_http_requests_in_flight` (gauge), `awaterra_db_query_duration_seconds` (histogram:
-operation), `awaterra_db_pool_checked_out` and `awaterra_db_pool_size` (gauges: pool), plus the
+operation), `awaterra_db_write_batch_rows` (histogram: map writes per upsert statement),
+`awaterra_db_pool_checked_out` and `awaterra_db_pool_size` (gauges: pool), plus the
 standard `process_*` metrics when the server runs a single process.
 
 Several uvicorn workers: each is a process with its own counters, and a scrape reaches one of
@@ -50,6 +51,7 @@ NAMESPACE = "awaterra"
 # so "share of requests under 200 ms" is exact rather than interpolated.
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 0.75,
                    1.0, 2.5, 5.0, 10.0)
+WRITE_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 QUERY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 UNMATCHED_ROUTE = "<unmatched>"
@@ -127,6 +129,13 @@ class ServiceMetrics:
             labelnames=("operation",),
             namespace=NAMESPACE,
             buckets=QUERY_BUCKETS,
+            registry=self.registry,
+        )
+        self.write_batch_rows = Histogram(
+            "db_write_batch_rows",
+            "Map writes per upsert statement (above 1 when concurrent writes were coalesced).",
+            namespace=NAMESPACE,
+            buckets=WRITE_BATCH_BUCKETS,
             registry=self.registry,
         )
         self.pool_checked_out = Gauge(

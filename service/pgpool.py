@@ -71,6 +71,10 @@ class LeanPool:
     def idle(self) -> int:
         return len(self._idle)
 
+    def busy(self) -> bool:
+        """True when an acquire would have to wait for a connection to be released."""
+        return not self._idle and self._size >= self.max_size
+
     async def acquire(self) -> asyncpg.Connection:
         if self._closed:
             raise PoolClosed("the connection pool is closed")

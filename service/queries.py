@@ -10,16 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, Select, bindparam, select
+from sqlalchemy import ColumnElement, Insert, Select, String, Text, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.sql.dml import ReturningInsert
 
 from service.models import config, practice_states, practices
+
+STATE_COLUMNS = ("user_id", "practice_id", "status", "progress", "state", "updated_at",
+                 "server_updated_at")
+STATE_UPDATED_COLUMNS = ("status", "progress", "state", "updated_at", "server_updated_at")
 
 
 @dataclass(frozen=True)
 class Queries:
     upsert_state: ReturningInsert[Any]
+    # PostgreSQL only: the same upsert for many rows, one array parameter per column.
+    upsert_states: ReturningInsert[Any] | None
     read_state: Select[Any]
     read_map: Select[Any]
     upsert_practice: ReturningInsert[Any]
@@ -36,12 +43,10 @@ def build_queries(dialect: str) -> Queries:
     state_insert = insert(practice_states)
     upsert_state = state_insert.on_conflict_do_update(
         index_elements=[practice_states.c.user_id, practice_states.c.practice_id],
-        set_={
-            column: state_insert.excluded[column]
-            for column in ("status", "progress", "state", "updated_at", "server_updated_at")
-        },
+        set_={column: state_insert.excluded[column] for column in STATE_UPDATED_COLUMNS},
         where=practice_states.c.updated_at < state_insert.excluded.updated_at,
     ).returning(*practice_states.c)
+    upsert_states = build_upsert_states() if dialect == "postgresql" else None
 
     read_state = select(practice_states).where(
         practice_states.c.user_id == bindparam("user_id"),
@@ -86,6 +91,7 @@ def build_queries(dialect: str) -> Queries:
     read_config = select(config.c.key, config.c.value).order_by(config.c.key)
     return Queries(
         upsert_state=upsert_state,
+        upsert_states=upsert_states,
         read_state=read_state,
         read_map=read_map,
         upsert_practice=upsert_practice,
@@ -95,3 +101,26 @@ def build_queries(dialect: str) -> Queries:
         upsert_config=upsert_config,
         read_config=read_config,
     )
+
+
+
+def build_upsert_states() -> ReturningInsert[Any]:
+    """The map upsert for many rows at once (PostgreSQL): `INSERT ... SELECT unnest(...)` with
+    the same conflict rule as the single-row statement. The rows must have distinct keys."""
+    rows = select(*(_column_array(name) for name in STATE_COLUMNS))
+    many_insert = postgresql.insert(practice_states).from_select(list(STATE_COLUMNS), rows)
+    return many_insert.on_conflict_do_update(
+        index_elements=[practice_states.c.user_id, practice_states.c.practice_id],
+        set_={column: many_insert.excluded[column] for column in STATE_UPDATED_COLUMNS},
+        where=practice_states.c.updated_at < many_insert.excluded.updated_at,
+    ).returning(*practice_states.c)
+
+
+def _column_array(name: str) -> ColumnElement[Any]:
+    """`unnest` of one array parameter named like the column. Strings travel as text[] (a
+    cast to varchar(n)[] would silently truncate) and the JSON state as text, cast here."""
+    if name == "state":
+        return cast(func.unnest(bindparam(name, type_=ARRAY(Text()))), JSONB).label(name)
+    column_type = practice_states.c[name].type
+    element_type = Text() if isinstance(column_type, String) else column_type
+    return func.unnest(bindparam(name, type_=ARRAY(element_type))).label(name)

@@ -39,6 +39,8 @@ class Settings:
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 200
     db_pool_size: int = 20
+    db_write_batch_size: int = 32
+    db_write_concurrency: int = 4
     db_connect_timeout_seconds: float = 3.0
     db_statement_timeout_seconds: float = 5.0
 
@@ -90,6 +92,20 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
     if value < 0:
         raise SettingsError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number of at least 1 (a pool, a batch, a number of slots)."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, got {raw!r}")
     return value
 
 
@@ -150,5 +166,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
         log_level=log_level,
         rate_limit_per_second=_number(env, "RATE_LIMIT_PER_SECOND", 50.0),
         rate_limit_burst=int(_number(env, "RATE_LIMIT_BURST", 200)),
-        db_pool_size=max(1, int(_number(env, "DB_POOL_SIZE", 20))),
+        db_pool_size=_count(env, "DB_POOL_SIZE", 20),
+        db_write_batch_size=_count(env, "DB_WRITE_BATCH_SIZE", 32),
+        db_write_concurrency=_count(env, "DB_WRITE_CONCURRENCY", 4),
     )

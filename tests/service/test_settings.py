@@ -59,6 +59,9 @@ def test_database_parts_build_a_url(tmp_path: Path) -> None:
         ({"STORAGE_URL": "gs://x"}, ["STORAGE_URL"]),
         ({"LOG_LEVEL": "chatty"}, ["LOG_LEVEL"]),
         ({"RATE_LIMIT_PER_SECOND": "fast"}, ["RATE_LIMIT_PER_SECOND"]),
+        ({"DB_POOL_SIZE": "0"}, ["DB_POOL_SIZE"]),
+        ({"DB_WRITE_BATCH_SIZE": "2.5"}, ["DB_WRITE_BATCH_SIZE"]),
+        ({"DB_WRITE_CONCURRENCY": "-1"}, ["DB_WRITE_CONCURRENCY"]),
     ],
 )
 def test_refusals_name_the_setting(tmp_path: Path, env: dict[str, str], names: list[str]) -> None:
@@ -87,3 +90,10 @@ def test_prod_with_everything_set(tmp_path: Path) -> None:
 def test_redaction() -> None:
     assert redact_url("postgresql://u:secret@h:5432/d") == "postgresql://u:***@h:5432/d"
     assert redact_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_write_coalescing_settings(tmp_path: Path) -> None:
+    defaults = load_settings({}, cwd=tmp_path)
+    assert (defaults.db_write_batch_size, defaults.db_write_concurrency) == (32, 4)
+    tuned = load_settings({"DB_WRITE_BATCH_SIZE": "1", "DB_WRITE_CONCURRENCY": "8"}, cwd=tmp_path)
+    assert (tuned.db_write_batch_size, tuned.db_write_concurrency) == (1, 8)
