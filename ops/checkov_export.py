@@ -144,7 +144,7 @@ MAP_ARGUMENTS = frozenset({"tags", "tagsAll", "recoveryPointTags"})
 
 # How the Pulumi SDK marks a secret in serialized inputs (pulumi.runtime.rpc._special_sig_key).
 _SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # noqa: S105 (a marker, not a secret)
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
 
 
@@ -153,7 +153,8 @@ class ExportError(ValueError):
 
 
 def snake_case(name: str) -> str:
-    """`kmsMasterKeyId` -> `kms_master_key_id`, `cidrIpv4` -> `cidr_ipv4`."""
+    """`kmsMasterKeyId` -> `kms_master_key_id`, `cidrIpv4` -> `cidr_ipv4`, `XContent` ->
+    `x_content`."""
     return _CAMEL_BOUNDARY.sub("_", name).lower()
 
 
@@ -280,7 +281,12 @@ class _Converter:
             return _Converted(values=value)
         if isinstance(value, Mapping):
             if as_map:
-                return _Converted(values={str(k): self.convert(v).values for k, v in value.items()})
+                # An entry read from another resource is unknown: left out of the map.
+                entries = {str(k): self.convert(v) for k, v in value.items()}
+                return _Converted(
+                    values={k: c.values for k, c in entries.items() if c.values is not None},
+                    unknown={k: True for k, c in entries.items() if c.unknown} or None,
+                )
             # A nested object is a block: Terraform's JSON holds blocks in lists.
             return self.sequence([value])
         if isinstance(value, (list, tuple)):
