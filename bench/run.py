@@ -404,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument("--skip-pgbench", action="store_true")
+    parser.add_argument("--keep-log", action="store_true",
+                        help="keep the service's log (kept anyway when a target is missed)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (default 1); "
                         "memory is reported per worker, CPU for all of them")
     parser.add_argument("--pool-size", type=int, help="DB_POOL_SIZE for the service "
@@ -469,10 +471,15 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS_DIR.mkdir(exist_ok=True)
     out = RESULTS_DIR / f"bench-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    print(f"\nresults written to {out.relative_to(ROOT)}; service log in {workdir}")
-    # The bench's signing key and the tokens it signed; the service log stays for a look.
+    # The service log (~100 MB of request lines) stays only when asked for or when something
+    # failed; the bench's signing key and the tokens it signed never stay.
     shutil.rmtree(workdir / "data", ignore_errors=True)
     (workdir / "users.txt").unlink(missing_ok=True)
+    if args.keep_log or not all(summary["targets"].values()):
+        print(f"\nresults written to {out.relative_to(ROOT)}; service log in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+        print(f"\nresults written to {out.relative_to(ROOT)}")
     return 0
 
 

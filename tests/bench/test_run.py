@@ -1,0 +1,45 @@
+"""bench/run.py end to end at a tiny scale: it still starts everything, drives every scenario,
+runs pgbench with the service's current upsert and writes the figures it prints.
+
+Not a performance test: no figure is compared with a target here (docs/bench.md has those).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.timeout(180)
+def test_the_benchmark_runs_every_scenario_and_reports_its_figures() -> None:
+    results = ROOT / "bench" / "results"
+    before = set(results.glob("bench-*.json")) if results.exists() else set()
+    completed = subprocess.run(
+        [sys.executable, "bench/run.py", "--client", "python", "--no-install",
+         "--duration", "1", "--warmup", "0.5", "--users", "200", "--practices", "5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=170, check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert "ratio POST /map / pgbench:" in completed.stdout
+    assert "peak worker RSS under load:" in completed.stdout
+    (written,) = set(results.glob("bench-*.json")) - before
+    try:
+        summary = json.loads(written.read_text())
+    finally:
+        written.unlink()
+    scenarios = {(s["scenario"], s["connections"]): s for s in summary["scenarios"]}
+    assert set(scenarios) == {("POST /map", 64), ("GET /heartbeat", 64),
+                              ("POST /map", 16), ("GET /heartbeat", 16)}
+    for figures in scenarios.values():
+        assert figures["requests"] > 0 and figures["errors"] == 0
+        assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+    assert summary["pgbench"]["tps"] > 0 and summary["pgbench"]["failed"] == 0
+    map_rate = scenarios[("POST /map", 64)]["requests_per_second"]
+    assert summary["ratio"] == pytest.approx(map_rate / summary["pgbench"]["tps"])
+    assert 20 < summary["peak_rss_mb"] < 1000
