@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ops.offline import REPO_ROOT, SECRET_PLACEHOLDER, RecordedResource, Recording
+from ops.offline import REPO_ROOT, SECRET_PLACEHOLDER, RecordedResource, Recording, stack_config
+from ops.plan import record
 
 PROVIDER_NAME = "registry.terraform.io/hashicorp/aws"
-# The provider generation pulumi-aws 7.x is built from (pulumi-aws 7 = terraform-provider-aws 6).
+# The Terraform CLI version the document claims to come from; checkov only reports it.
 TERRAFORM_VERSION = "1.9.8"
 DEFAULT_OUTPUT_DIR = REPO_ROOT / "build" / "checkov"
 
@@ -409,9 +410,6 @@ def terraform_plan(recording: Recording, region: str) -> dict[str, Any]:
 
 def export(stack: str, output: Path | None = None) -> Path:
     """Run the program for `stack` offline and write its Terraform-shaped plan; return the path."""
-    from ops.offline import stack_config
-    from ops.plan import record
-
     config, _ = stack_config(stack)
     document = terraform_plan(record(stack), config.get("aws:region", "us-east-1"))
     path = output or DEFAULT_OUTPUT_DIR / f"{stack}.tfplan.json"
