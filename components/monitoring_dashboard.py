@@ -16,6 +16,7 @@ from components.monitoring_queries import (
     POOL_SIZE,
     QUERY_DURATION,
     REQUEST_DURATION,
+    WRITE_BATCH_ROWS,
     MonitoredScope,
 )
 from components.monitoring_thresholds import MonitoringThresholds
@@ -318,6 +319,15 @@ def _database(
                 _formula("size", "pool size", "connection"),
             ],
             yaxis_label="connections",
+        ),
+        timeseries(
+            "Map writes per statement (1 = no coalescing; near 32 = the database is the limit)",
+            [
+                ("mean", f"avg:{WRITE_BATCH_ROWS}{{$env,service:{scope.service}}}"),
+                ("p95", f"p95:{WRITE_BATCH_ROWS}{{$env,service:{scope.service}}}"),
+            ],
+            [_formula("mean", "mean", "item"), _formula("p95", "p95", "item")],
+            yaxis_label="writes",
         ),
         timeseries(
             "Query duration p95 by statement type",

@@ -17,6 +17,7 @@ IN_FLIGHT = datadog_metric("awaterra_http_requests_in_flight")
 QUERY_DURATION = datadog_metric("awaterra_db_query_duration_seconds")
 POOL_CHECKED_OUT = datadog_metric("awaterra_db_pool_checked_out")
 POOL_SIZE = datadog_metric("awaterra_db_pool_size")
+WRITE_BATCH_ROWS = datadog_metric("awaterra_db_write_batch_rows")
 
 
 @dataclass(frozen=True)
