@@ -218,6 +218,19 @@ def test_dockerignore_admits_only_the_service_and_its_requirements() -> None:
     }
     for pattern in ("**/__pycache__", "**/.data", "**/*.pem"):
         assert pattern in lines
+    # Docker reads the Dockerfile whatever .dockerignore says; this keeps it out of /app.
+    assert lines.index("service/Dockerfile") > lines.index("!service/")
+
+
+def test_the_virtualenv_leaves_the_builder_without_its_installers(
+    instructions: list[Instruction],
+) -> None:
+    builder = [i for i in instructions if i.stage == 0]
+    last_run = [i.arguments for i in builder if i.keyword == "RUN"][-1]
+    steps = [step.strip() for step in last_run.split("&&")]
+    assert "/opt/venv/bin/python -m pip check" in steps, "ddtrace's wheels agree with the service's"
+    assert steps[-1] == "/opt/venv/bin/python -m pip uninstall --yes pip setuptools"
+    assert steps.index("/opt/venv/bin/python -m pip check") < len(steps) - 1
 
 
 def test_parser_handles_continuations_and_comments() -> None:
