@@ -70,6 +70,7 @@ print(json.dumps({
     "uid": os.getuid(), "gid": os.getgid(),
     "python": sys.version.split()[0],
     "pip": version("pip"),
+    "setuptools": version("setuptools"),
     "ddtrace": version("ddtrace"),
     "compilers": [c for c in COMPILERS if shutil.which(c)],
     "app": sorted(p.name for p in Path("/app").iterdir()),
@@ -260,7 +261,8 @@ class ImageCheck:
             facts["uid"] == EXPECTED_UID and facts["gid"] == EXPECTED_UID,
             f"uid={facts['uid']} gid={facts['gid']}",
         )
-        self.report.check("no pip in the runtime", facts["pip"] is None, f"pip {facts['pip']}")
+        installers = {name: facts[name] for name in ("pip", "setuptools") if facts[name]}
+        self.report.check("no pip or setuptools in the runtime", not installers, str(installers))
         self.report.check(
             "no compilers or make", not facts["compilers"], ", ".join(facts["compilers"])
         )
