@@ -7,6 +7,7 @@ is no Docker daemon in the test environment; see docs/image.md).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -18,7 +19,7 @@ from ops.image_check import Completed, ImageCheck, Report, env_flags, json_field
 def test_missing_docker_client_is_exit_2_with_a_clear_message(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(image_check.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     assert image_check.main(["awaterra-service"]) == 2
     assert "no docker client on PATH" in capsys.readouterr().err
 
@@ -26,7 +27,7 @@ def test_missing_docker_client_is_exit_2_with_a_clear_message(
 def test_unknown_image_is_exit_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(image_check.shutil, "which", lambda name: "/usr/bin/docker")
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/docker")
     monkeypatch.setattr(
         image_check,
         "docker",
@@ -40,7 +41,7 @@ def test_docker_timeout_is_a_result_not_an_exception(monkeypatch: pytest.MonkeyP
     def hang(*args: object, **kwargs: object) -> None:
         raise subprocess.TimeoutExpired(cmd="docker", timeout=1, output=b"partial")
 
-    monkeypatch.setattr(image_check.subprocess, "run", hang)
+    monkeypatch.setattr(subprocess, "run", hang)
     done = image_check.docker("run", "x", timeout=1)
     assert done.returncode == 124 and done.stdout == "partial" and "timed out" in done.stderr
 
