@@ -1,6 +1,6 @@
 """awaterra: the mobile app backend on AWS, wired from validated stack settings.
 
-    internet -> Route 53 (domain) -> WAF -> ALB (TLS 1.3, 80 redirects) -> Fargate service
+    internet -> Route 53 (domain) -> WAF -> ALB (TLS 1.3, no port 80)   -> Fargate service
                                                   |                          |  |
                                          log bucket (prod)     RDS PostgreSQL  media bucket
                                                                     \\          /
@@ -33,6 +33,7 @@ from components.datadog_shipping import (
 from components.dns import DnsRecord, DnsRecordArgs
 from components.edge import WebAcl, WebAclArgs
 from components.image import REPO_ROOT, ContainerImageArgs, image_tag
+from components.load_balancer import listener_ports
 from components.log_bucket import LogBucket, LogBucketArgs
 from components.network import Network, NetworkArgs
 from components.settings import load_settings
@@ -51,6 +52,7 @@ network = Network(
         nat_mode=settings.network.nat_mode,
         flow_logs=settings.network.flow_logs,
         flow_log_retention_days=settings.service.log_retention_days,
+        public_ports=listener_ports(settings.load_balancer.http_redirect),
     ),
 )
 
@@ -176,6 +178,7 @@ service = ContainerService(
         ),
         access_logs_prefix=log_bucket.alb_log_prefix if log_bucket is not None else "alb",
         lb_deletion_protection=settings.load_balancer.deletion_protection,
+        http_redirect=settings.load_balancer.http_redirect,
         cpu=settings.service.cpu,
         memory=settings.service.memory,
         min_count=settings.service.min_count,

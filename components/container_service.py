@@ -23,7 +23,9 @@ Args (`ContainerServiceArgs`); required first, then the defaults (all the safe c
 - `db_secret_kms_key_arn: Input[str] | None = None` the key of the RDS-managed secret when it is a
   customer-managed key (the execution role then may decrypt with it, via Secrets Manager only).
 - `access_logs_bucket: Input[str] | None = None` (LogBucket name; `None` = no ALB access logs),
-  `lb_deletion_protection: bool = True`, `ssl_policy` (see load_balancer.py).
+  `lb_deletion_protection: bool = True`, `ssl_policy` (see load_balancer.py),
+  `http_redirect: bool = False` (a port-80 listener that only redirects to HTTPS; the network
+  must then admit `load_balancer.listener_ports(True)`).
 - `cpu: int = 512`, `memory: int = 1024`, `min_count: int = 2` (prod refuses < 2),
   `max_count: int = 4`, `workers: int = 2`, `cpu_architecture: "X86_64" | "ARM64" = "X86_64"`
   (the image is built for the matching platform).
@@ -119,6 +121,7 @@ class ContainerServiceArgs:
     db_secret_kms_key_arn: pulumi.Input[str] | None = None
     access_logs_bucket: pulumi.Input[str] | None = None
     lb_deletion_protection: bool = True
+    http_redirect: bool = False
     ssl_policy: str = DEFAULT_SSL_POLICY
     cpu: int = 512
     memory: int = 1024
@@ -401,6 +404,7 @@ class ContainerService(pulumi.ComponentResource):
                 deletion_protection=args.lb_deletion_protection,
                 access_logs_bucket=args.access_logs_bucket,
                 access_logs_prefix=args.access_logs_prefix,
+                http_redirect=args.http_redirect,
             ),
             opts=child,
         )

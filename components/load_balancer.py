@@ -4,8 +4,8 @@
 
 Args (`LoadBalancerArgs`):
 - `vpc_id`, `subnet_ids` (public subnets), `security_group_id` (the network's load-balancer SG:
-  80/443 in, container port out to the service SG), `certificate_arn` (from `TlsCertificate`,
-  i.e. the validated certificate) - all required.
+  the `listener_ports(http_redirect)` in, container port out to the service SG),
+  `certificate_arn` (from `TlsCertificate`, i.e. the validated certificate) - all required.
 - `container_port: int = 8000`, `health_check_path: str = "/heartbeat"`.
 - `ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"` (TLS 1.3 + TLS 1.2 with
   forward-secret AEAD ciphers only, hybrid post-quantum key exchange; AWS's current
@@ -16,10 +16,15 @@ Args (`LoadBalancerArgs`):
 - `hsts_max_age_seconds: int = 31536000` (`0` leaves the header out).
 - `idle_timeout_seconds: int = 60`, `deregistration_delay_seconds: int = 30`,
   `ip_address_type: "ipv4" | "dualstack" = "ipv4"` (dual-stack needs IPv6 subnets).
+- `http_redirect: bool = False`: also listen on port 80, answering only a 301 to HTTPS. Off by
+  default: the API's clients are apps that are configured with https:// URLs and never type one,
+  and a plaintext port only invites a misconfigured client to send its bearer token in clear
+  before being redirected. Turn it on for browser-facing hosts (and open port 80 in the network:
+  `listener_ports(http_redirect)` is what the security group must admit).
 
-Secure defaults: invalid header fields dropped, strictest HTTP desync mitigation, port 80 only
-redirects (301) to HTTPS, the metrics endpoint is never routed to the tasks, HSTS and
-`X-Content-Type-Options: nosniff` added to every HTTPS response.
+Secure defaults: HTTPS only (no port 80 at all unless `http_redirect`), invalid header fields
+dropped, strictest HTTP desync mitigation, the metrics endpoint is never routed to the tasks, HSTS
+and `X-Content-Type-Options: nosniff` added to every HTTPS response.
 
 Outputs: `load_balancer_arn`, `load_balancer_arn_suffix`, `dns_name`, `zone_id`,
 `target_group_arn`, `target_group_arn_suffix`, `https_listener_arn`.
@@ -36,6 +41,8 @@ import pulumi
 import pulumi_aws as aws
 
 DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+HTTPS_PORT = 443
+HTTP_PORT = 80
 NOT_FOUND_BODY = json.dumps(
     {"success": False, "error": {"code": "not_found", "message": "Not found"}},
     separators=(",", ":"),
@@ -59,6 +66,7 @@ class LoadBalancerArgs:
     idle_timeout_seconds: int = 60
     deregistration_delay_seconds: int = 30
     ip_address_type: Literal["ipv4", "dualstack"] = "ipv4"
+    http_redirect: bool = False
 
     def __post_init__(self) -> None:
         if not self.ssl_policy.startswith("ELBSecurityPolicy-TLS13-"):
@@ -81,8 +89,13 @@ class LoadBalancerArgs:
             raise ValueError("LoadBalancer: hsts_max_age_seconds must be >= 0")
 
 
+def listener_ports(http_redirect: bool) -> tuple[int, ...]:
+    """The ports the load balancer listens on, i.e. what its security group must admit."""
+    return (HTTP_PORT, HTTPS_PORT) if http_redirect else (HTTPS_PORT,)
+
+
 class LoadBalancer(pulumi.ComponentResource):
-    """ALB, target group, HTTPS listener (+ blocked paths), HTTP->HTTPS redirect."""
+    """ALB, target group, HTTPS listener (+ blocked paths), optional HTTP->HTTPS redirect."""
 
     load_balancer_arn: pulumi.Output[str]
     load_balancer_arn_suffix: pulumi.Output[str]
@@ -151,7 +164,7 @@ class LoadBalancer(pulumi.ComponentResource):
         https = aws.lb.Listener(
             f"{name}-https",
             load_balancer_arn=balancer.arn,
-            port=443,
+            port=HTTPS_PORT,
             protocol="HTTPS",
             ssl_policy=args.ssl_policy,
             certificate_arn=args.certificate_arn,
@@ -162,21 +175,22 @@ class LoadBalancer(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        aws.lb.Listener(
-            f"{name}-http",
-            load_balancer_arn=balancer.arn,
-            port=80,
-            protocol="HTTP",
-            default_actions=[
-                aws.lb.ListenerDefaultActionArgs(
-                    type="redirect",
-                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
-                        protocol="HTTPS", port="443", status_code="HTTP_301"
-                    ),
-                )
-            ],
-            opts=child,
-        )
+        if args.http_redirect:
+            aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=balancer.arn,
+                port=HTTP_PORT,
+                protocol="HTTP",
+                default_actions=[
+                    aws.lb.ListenerDefaultActionArgs(
+                        type="redirect",
+                        redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                            protocol="HTTPS", port=str(HTTPS_PORT), status_code="HTTP_301"
+                        ),
+                    )
+                ],
+                opts=child,
+            )
         if args.blocked_path_patterns:
             aws.lb.ListenerRule(
                 f"{name}-blocked-paths",

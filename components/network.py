@@ -3,9 +3,11 @@
 `Network(name, NetworkArgs(cidr_block="10.0.0.0/16", az_count=3, nat_mode="per-az"))`
 
 Security groups form a chain that references groups, never address ranges, past the load
-balancer: internet -> load balancer (80 and 443 only) -> service (the container port, only from
-the load balancer) -> database (5432, only from the service). The database group has no egress;
-the service may reach the database and HTTPS (ECR, Secrets Manager, S3, the JWKS URL, Datadog).
+balancer: internet -> load balancer (`public_ports`: 443 only by default, 80 as well when the
+load balancer redirects it, see `components.load_balancer.listener_ports`) -> service (the
+container port, only from the load balancer) -> database (5432, only from the service). The
+database group has no egress; the service may reach the database and HTTPS (ECR, Secrets
+Manager, S3, the JWKS URL, Datadog).
 The VPC's default security group is taken over and left without rules, so anything launched
 without a group can talk to nothing.
 
@@ -39,6 +41,8 @@ from components.aws_policy import (
 
 NAT_MODES = ("none", "single", "per-az")
 ANYWHERE = "0.0.0.0/0"
+# What a load balancer may be reached on from the internet (AWS FSBP EC2.18's authorised ports).
+WEB_PORTS = (80, 443)
 # Each zone gets one public and one private subnet, 1/16th of the VPC each.
 _SUBNET_PREFIX_DELTA = 4
 _PRIVATE_BLOCK_OFFSET = 8
@@ -55,8 +59,9 @@ class NetworkArgs:
     flow_log_retention_days: int = 365
     service_port: int = 8000
     database_port: int = 5432
-    # Ports the load balancer accepts from the internet (80 only redirects to 443).
-    public_ports: Sequence[int] = (80, 443)
+    # Ports the load balancer accepts from the internet: exactly the ports it listens on
+    # (components.load_balancer.listener_ports); 80 only when it redirects to 443.
+    public_ports: Sequence[int] = (443,)
 
     def __post_init__(self) -> None:
         try:
@@ -78,6 +83,12 @@ class NetworkArgs:
             )
         if self.nat_mode not in NAT_MODES:
             raise ValueError(f"Network: nat_mode must be one of {NAT_MODES}, got {self.nat_mode!r}")
+        ports = list(self.public_ports)
+        if not ports or len(set(ports)) != len(ports) or not set(ports) <= set(WEB_PORTS):
+            raise ValueError(
+                f"Network: public_ports must be distinct ports among {WEB_PORTS}, "
+                f"got {tuple(self.public_ports)}"
+            )
 
     def subnet_blocks(self) -> tuple[list[str], list[str]]:
         """(public, private) CIDR blocks, one of each per zone."""
@@ -288,7 +299,9 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
 
-        lb = group("lb", "Load balancer: HTTP/HTTPS from the internet, to the service only")
+        # The description is immutable (AWS replaces the group on change): it names what is open.
+        web = "HTTP/HTTPS" if 80 in args.public_ports else "HTTPS"
+        lb = group("lb", f"Load balancer: {web} from the internet, to the service only")
         service = group("service", "Service tasks: from the load balancer only")
         database = group("db", "PostgreSQL: from the service only")
 

@@ -96,6 +96,7 @@ DEFAULTS: Mapping[str, Any] = {
     "imageTag": "",
     "lbDeletionProtection": False,
     "lbAccessLogs": False,
+    "httpRedirect": False,
     "authMode": "cognito",
     "authIssuer": "",
     "authJwksUrl": "",
@@ -176,6 +177,8 @@ class ServiceSettings:
 class LoadBalancerSettings:
     deletion_protection: bool
     access_logs: bool
+    # A port-80 listener that only redirects to HTTPS (and port 80 open to the internet).
+    http_redirect: bool
 
 
 @dataclass(frozen=True)
@@ -374,6 +377,7 @@ def load_settings(
     load_balancer = LoadBalancerSettings(
         deletion_protection=read.boolean("lbDeletionProtection"),
         access_logs=read.boolean("lbAccessLogs"),
+        http_redirect=read.boolean("httpRedirect"),
     )
     auth = _auth(read)
     edge = EdgeSettings(

@@ -48,7 +48,8 @@ def _redirects_to_https(action: object) -> bool:
     "AWS FSBP ELB.1 / checkov CKV_AWS_2 / CKV2_AWS_20",
     Severity.HIGH,
     LISTENER,
-    "Make the port-80 listener's only default action a redirect to HTTPS:443.",
+    "Remove the plain-HTTP listener (LoadBalancerArgs.http_redirect=False, the default) or make "
+    "its only default action a redirect to HTTPS:443.",
 )
 def https_only(resource: Resource, context: Context) -> Iterator[str]:
     protocol = get(resource.props, "protocol")

@@ -10,6 +10,7 @@ import pulumi
 import pytest
 
 from components.container_service import ContainerService, ContainerServiceArgs
+from components.load_balancer import listener_ports
 from ops.offline import RecordedResource, Recording, run_program
 
 ACCOUNT = "123456789012"
@@ -116,15 +117,33 @@ def test_https_listener_uses_tls13_policy_and_the_validated_certificate(
     assert https["routingHttpResponseStrictTransportSecurityHeaderValue"].startswith("max-age=")
 
 
-def test_port_80_only_redirects_permanently_to_https(recording: Recording) -> None:
+def test_https_only_by_default_no_listener_on_port_80(recording: Recording) -> None:
+    listeners = recording.of_type("aws:lb/listener:Listener")
+    assert [(listener.inputs["port"], listener.inputs["protocol"]) for listener in listeners] == [
+        (443, "HTTPS")
+    ]
+    assert not any(r.name == "api-lb-http" for r in recording)
+
+
+def test_opting_in_adds_a_port_80_listener_that_only_redirects_permanently_to_https() -> None:
+    recording = _run(replace(ARGS, http_redirect=True))
     http = recording.named("api-lb-http").inputs
     assert http["port"] == 80 and http["protocol"] == "HTTP"
+    alb = recording.one("aws:lb/loadBalancer:LoadBalancer")
+    assert http["loadBalancerArn"] == alb.outputs["arn"]
     assert http["defaultActions"] == [
         {"type": "redirect",
          "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}
     ]  # fmt: skip
     listeners = recording.of_type("aws:lb/listener:Listener")
     assert sorted(listener.inputs["port"] for listener in listeners) == [80, 443]
+
+
+@pytest.mark.parametrize(("http_redirect", "ports"), [(False, (443,)), (True, (80, 443))])
+def test_listener_ports_are_what_the_network_must_open(
+    http_redirect: bool, ports: tuple[int, ...]
+) -> None:
+    assert listener_ports(http_redirect) == ports
 
 
 def test_metrics_are_answered_404_at_the_load_balancer(recording: Recording) -> None:

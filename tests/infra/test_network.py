@@ -85,13 +85,32 @@ def test_default_security_group_is_stripped_of_every_rule(prod: Recording) -> No
     assert default.inputs.get("ingress", []) == [] and default.inputs.get("egress", []) == []
 
 
-def test_only_80_and_443_on_the_load_balancer_are_open_to_the_internet(prod: Recording) -> None:
-    open_rules = [
-        r for r in prod.of_type(INGRESS) if r.inputs.get("cidrIpv4") or r.inputs.get("cidrIpv6")
+def internet_rules(recording: Recording) -> list[RecordedResource]:
+    return [
+        r
+        for r in recording.of_type(INGRESS)
+        if r.inputs.get("cidrIpv4") or r.inputs.get("cidrIpv6")
     ]
-    assert {ports(r) for r in open_rules} == {(80, 80), (443, 443)}
+
+
+def test_only_443_on_the_load_balancer_is_open_to_the_internet_by_default(
+    prod: Recording,
+) -> None:
+    open_rules = internet_rules(prod)
+    assert [ports(r) for r in open_rules] == [(443, 443)]
+    assert [r.inputs["cidrIpv4"] for r in open_rules] == ["0.0.0.0/0"]
     assert {r.inputs["securityGroupId"] for r in open_rules} == {group_id(prod, "lb")}
     assert all(r.inputs["ipProtocol"] == "tcp" for r in prod.of_type(INGRESS))
+    assert all(ports(r) != (80, 80) for r in prod.of_type(INGRESS))
+    assert "HTTP/" not in prod.one(SG, "net-lb-sg").inputs["description"]
+
+
+def test_port_80_opens_only_when_the_load_balancer_redirects_it() -> None:
+    recording, _ = build(public_ports=(80, 443))
+    open_rules = internet_rules(recording)
+    assert sorted(ports(r) for r in open_rules) == [(80, 80), (443, 443)]
+    assert {r.inputs["securityGroupId"] for r in open_rules} == {group_id(recording, "lb")}
+    assert recording.named("net-lb-in-80").inputs["cidrIpv4"] == "0.0.0.0/0"
 
 
 def test_service_is_reachable_only_from_the_load_balancer_on_its_port(prod: Recording) -> None:
@@ -222,6 +241,9 @@ def test_no_flow_logs_when_disabled(dev: tuple[Recording, dict[str, Network]]) -
         ({"az_count": 1}, "az_count must be 2.."),
         ({"nat_mode": "shared"}, "nat_mode must be one of"),
         ({"az_count": 3, "availability_zones": ("us-east-1a",)}, "1 availability_zones given"),
+        ({"public_ports": (22, 443)}, "public_ports must be distinct ports among"),
+        ({"public_ports": ()}, "public_ports must be distinct ports among"),
+        ({"public_ports": (443, 443)}, "public_ports must be distinct ports among"),
     ],
 )
 def test_bad_arguments_are_refused(kwargs: dict[str, Any], message: str) -> None:

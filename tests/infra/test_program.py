@@ -129,11 +129,19 @@ def test_children_are_named_after_their_component(stack: Recording) -> None:
 # --- who may reach what
 
 
-def test_only_the_load_balancer_is_open_to_the_internet_on_80_and_443(stack: Recording) -> None:
-    for rule in stack.of_type(INGRESS):
-        if rule.inputs.get("cidrIpv4") or rule.inputs.get("cidrIpv6"):
-            assert rule.inputs["securityGroupId"] == sg_id(stack, "lb")
-            assert (rule.inputs["fromPort"], rule.inputs["toPort"]) in ((80, 80), (443, 443))
+def internet_ports(recording: Recording) -> list[tuple[int, int, str]]:
+    """(from port, to port, security group id) of every rule open to the internet, sorted."""
+    return sorted(
+        (int(rule.inputs["fromPort"]), int(rule.inputs["toPort"]), rule.inputs["securityGroupId"])
+        for rule in recording.of_type(INGRESS)
+        if rule.inputs.get("cidrIpv4") or rule.inputs.get("cidrIpv6")
+    )
+
+
+def test_only_the_load_balancer_is_open_to_the_internet_and_only_on_443(
+    stack: Recording,
+) -> None:
+    assert internet_ports(stack) == [(443, 443, sg_id(stack, "lb"))]
     alb = stack.one("aws:lb/loadBalancer:LoadBalancer").inputs
     assert alb["securityGroups"] == [sg_id(stack, "lb")]
     assert alb["internal"] is False
@@ -169,9 +177,9 @@ def test_dev_trades_nat_for_public_ips_prod_keeps_tasks_private(
     assert len(prod.of_type("aws:ec2/natGateway:NatGateway")) == 3
 
 
-def test_https_only_with_tls_13_and_a_redirect_on_80(stack: Recording) -> None:
+def test_https_only_with_tls_13_and_no_port_80(stack: Recording) -> None:
     listeners = {int(r.inputs["port"]): r.inputs for r in stack.of_type("aws:lb/listener:Listener")}
-    assert set(listeners) == {80, 443}
+    assert set(listeners) == {443}
     assert listeners[443]["protocol"] == "HTTPS"
     assert listeners[443]["sslPolicy"].startswith("ELBSecurityPolicy-TLS13")
     assert (
@@ -180,8 +188,21 @@ def test_https_only_with_tls_13_and_a_redirect_on_80(stack: Recording) -> None:
             "certificateArn"
         ]
     )
-    (action,) = listeners[80]["defaultActions"]
-    assert action["type"] == "redirect" and action["redirect"]["statusCode"] == "HTTP_301"
+
+
+def test_http_redirect_opt_in_adds_port_80_that_only_redirects_to_https() -> None:
+    recording = run_program("dev", {"httpRedirect": "true"})
+    lb = sg_id(recording, "lb")
+    assert internet_ports(recording) == [(80, 80, lb), (443, 443, lb)]
+    listeners = {
+        int(r.inputs["port"]): r.inputs for r in recording.of_type("aws:lb/listener:Listener")
+    }
+    assert set(listeners) == {80, 443}
+    assert listeners[80]["protocol"] == "HTTP"
+    assert listeners[80]["defaultActions"] == [
+        {"type": "redirect",
+         "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}
+    ]  # fmt: skip
 
 
 def test_dns_points_the_domain_at_the_load_balancer(stack: Recording) -> None:

@@ -209,6 +209,7 @@ def test_list_config_accepts_json_and_comma_separated() -> None:
         ({"azCount": "1"}, "awaterra:azCount must be >= 2"),
         ({"azCount": "two"}, "awaterra:azCount must be a whole number"),
         ({"dbMultiAz": "yes"}, "awaterra:dbMultiAz must be true or false"),
+        ({"httpRedirect": "301"}, "awaterra:httpRedirect must be true or false"),
         ({"natMode": "gateway"}, "awaterra:natMode must be one of none, single, per-az"),
         ({"vpcCidr": "10.0.0.0/8"}, "awaterra:vpcCidr must be an IPv4 network between /16 and /24"),
         ({"dbEngineVersion": "15"}, "awaterra:dbEngineVersion must be PostgreSQL 16"),
