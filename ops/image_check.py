@@ -6,9 +6,9 @@
 
 Standard library only, so it runs from any checkout with Python 3.11+ and a Docker client:
 
-- contents: runs as uid/gid 10001, a HEALTHCHECK, ENVIRONMENT=prod by default, no pip, no
-  compilers, only `service/` under /app (no tests/, .venv, keys), ddtrace present exactly when
-  `--expect-ddtrace`;
+- contents: runs as uid/gid 10001, a HEALTHCHECK, ENVIRONMENT=prod by default, no pip or
+  setuptools, no compilers, only `service/` under /app (no tests/, .venv, keys), ddtrace
+  present exactly when `--expect-ddtrace`;
 - prod: with nothing configured, `serve` and `migrate` exit non-zero at once with one line
   naming every missing variable, no traceback;
 - migrate: `python -m service migrate` twice against the default SQLite under /tmp, on a
@@ -16,7 +16,10 @@ Standard library only, so it runs from any checkout with Python 3.11+ and a Dock
   written outside /tmp);
 - serve: `--read-only --tmpfs /tmp -e ENVIRONMENT=local` serves the API round trip (heartbeat,
   admin practice, media upload and download, map write and read, OpenAPI, docs), the
-  HEALTHCHECK turns healthy, and the logs hold no traceback or read-only error;
+  HEALTHCHECK turns healthy, the logs hold no traceback or read-only error, SIGTERM stops it
+  cleanly;
+- ECS-shaped: as the task definition runs it, a `migrate` container and then `serve --workers 2`,
+  both read-only, uid 10001, `--cap-drop ALL --init`, sharing one /tmp volume: the same checks;
 - with `--postgres-url` (reached over `--network host`), migrate twice and the same round trip
   against PostgreSQL. With `--expect-ddtrace` the service serves with DD_TRACE_ENABLED=true
   (no agent needed).
