@@ -89,8 +89,29 @@ def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for "relation does not exist"
+MIGRATE_HINT = "the database has no schema yet: run `python -m service migrate`"
+
+
+def is_schema_missing(error: BaseException) -> bool:
+    """True when the error says a table does not exist: the database was never migrated."""
+    if isinstance(error, asyncpg.UndefinedTableError):
+        return True
+    if isinstance(error, exc.DBAPIError):
+        cause = error.orig
+        if getattr(cause, "pgcode", None) == UNDEFINED_TABLE or isinstance(
+            getattr(cause, "__cause__", None), asyncpg.UndefinedTableError
+        ):
+            return True
+        return isinstance(error, exc.OperationalError) and "no such table" in str(cause)
+    return False
+
+
 def is_unavailable(error: BaseException) -> bool:
-    """True when the error means the database cannot be reached right now (retry later)."""
+    """True when the error means the database cannot be reached right now (retry later).
+    A database without its schema counts: nothing works until `migrate` has run."""
+    if is_schema_missing(error):
+        return True
     if isinstance(error, exc.DBAPIError):
         if error.connection_invalidated:
             return True

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from service.db import is_unavailable
+from service.db import MIGRATE_HINT, is_schema_missing, is_unavailable
 from service.jsonresponse import json_response
 
 logger = logging.getLogger("service.errors")
@@ -171,6 +171,9 @@ def describe_exception(exc: BaseException) -> dict[str, str]:
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """Database outages become 503; anything else a bare 500 (logged without its message)."""
+    if is_schema_missing(exc):
+        logger.error(MIGRATE_HINT, extra={"fields": describe_exception(exc)})
+        return error_response(Unavailable())
     if is_unavailable(exc):
         logger.warning("dependency unavailable", extra={"fields": describe_exception(exc)})
         return error_response(Unavailable())

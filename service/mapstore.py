@@ -9,8 +9,9 @@ SQLite (local use) the same statements run through SQLAlchemy.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol
 
 import asyncpg
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from service.db import MIGRATE_HINT, is_schema_missing
 from service.mapbatch import Outcome, Params, WriteCoalescer, row_key
 from service.metrics import METRICS
 from service.pgpool import LeanPool
@@ -28,10 +30,29 @@ from service.queries import Queries
 from service.settings import Settings
 
 Row = Mapping[str, Any]
+logger = logging.getLogger("service.db")
 
 
 class UnknownPractice(Exception):
     """The write names a practice that does not exist (the foreign key refused it)."""
+
+
+class SchemaNotMigrated(Exception):
+    """The database answers but has no tables: `python -m service migrate` has not run."""
+
+
+# The heartbeat's probe: a round trip that also proves the schema is there (plans to nothing).
+PING_SQL = "SELECT 1 FROM practice_states WHERE false"
+
+
+async def _probe_schema(probe: Awaitable[Any]) -> None:
+    try:
+        await probe
+    except Exception as error:
+        if is_schema_missing(error):
+            logger.error(MIGRATE_HINT)
+            raise SchemaNotMigrated(MIGRATE_HINT) from None
+        raise
 
 
 class MapStore(Protocol):
@@ -79,7 +100,7 @@ class SqlAlchemyMapStore:
 
     async def ping(self) -> None:
         async with self._engine.connect() as connection:
-            await connection.exec_driver_sql("SELECT 1")
+            await _probe_schema(connection.exec_driver_sql(PING_SQL))
 
     async def close(self) -> None:
         return None
@@ -288,7 +309,7 @@ class AsyncpgMapStore:
         return rows
 
     async def ping(self) -> None:
-        await self._run("fetchval", "SELECT 1", ())
+        await _probe_schema(self._run("fetchval", PING_SQL, ()))
 
     async def close(self) -> None:
         await self._pool.close()
