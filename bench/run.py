@@ -78,6 +78,7 @@ class LoadResult:
     server_cpu_percent: float
     load_before: float
     load_after: float
+    writes_per_statement: float | None = None
 
     @property
     def requests_per_second(self) -> float:
@@ -93,7 +94,9 @@ class LoadResult:
 # --- the service process --------------------------------------------------------------------
 
 
-def service_env(database_url: str, workdir: Path, pool_size: int | None) -> dict[str, str]:
+def service_env(
+    database_url: str, workdir: Path, pool_size: int | None, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """A clean environment: nothing from the caller's AUTH_*/DB_*/STORAGE_* leaks in."""
     dropped = ("AUTH_", "DB_", "DATABASE_URL", "STORAGE_URL", "ENVIRONMENT", "TEST_DATABASE_URL",
                "RATE_LIMIT_", "DATA_DIR", "AWS_ENDPOINT_URL")
@@ -111,7 +114,16 @@ def service_env(database_url: str, workdir: Path, pool_size: int | None) -> dict
     )
     if pool_size:
         env["DB_POOL_SIZE"] = str(pool_size)
+    env.update(extra or {})
     return env
+
+
+def setting(text: str) -> tuple[str, str]:
+    """`NAME=VALUE` from the command line (argparse type)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
 
 
 def run_cli(env: Mapping[str, str], *args: str) -> str:
@@ -315,6 +327,18 @@ def run_load(
     raise RuntimeError(f"load generator gave no result:\n{completed.stdout}\n{completed.stderr}")
 
 
+def write_batch_totals(port: int) -> tuple[float, float]:
+    """(statements, writes) so far, from the service's `awaterra_db_write_batch_rows`."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    totals = {"count": 0.0, "sum": 0.0}
+    for line in text.splitlines():
+        for kind in totals:
+            if line.startswith(f"awaterra_db_write_batch_rows_{kind} "):
+                totals[kind] = float(line.split()[1])
+    return totals["count"], totals["sum"]
+
+
 def to_result(scenario: str, connections: int, raw: Mapping[str, float]) -> LoadResult:
     errors = sum(int(raw[k]) for k in ("connect_errors", "read_errors", "write_errors",
                                        "timeouts", "not_ok"))
@@ -404,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument("--skip-pgbench", action="store_true")
+    parser.add_argument("--env", type=setting, action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the service, e.g. --env DB_WRITE_BATCH_SIZE=1 "
+                             "(repeatable)")
     parser.add_argument("--keep-log", action="store_true",
                         help="keep the service's log (kept anyway when a target is missed)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (default 1); "
@@ -428,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     pgbench: dict[str, float] | None = None
     try:
         database_url = cluster.create_database(DATABASE_NAME)
-        env = service_env(database_url, workdir, args.pool_size)
+        env = service_env(database_url, workdir, args.pool_size, dict(args.env))
         run_cli(env, "migrate")
         admin_token = run_cli(env, "token", "bench-admin", "--admin", "--ttl", "7200").strip()
         users_file = workdir / "users.txt"
@@ -450,8 +477,15 @@ def main(argv: list[str] | None = None) -> int:
                 ]
                 for label, mode, connections in plan:
                     print(f"bench: {label} at {connections} connections", flush=True)
+                    statements, writes = write_batch_totals(port)
                     raw = load(mode=mode, connections=connections, duration=args.duration)
-                    results.append(to_result(label, connections, raw))
+                    result = to_result(label, connections, raw)
+                    if mode == "map":
+                        more_statements, more_writes = write_batch_totals(port)
+                        if more_statements > statements:
+                            result.writes_per_statement = (
+                                (more_writes - writes) / (more_statements - statements))
+                    results.append(result)
                 marks = memory.high_water_marks()
                 peak_rss = {pid: max(marks.get(pid, 0), memory.sampled_peak.get(pid, 0))
                             for pid in set(marks) | set(memory.sampled_peak)}
@@ -510,6 +544,10 @@ def report(
               f"{pgbench['failed']:.0f} failed)")
         print(f"ratio POST /map / pgbench: {ratio:.3f}")
     peak_mb = max(peak_rss.values(), default=0) / 2**20
+    for r in results:
+        if r.writes_per_statement is not None:
+            print(f"{r.scenario} at {r.connections}: {r.writes_per_statement:.1f} writes per "
+                  "upsert statement (coalesced under load, docs/service.md)")
     print(f"peak worker RSS under load: {peak_mb:.1f} MB"
           f"{' (the largest worker)' if len(peak_rss) > 1 else ''}")
 

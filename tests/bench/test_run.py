@@ -28,6 +28,7 @@ def test_the_benchmark_runs_every_scenario_and_reports_its_figures() -> None:
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
     assert "ratio POST /map / pgbench:" in completed.stdout
     assert "peak worker RSS under load:" in completed.stdout
+    assert "writes per upsert statement" in completed.stdout
     (written,) = set(results.glob("bench-*.json")) - before
     try:
         summary = json.loads(written.read_text())
@@ -36,9 +37,13 @@ def test_the_benchmark_runs_every_scenario_and_reports_its_figures() -> None:
     scenarios = {(s["scenario"], s["connections"]): s for s in summary["scenarios"]}
     assert set(scenarios) == {("POST /map", 64), ("GET /heartbeat", 64),
                               ("POST /map", 16), ("GET /heartbeat", 16)}
-    for figures in scenarios.values():
+    for (label, _), figures in scenarios.items():
         assert figures["requests"] > 0 and figures["errors"] == 0
         assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+        if label == "POST /map":
+            assert figures["writes_per_statement"] >= 1
+        else:
+            assert figures["writes_per_statement"] is None
     assert summary["pgbench"]["tps"] > 0 and summary["pgbench"]["failed"] == 0
     map_rate = scenarios[("POST /map", 64)]["requests_per_second"]
     assert summary["ratio"] == pytest.approx(map_rate / summary["pgbench"]["tps"])
