@@ -6,12 +6,23 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 STACK ?= dev
 
-.PHONY: test serve lint plan plan-update checkov bench clean
+.PHONY: test serve lint lock plan plan-update checkov bench clean
 
-$(STAMP): requirements/service.txt requirements/infra.txt requirements/dev.txt
+$(STAMP): requirements/service.txt requirements/infra.txt requirements/dev.txt requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements/dev.txt
+	$(PY) -m pip install --quiet -r requirements/dev.txt -c requirements/constraints.txt
 	touch $(STAMP)
+
+# Re-pin every transitive dependency after changing a requirements/*.txt pin (needs PyPI).
+lock:
+	rm -rf build/lock-venv
+	$(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet -r requirements/dev.txt -r requirements/datadog.txt
+	build/lock-venv/bin/python -m pip check
+	head -3 requirements/constraints.txt > build/constraints.txt
+	build/lock-venv/bin/python -m pip freeze --exclude-editable >> build/constraints.txt
+	mv build/constraints.txt requirements/constraints.txt
+	rm -rf build/lock-venv
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -185,6 +185,18 @@ def wait_for_heartbeat(base: str, timeout: float) -> tuple[int, bytes]:
     return status, body
 
 
+def wait_for_answer(base: str, timeout: float) -> tuple[int, bytes]:
+    """The first HTTP answer from /heartbeat, whatever its status (0: none in time)."""
+    deadline = time.monotonic() + timeout
+    status, body = 0, b""
+    while time.monotonic() < deadline:
+        status, body = http("GET", f"{base}/heartbeat", timeout=3)
+        if status:
+            break
+        time.sleep(0.5)
+    return status, body
+
+
 def env_flags(pairs: Sequence[str]) -> list[str]:
     return [flag for pair in pairs for flag in ("-e", pair)]
 
@@ -332,6 +344,23 @@ class ImageCheck:
         migrate_first: bool = False,
         traced: bool = False,
     ) -> None:
+        if migrate_first:
+            # Never migrated: the heartbeat must say so rather than pass.
+            status, body = wait_for_answer(base, self.timeout)
+            database = json_field(body, "checks", "database") or {}
+            self.report.check(
+                f"{label}: before migrate, GET /heartbeat 503 SchemaNotMigrated",
+                status == 503 and database.get("error") == "SchemaNotMigrated",
+                f"status {status}, database {json.dumps(database)}",
+            )
+            # The SQLite file lives in this container's own /tmp: migrate it there, as a
+            # separate command, the way a developer would.
+            migrated = docker("exec", container, "python", "-m", "service", "migrate")
+            self.report.check(
+                f"{label}: `python -m service migrate` beside the server",
+                migrated.returncode == 0,
+                migrated.stderr.strip()[-300:],
+            )
         status, body = wait_for_heartbeat(base, self.timeout)
         checks = json_field(body, "checks") or {}
         self.report.check(
@@ -342,15 +371,6 @@ class ImageCheck:
         if status != 200:
             print(docker("logs", "--tail", "40", container).stderr[-3000:])
             return
-        if migrate_first:
-            # The SQLite file lives in this container's own /tmp: migrate it there, as a
-            # separate command, the way a developer would.
-            migrated = docker("exec", container, "python", "-m", "service", "migrate")
-            self.report.check(
-                f"{label}: `python -m service migrate` beside the server",
-                migrated.returncode == 0,
-                migrated.stderr.strip()[-300:],
-            )
         self.check_round_trip(label, base, container)
         if health:
             self.check_health(label, container)

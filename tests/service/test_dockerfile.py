@@ -124,24 +124,31 @@ def test_only_the_service_requirements_are_installed(instructions: list[Instruct
         for match in re.finditer(r"pip (install|wheel)\b(.*?)(?:&&|$)", command):
             words = [w.rstrip(";") for w in shlex.split(match.group(2)) if w not in (";", "fi")]
             requirement_files = [words[n + 1] for n, w in enumerate(words) if w == "-r"]
+            constraint_files = [words[n + 1] for n, w in enumerate(words) if w == "-c"]
             packages = [
                 w
                 for n, w in enumerate(words)
                 if not w.startswith("-")
-                and (n == 0 or words[n - 1] not in ("-r", "--wheel-dir", "--find-links"))
+                and (n == 0 or words[n - 1] not in ("-r", "-c", "--wheel-dir", "--find-links"))
             ]
             assert requirement_files and all(
                 f in ("requirements/service.txt", "requirements/datadog.txt")
                 for f in requirement_files
             ), command
+            assert constraint_files == ["requirements/constraints.txt"], command
             if any(f.endswith("datadog.txt") for f in requirement_files):
                 assert '"$SERVICE_EXTRAS" = "datadog"' in command, "tracing only when asked"
             assert packages == [], f"ad-hoc packages in {command!r}"
     copies = [
         i.arguments for i in instructions if i.keyword == "COPY" and "--from" not in i.arguments
     ]
-    sources = {shlex.split(c)[0] for c in copies}
-    assert sources == {"requirements/service.txt", "requirements/datadog.txt", "service/"}, sources
+    sources = {source for c in copies for source in shlex.split(c)[:-1]}
+    assert sources == {
+        "requirements/service.txt",
+        "requirements/constraints.txt",
+        "requirements/datadog.txt",
+        "service/",
+    }, sources
 
 
 def test_runs_as_a_non_root_user(final_stage: list[Instruction]) -> None:
@@ -214,6 +221,7 @@ def test_dockerignore_admits_only_the_service_and_its_requirements() -> None:
     assert {line for line in lines if line.startswith("!")} == {
         "!requirements/service.txt",
         "!requirements/datadog.txt",
+        "!requirements/constraints.txt",
         "!service/",
     }
     for pattern in ("**/__pycache__", "**/.data", "**/*.pem"):
