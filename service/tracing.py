@@ -38,6 +38,9 @@ def configure_tracing(enabled: bool) -> bool:
     if not enabled:
         _tracer = None
         return False
+    # Our JSON handler on the root logger already carries ddtrace's own log lines; its default
+    # stream handler would print each of them a second time, as plain text.
+    os.environ.setdefault("DD_TRACE_LOG_STREAM_HANDLER", "false")
     try:
         # ddtrace.auto patches every supported library (starlette, sqlalchemy, asyncpg,
         # botocore, httpx) and reads DD_SERVICE/DD_ENV/DD_VERSION/DD_AGENT_HOST itself.

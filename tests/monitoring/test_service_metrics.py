@@ -235,13 +235,19 @@ def test_metric_names_lists_every_exported_sample_name() -> None:
         assert expected in names
 
 
-def test_tracing_is_off_without_ddtrace_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+def test_tracing_is_off_without_ddtrace_and_says_so(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DD_TRACE_LOG_STREAM_HANDLER", "unset")  # restored (absent) afterwards
+    monkeypatch.delenv("DD_TRACE_LOG_STREAM_HANDLER")
     assert tracing.configure_tracing(False) is False
     assert tracing.current_trace_ids() == {}
     with caplog.at_level(logging.WARNING, logger="service.tracing"):
         assert tracing.configure_tracing(True) is False  # ddtrace is not installed here
     assert "ddtrace is not installed" in caplog.text
     assert tracing.current_trace_ids() == {}
+    # ddtrace's own stream handler stays off: our JSON root handler already carries its lines.
+    assert os.environ["DD_TRACE_LOG_STREAM_HANDLER"] == "false"
 
 
 def test_tracing_requested_reads_dd_trace_enabled() -> None:
