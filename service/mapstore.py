@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import orjson
@@ -30,6 +30,7 @@ from service.queries import Queries
 from service.settings import Settings
 
 Row = Mapping[str, Any]
+T = TypeVar("T")
 logger = logging.getLogger("service.db")
 
 
@@ -207,15 +208,22 @@ class AsyncpgMapStore:
         return connection
 
     async def _run(self, method: str, sql: str, args: Sequence[Any]) -> Any:
-        """One statement on a pooled connection. A server-reported error leaves the connection
-        ready for the next statement; anything else (a timeout, a cancellation, a broken
-        socket) may leave it half-way through the protocol, so it is terminated instead."""
+        """One statement on a pooled connection."""
+        connection = await self._pool.acquire()
+        return await self._use(connection, lambda c: getattr(c, method)(sql, *args))
+
+    async def _use(
+        self, connection: asyncpg.Connection, work: Callable[[asyncpg.Connection], Awaitable[T]]
+    ) -> T:
+        """Run `work` on an acquired connection, then give it back. A server-reported error
+        leaves the connection ready for the next statement; anything else (a timeout, a
+        cancellation, a broken socket) may leave it half-way through the protocol, so it is
+        terminated instead."""
         pool = self._pool
-        connection = await pool.acquire()
         checked_out = self._checked_out
         checked_out.inc()
         try:
-            result = await getattr(connection, method)(sql, *args)
+            result = await work(connection)
         except asyncpg.PostgresError:
             pool.release(connection)
             raise
@@ -249,21 +257,7 @@ class AsyncpgMapStore:
     ) -> list[Outcome]:
         """Several writes with distinct keys on a connection the caller acquired (and this
         gives back), one outcome per write, in order."""
-        pool = self._pool
-        checked_out = self._checked_out
-        checked_out.inc()
-        try:
-            outcomes = await self._write_rows(connection, batch)
-        except asyncpg.PostgresError:
-            pool.release(connection)
-            raise
-        except BaseException:
-            pool.release(connection, reusable=False)
-            raise
-        finally:
-            checked_out.dec()
-        pool.release(connection)
-        return outcomes
+        return await self._use(connection, lambda c: self._write_rows(c, batch))
 
     async def _write_rows(
         self, connection: asyncpg.Connection, batch: Sequence[Params]

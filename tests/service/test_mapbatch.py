@@ -157,28 +157,20 @@ async def test_a_full_batch_makes_the_next_write_lead_a_new_one() -> None:
     ]
 
 
-async def test_only_the_refused_write_fails_and_the_rest_are_stored() -> None:
+@pytest.mark.parametrize(("size", "refused"), [(4, 2), (3, 0)], ids=["a follower", "the leader"])
+async def test_only_the_refused_write_fails_and_the_rest_are_stored(
+    size: int, refused: int
+) -> None:
     database = FakeDatabase()
-    database.refuse = {"u2"}
+    database.refuse = {f"u{refused}"}
     writes = coalescer(database)
-    tasks = [asyncio.create_task(writes.write(params(f"u{n}", at=n))) for n in range(4)]
+    tasks = [asyncio.create_task(writes.write(params(f"u{n}", at=n))) for n in range(size)]
     await asyncio.sleep(0)
     database.free()
     results = await settle(*tasks)
-    assert isinstance(results[2], Refused)
-    assert [stored(results[n]) for n in (0, 1, 3)] == [0, 1, 3]
-
-
-async def test_the_leaders_own_refusal_is_raised_to_the_leader_only() -> None:
-    database = FakeDatabase()
-    database.refuse = {"u0"}
-    writes = coalescer(database)
-    tasks = [asyncio.create_task(writes.write(params(f"u{n}", at=n))) for n in range(3)]
-    await asyncio.sleep(0)
-    database.free()
-    results = await settle(*tasks)
-    assert isinstance(results[0], Refused)
-    assert [stored(results[n]) for n in (1, 2)] == [1, 2]
+    assert isinstance(results[refused], Refused)
+    others = [n for n in range(size) if n != refused]
+    assert [stored(results[n]) for n in others] == others
 
 
 async def test_a_failed_connection_fails_every_write_of_the_batch() -> None:
