@@ -21,6 +21,7 @@ from moto.server import ThreadedMotoServer
 
 from service.app import ServiceApp, create_app
 from service.auth import JwksVerifier
+from service.metrics import METRICS
 from service.migrate import migrate
 from service.settings import Settings, load_settings
 from tests.support.jwks import (
@@ -190,3 +191,16 @@ def moto_endpoint() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+def batch_rows_seen() -> tuple[float, float]:
+    """(statements, rows) recorded by the write-batch histogram so far."""
+    count = total = 0.0
+    for family in METRICS.registry.collect():
+        if family.name == "awaterra_db_write_batch_rows":
+            for sample in family.samples:
+                if sample.name.endswith("_count"):
+                    count = sample.value
+                elif sample.name.endswith("_sum"):
+                    total = sample.value
+    return count, total

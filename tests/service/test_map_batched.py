@@ -20,26 +20,19 @@ import httpx
 import pytest
 
 from service.mapstore import AsyncpgMapStore, UnknownPractice, asyncpg_dsn
-from service.metrics import METRICS
 from service.queries import build_queries
-from tests.service.conftest import Issuer, build_app, running, service_settings, unique
+from tests.service.conftest import (
+    Issuer,
+    batch_rows_seen,
+    build_app,
+    running,
+    service_settings,
+    unique,
+)
 
 pytestmark = pytest.mark.anyio
 
 BASE = datetime(2026, 3, 1, tzinfo=UTC)
-
-
-def batch_rows_seen() -> tuple[float, float]:
-    """(statements, rows) recorded by the write-batch histogram so far."""
-    count = total = 0.0
-    for family in METRICS.registry.collect():
-        if family.name == "awaterra_db_write_batch_rows":
-            for sample in family.samples:
-                if sample.name.endswith("_count"):
-                    count = sample.value
-                elif sample.name.endswith("_sum"):
-                    total = sample.value
-    return count, total
 
 
 @pytest.fixture

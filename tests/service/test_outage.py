@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from service.migrate import migrate
-from tests.service.conftest import Issuer, build_app, create_practice, running, service_settings
+from tests.service.conftest import (
+    Issuer,
+    batch_rows_seen,
+    build_app,
+    create_practice,
+    running,
+    service_settings,
+)
 from tests.support.postgres import PostgresCluster, destroy_cluster, start_cluster
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres, pytest.mark.slow]
@@ -29,11 +36,26 @@ def own_cluster() -> Iterator[PostgresCluster]:
         destroy_cluster(cluster)
 
 
+@pytest.mark.parametrize(
+    ("writers", "write_concurrency"),
+    [(1, 4), (8, 1)],
+    # With eight writers and one write slot, most writes are coalesced into shared upserts.
+    ids=["one writer", "coalesced writers"],
+)
 async def test_database_restart(
-    own_cluster: PostgresCluster, issuer: Issuer, tmp_path: Path
+    own_cluster: PostgresCluster,
+    issuer: Issuer,
+    tmp_path: Path,
+    writers: int,
+    write_concurrency: int,
 ) -> None:
-    url = own_cluster.create_database("outage")
-    settings = service_settings(url, tmp_path / "data", db_connect_timeout_seconds=1.0)
+    url = own_cluster.create_database(f"outage_{writers}")
+    settings = service_settings(
+        url,
+        tmp_path / "data",
+        db_connect_timeout_seconds=1.0,
+        db_write_concurrency=write_concurrency,
+    )
     await migrate(settings)
     app = build_app(settings, issuer)
     async with running(app) as client:
@@ -41,19 +63,21 @@ async def test_database_restart(
         # An admin writes each state for a user of its own, so every acknowledged write can
         # be looked up afterwards.
         headers = issuer.headers("ops", admin=True)
-        acknowledged: dict[int, datetime] = {}
+        acknowledged: dict[str, tuple[int, datetime]] = {}
         statuses: list[int] = []
         slowest = 0.0
         base = datetime(2026, 1, 1, tzinfo=UTC)
+        statements_before, writes_before = batch_rows_seen()
 
-        async def writer(stop: asyncio.Event) -> None:
+        async def writer(stop: asyncio.Event, number: int) -> None:
             nonlocal slowest
             n = 0
             while not stop.is_set():
                 n += 1
                 at = base + timedelta(seconds=n)
+                user = f"outage-{number}-{n}"
                 body = {
-                    "userId": f"outage-{n}",
+                    "userId": user,
                     "practiceData": {
                         "practiceId": practice,
                         "status": "in_progress",
@@ -68,7 +92,7 @@ async def test_database_restart(
                 statuses.append(response.status_code)
                 if response.status_code == 200:
                     assert response.json()["applied"] is True
-                    acknowledged[n] = at
+                    acknowledged[user] = (n, at)
                 else:
                     assert response.status_code == 503, response.text
                     assert response.json()["error"]["code"] == "unavailable"
@@ -76,7 +100,7 @@ async def test_database_restart(
                 await asyncio.sleep(0.02)
 
         stop = asyncio.Event()
-        task = asyncio.create_task(writer(stop))
+        tasks = [asyncio.create_task(writer(stop, number)) for number in range(writers)]
         await asyncio.sleep(0.5)
         await asyncio.to_thread(own_cluster.stop, "fast")
         await asyncio.sleep(1.5)
@@ -95,7 +119,15 @@ async def test_database_restart(
             await asyncio.sleep(0.2)
         await asyncio.sleep(0.5)
         stop.set()
-        await task
+        await asyncio.gather(*tasks)
+        statements, writes = (
+            after - before
+            for after, before in zip(
+                batch_rows_seen(), (statements_before, writes_before), strict=True
+            )
+        )
+        if writers > write_concurrency:
+            assert statements < writes, "no write was coalesced: the test lost its point"
 
         assert (await client.get("/config")).status_code == 200
         assert (await client.get("/practices", headers=headers)).status_code == 200
@@ -103,9 +135,9 @@ async def test_database_restart(
         assert statuses[-1] == 200, "writes did not recover"
         assert slowest < 6.0, f"a request hung for {slowest:.1f}s"
         assert len(acknowledged) > 10
-        for n, at in acknowledged.items():
-            response = await client.get("/map", params={"userId": f"outage-{n}"}, headers=headers)
+        for user, (n, at) in acknowledged.items():
+            response = await client.get("/map", params={"userId": user}, headers=headers)
             stored = response.json()["data"]["practices"]
-            assert len(stored) == 1, f"acknowledged write {n} was lost"
+            assert len(stored) == 1, f"acknowledged write {user} was lost"
             assert stored[0]["state"] == {"n": n}
             assert stored[0]["updatedAt"] == at.isoformat().replace("+00:00", "Z")
