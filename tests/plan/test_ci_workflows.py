@@ -73,6 +73,17 @@ def test_pull_requests_lint_test_and_plan_every_stack() -> None:
     assert "GITHUB_STEP_SUMMARY" in runs(plan)
 
 
+def test_pull_requests_build_and_check_both_images_on_the_default_base() -> None:
+    image = CI["jobs"]["image"]
+    assert set(image["strategy"]["matrix"]["extras"]) == {"", "datadog"}
+    commands = runs(image)
+    assert "docker build -f service/Dockerfile" in commands
+    assert "BASE_IMAGE" not in commands, "CI must build on the Dockerfile's own default base"
+    assert "python -m ops.image_check awaterra-service:ci" in commands
+    assert "--expect-ddtrace" in commands and "--postgres-url" in commands
+    assert "make checkov STACK=${{ matrix.stack }}" in runs(CI["jobs"]["plan"])
+
+
 def test_preview_runs_the_policy_pack_only_when_credentials_exist() -> None:
     preview = CI["jobs"]["preview"]
     assert "vars.AWS_ROLE_ARN" in preview["if"]
