@@ -13,13 +13,16 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.live_service import serve
+from tests.support.postgres import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 README = REPO_ROOT / "README.md"
@@ -159,3 +162,40 @@ def test_make_smoke_and_make_load_run_the_readme_commands() -> None:
 
 def _words(command: str) -> list[str]:
     return command.replace("\\\n", " ").split()
+
+
+def test_the_readme_netcond_command_conditions_the_local_server(
+    local_server: tuple[str, dict[str, str]], checkout: tuple[Path, dict[str, str]]
+) -> None:
+    """The README's netcond line, with the free ports of this test for 9000 and 8000."""
+    _, env = local_server
+    cwd, extra = checkout
+    written = re.search(r"`(\.venv/bin/python -m ops\.netcond [^`]*)`", README.read_text())
+    assert written, "README.md shows no `.venv/bin/python -m ops.netcond ...` command"
+    command = written[1]
+    assert "--listen 127.0.0.1:9000" in command and "--target 127.0.0.1:8000" in command
+    listen = free_port()
+    command = command.replace("127.0.0.1:9000", f"127.0.0.1:{listen}").replace(
+        "127.0.0.1:8000", f"127.0.0.1:{env['PORT']}"
+    )
+    proxy = subprocess.Popen(
+        ["bash", "-c", f"exec {command}"],
+        cwd=cwd,
+        env=env | extra,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proxy.stdout is not None
+        banner = proxy.stdout.readline()
+        assert banner.startswith(f"netcond listening on 127.0.0.1:{listen} -> "), banner
+        started = time.perf_counter()
+        response = httpx.get(f"http://127.0.0.1:{listen}/heartbeat", timeout=10)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        assert response.status_code == 200 and response.json()["status"] == "ok"
+        assert elapsed_ms >= 115  # lte: 65 ms up and 50 ms down on the way through
+    finally:
+        proxy.terminate()
+        _, err = proxy.communicate(timeout=15)
+    assert proxy.returncode == 0, err
