@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 STACK ?= dev
 
-.PHONY: test serve lint lock plan plan-update checkov bench clean
+.PHONY: test serve smoke load lint lock plan plan-update checkov bench clean
 
 $(STAMP): requirements/service.txt requirements/infra.txt requirements/dev.txt requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,16 @@ test: $(STAMP)
 serve: $(STAMP)
 	$(PY) -m service migrate
 	$(PY) -m service serve --host 127.0.0.1 --port $(PORT)
+
+# Against the local `make serve` on $(PORT) (tokens from the local key; docs/ops.md for a stack).
+# make smoke [ARGS="--profile lte --budget-ms 400"]; make load [ARGS="--max-p95-ms 100"].
+smoke: $(STAMP)
+	$(PY) -m ops.smoke "http://127.0.0.1:$(PORT)" --requests 200 \
+	  --token "$$($(PY) -m service token smoke-admin --admin)" $(ARGS)
+
+load: $(STAMP)
+	$(PY) -m ops.load "http://127.0.0.1:$(PORT)" --mint-local \
+	  --users 50 --spawn-rate 10 --duration 60s $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -5,7 +5,8 @@
 checkov lives in its own virtualenv (its exact pins, boto3 among them, conflict with the
 project's), so it runs as a subprocess on the plan ops.checkov_export writes. Every failed check
 must match an entry of policy/checkov_skips.yaml; the run exits 1 on a failure no entry explains
-and on an entry for this stack that matched nothing (stale), 2 when checkov itself cannot run.
+and on an entry for this stack that matched nothing (stale), 2 when the scan cannot run (bad
+arguments, an unknown stack, checkov missing or failing, an unreadable skip list).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ops.checkov_export import DEFAULT_OUTPUT_DIR, ExportError, export
+from ops.plan import known_stacks
 from policy.checkov_skips import Finding, SkipsError, Triage, load_skips, triage
 
 CHECKOV_TIMEOUT_SECONDS = 600
@@ -116,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--checkov", type=Path, required=True, help="the checkov executable (its own venv)"
     )
     args = parser.parse_args(argv)
+    if args.stack not in known_stacks():
+        parser.error(f"no Pulumi.{args.stack}.yaml: known stacks are {', '.join(known_stacks())}")
     try:
         skips = load_skips()
         plan = export(args.stack, DEFAULT_OUTPUT_DIR / f"{args.stack}.tfplan.json")

@@ -3,8 +3,10 @@
 Sends N requests, cycling `GET /heartbeat`, an authenticated `POST /map` and `GET /map` (the
 app's round trip), and prints p50/p95/p99 latency per kind, status counts and every distinct
 error. Exit status: 0 when nothing failed and p95 is within `--budget-ms`; 1 when a request
-failed or the budget was exceeded; 2 for bad arguments. `--profile` routes every connection
-through an in-process network conditioner (ops.netcond) with that preset.
+failed, the service could not be reached or the budget was exceeded; 2 when the test could not
+run as asked (bad arguments, no token, a token the service rejects or that may not create the
+practice, a `--practice-id` that does not exist). `--profile` routes every connection through an
+in-process network conditioner (ops.netcond) with that preset.
 
 The token comes from `--token` or the `SMOKE_TOKEN` environment variable (prefer the variable
 in CI: arguments show up in process lists); it is never printed. The practice the map writes
@@ -44,7 +46,15 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class SmokeError(Exception):
-    """The smoke test cannot start or run (bad URL, unreachable service, rejected token)."""
+    """The service failed the test before it started (unreachable, not the API): exit 1."""
+
+    exit_code = 1
+
+
+class SmokeUsageError(SmokeError):
+    """The test cannot run as asked (arguments, token, practice): exit 2, nothing to judge."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -152,16 +162,16 @@ def token_subject(token: str) -> str:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         subject = claims["sub"]
     except (IndexError, ValueError, KeyError, TypeError, binascii.Error):
-        raise SmokeError("the token is not a JWT with a `sub` claim; pass --user-id") from None
+        raise SmokeUsageError("the token is not a JWT with a `sub` claim; pass --user-id") from None
     if not isinstance(subject, str) or not subject:
-        raise SmokeError("the token's `sub` claim is empty; pass --user-id")
+        raise SmokeUsageError("the token's `sub` claim is empty; pass --user-id")
     return subject
 
 
 def parse_base_url(url: str) -> httpx.URL:
     parts = urlsplit(url)
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise SmokeError(f"URL must look like http(s)://host[:port], got {url!r}")
+        raise SmokeUsageError(f"URL must look like http(s)://host[:port], got {url!r}")
     return httpx.URL(url.rstrip("/"))
 
 
@@ -201,7 +211,7 @@ async def ensure_practice(client: httpx.AsyncClient, practice_id: str | None) ->
     }
     response = await client.put(f"/practices/{SMOKE_PRACTICE}", json=body)
     if response.status_code == 403:
-        raise SmokeError(
+        raise SmokeUsageError(
             "the token is not an admin's, so it cannot create the smoke-test practice: "
             "pass --practice-id of an existing practice"
         )
@@ -226,7 +236,7 @@ async def preflight(client: httpx.AsyncClient, base: httpx.URL) -> None:
 
 def _setup_failure(what: str, response: httpx.Response) -> SmokeError:
     if response.status_code == 401:
-        return SmokeError(f"the service rejected the token ({_describe(response)})")
+        return SmokeUsageError(f"the service rejected the token ({_describe(response)})")
     return SmokeError(f"{what} failed: {_describe(response)}")
 
 
@@ -324,7 +334,9 @@ async def run_smoke(
     """Set up (not timed), then send `requests` requests with `concurrency` in flight."""
     base = parse_base_url(url)
     if not token:
-        raise SmokeError("no token: pass --token or set SMOKE_TOKEN (the map round trip needs one)")
+        raise SmokeUsageError(
+            "no token: pass --token or set SMOKE_TOKEN (the map round trip needs one)"
+        )
     subject = user_id or token_subject(token)
     summary = Summary(url=str(base), profile=profile, budget_ms=budget_ms)
     async with open_client(base, token, profile, request_timeout_s, concurrency) as client:
@@ -339,9 +351,9 @@ async def run_smoke(
         # One write first, so every GET /map can expect the practice in the list.
         first = await one_request(session, "post-map")
         if first.status == 404:
-            raise SmokeError(f"practice {practice!r} does not exist on this service")
+            raise SmokeUsageError(f"practice {practice!r} does not exist on this service")
         if first.status == 401:
-            raise SmokeError(f"the service rejected the token ({first.error})")
+            raise SmokeUsageError(f"the service rejected the token ({first.error})")
         if first.error:
             raise SmokeError(f"the first POST /map failed: {first.error}")
         counter = iter(range(requests))
@@ -403,8 +415,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     except SmokeError as exc:
-        print(f"smoke: FAIL: {exc}", file=sys.stderr)
-        return 1
+        verdict = "FAIL" if exc.exit_code == 1 else "cannot run"
+        print(f"smoke: {verdict}: {exc}", file=sys.stderr)
+        return exc.exit_code
     print(summary.as_text())
     if args.json:
         args.json.write_text(json.dumps(summary.as_dict(), indent=2) + "\n")

@@ -6,7 +6,9 @@ with `python -m service token` in this directory and environment, like the serve
 Practices: `--practice-ids`, or `load-test-1..5` created (unpublished) with an admin token
 (`--admin-token` / `LOAD_ADMIN_TOKEN`, or minted with `--mint-local`). `--profile` runs the
 test through the network conditioner (http:// only). Exit status: 0 when requests were made
-and none failed (and p95 is within `--max-p95-ms` if given), 1 otherwise, 2 for bad arguments.
+and none failed (and p95 is within `--max-p95-ms` if given); 1 when a request failed, none was
+made, the budget was exceeded or the service cannot be reached; 2 when the test cannot run as
+asked (bad arguments, no tokens, a first token the service rejects, no practices and no admin).
 """
 
 from __future__ import annotations
@@ -44,7 +46,11 @@ MAX_MINTED_TOKENS = 100
 
 
 class LoadError(Exception):
-    """The load test cannot start: bad arguments, no tokens, no practices."""
+    """The load test cannot run as asked: bad arguments, no tokens, no practices (exit 2)."""
+
+
+class LoadFailure(Exception):
+    """The service failed before the run started: unreachable, or broken (exit 1)."""
 
 
 @dataclass(frozen=True)
@@ -89,13 +95,32 @@ def create_practices(base_url: str, admin_token: str) -> list[str]:
             try:
                 response = client.put(f"/practices/{practice}", json=body)
             except httpx.HTTPError as exc:
-                raise LoadError(f"cannot reach {base_url}: {exc}") from None
-            if response.status_code not in (200, 201):
+                raise LoadFailure(f"cannot reach {base_url}: {exc}") from None
+            answer = f"PUT /practices/{practice} answered {response.status_code}"
+            if response.status_code in (401, 403):
                 raise LoadError(
-                    f"PUT /practices/{practice} answered {response.status_code}: "
-                    f"{response.text[:200]} (an admin token is needed, or pass --practice-ids)"
+                    f"{answer}: {response.text[:200]} (an admin token is needed, "
+                    "or pass --practice-ids)"
                 )
+            if response.status_code not in (200, 201):
+                raise LoadFailure(f"{answer}: {response.text[:200]}")
     return LOAD_PRACTICES
+
+
+def preflight(base_url: str, token: str) -> None:
+    """One heartbeat and one read with the first token, so the run starts only when it can pass."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base_url, timeout=15) as client:
+        try:
+            client.get("/heartbeat")
+            response = client.get("/map", headers=headers)
+        except httpx.HTTPError as exc:
+            raise LoadFailure(f"cannot reach {base_url}: {exc}") from None
+    if response.status_code == 401:
+        raise LoadError(
+            f"the service rejected the first token (HTTP 401: {response.text[:200]}); "
+            "check --tokens-file, or use --mint-local against a local service"
+        )
 
 
 @contextmanager
@@ -234,6 +259,8 @@ def prepare(args: argparse.Namespace, workdir: Path) -> tuple[Path, list[str]]:
         if not args.tokens_file.is_file():
             raise LoadError(f"tokens file {args.tokens_file} does not exist")
         tokens_file = args.tokens_file
+        if not tokens_file.read_text().split():
+            raise LoadError(f"tokens file {tokens_file} holds no tokens")
     else:
         count = min(args.users, MAX_MINTED_TOKENS)
         tokens = mint_local_tokens([f"load-user-{i}" for i in range(1, count + 1)])
@@ -259,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
         out = args.out or workdir
         out.mkdir(parents=True, exist_ok=True)
         tokens_file, practices = prepare(args, workdir)
+        preflight(args.url.rstrip("/"), tokens_file.read_text().split()[0])
         prefix = out / "locust"
         env = {
             **os.environ,
@@ -305,8 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except LoadError as exc:
-        print(f"load: {exc}", file=sys.stderr)
+        print(f"load: cannot run: {exc}", file=sys.stderr)
         return 2
+    except LoadFailure as exc:
+        print(f"load: FAIL: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

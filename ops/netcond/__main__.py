@@ -1,4 +1,9 @@
-"""`python -m ops.netcond --listen 127.0.0.1:P --target 127.0.0.1:Q --profile lte`."""
+"""`python -m ops.netcond --listen 127.0.0.1:P --target 127.0.0.1:Q --profile lte`.
+
+Runs until SIGINT/SIGTERM, then exits 0. Exit 2 when it cannot run: bad arguments, an unknown
+profile, or an address it cannot listen on. (A target that refuses connections is not an exit:
+each client connection is closed, as the network would.)
+"""
 
 from __future__ import annotations
 
@@ -108,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"netcond: cannot listen on {args.listen[0]}:{args.listen[1]}: {exc}", file=sys.stderr
         )
-        return 1
+        return 2
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.ops.conftest import REPO_ROOT, LiveService
+from tests.support.postgres import free_port
 
 pytestmark = pytest.mark.postgres
 
@@ -63,10 +65,26 @@ def test_short_run_makes_requests_of_every_kind_without_failures(
     assert (tmp_path / "locust.html").exists() and (tmp_path / "locust.json").exists()
 
 
-def test_rejected_tokens_fail_the_run(live_service: LiveService, tmp_path: Path) -> None:
-    header, payload, signature = live_service.token("load-forged").split(".")
+def _forged(live_service: LiveService, subject: str) -> str:
+    header, payload, signature = live_service.token(subject).split(".")
+    return f"{header}.{payload}.{signature[::-1]}"
+
+
+def test_a_rejected_first_token_is_refused_before_starting(
+    live_service: LiveService, tmp_path: Path
+) -> None:
     tokens = tmp_path / "tokens.txt"
-    tokens.write_text(f"{header}.{payload}.{signature[::-1]}\n")
+    forged = _forged(live_service, "load-forged")
+    tokens.write_text(f"{forged}\n")
+    done = _load(live_service, "--tokens-file", str(tokens), "--practice-ids", "load-test-1")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "load: cannot run: the service rejected the first token (HTTP 401" in done.stderr
+    assert "load summary" not in done.stdout and forged not in done.stdout + done.stderr
+
+
+def test_tokens_rejected_during_the_run_fail_it(live_service: LiveService, tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text(f"{live_service.token('load-ok')}\n{_forged(live_service, 'load-forged')}\n")
     done = _load(
         live_service,
         "--users",
@@ -87,11 +105,40 @@ def test_rejected_tokens_fail_the_run(live_service: LiveService, tmp_path: Path)
     assert "HTTP 401" in done.stdout
 
 
-def test_bad_arguments_are_refused_before_starting(live_service: LiveService) -> None:
+def test_an_unreachable_service_is_a_failed_run(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ops.load",
+            f"http://127.0.0.1:{free_port()}",
+            "--mint-local",
+            "--users",
+            "1",
+        ],
+        env={**os.environ, "DATA_DIR": str(tmp_path), "ENVIRONMENT": "local"},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "load: FAIL: cannot reach http://127.0.0.1:" in done.stderr
+
+
+def test_bad_arguments_are_refused_before_starting(
+    live_service: LiveService, tmp_path: Path
+) -> None:
     done = _load(live_service, "--duration", "soon", "--mint-local")
     assert done.returncode == 2 and "--duration must look like" in done.stderr
     done = _load(live_service, "--duration", "2s")
     assert done.returncode == 2 and "no tokens" in done.stderr
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    done = _load(live_service, "--tokens-file", str(empty), "--practice-ids", "x")
+    assert done.returncode == 2 and "holds no tokens" in done.stderr
+    done = _load(live_service, "--users", "many")
+    assert done.returncode == 2 and "usage: python -m ops.load" in done.stderr
     done = subprocess.run(
         [
             sys.executable,

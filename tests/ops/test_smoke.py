@@ -117,27 +117,67 @@ def test_tiny_budget_fails_even_when_every_request_succeeds(
     assert "errors: none" in out and "OVER the 0.01 ms budget" in out
 
 
-def test_unreachable_url_bad_token_and_non_admin_fail_clearly(
+def test_unreachable_or_not_the_api_is_a_failed_check(
     live_service: LiveService, capsys: pytest.CaptureFixture[str]
 ) -> None:
     token = live_service.token("smoke-admin", admin=True)
     assert main([f"http://127.0.0.1:{free_port()}", "--token", token]) == 1
-    assert "cannot connect to http://127.0.0.1:" in capsys.readouterr().err
-
-    header, payload, signature = token.split(".")
-    forged = f"{header}.{payload}.{signature[::-1]}"
-    assert main([live_service.url, "--requests", "3", "--token", forged]) == 1
     err = capsys.readouterr().err
-    assert "rejected the token" in err and "401" in err and forged not in err
+    assert "smoke: FAIL: cannot connect to http://127.0.0.1:" in err
 
-    assert main([live_service.url, "--token", live_service.token("smoke-user-2")]) == 1
-    assert "pass --practice-id" in capsys.readouterr().err
 
-    assert main([live_service.url, "--token", token, "--practice-id", "no-such-practice"]) == 1
-    assert "does not exist" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("forged token", "rejected the token"),
+        ("user token without --practice-id", "pass --practice-id"),
+        ("unknown --practice-id", "does not exist"),
+        ("ftp URL", "URL must look like"),
+        ("not a JWT", "not a JWT with a `sub` claim"),
+        ("no token", "no token: pass --token or set SMOKE_TOKEN"),
+    ],
+)
+def test_a_test_that_cannot_run_as_asked_exits_2(
+    live_service: LiveService,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    expected: str,
+) -> None:
+    monkeypatch.delenv("SMOKE_TOKEN", raising=False)
+    admin = live_service.token("smoke-admin", admin=True)
+    header, payload, signature = admin.split(".")
+    forged = f"{header}.{payload}.{signature[::-1]}"
+    argv = {
+        "forged token": [live_service.url, "--requests", "3", "--token", forged],
+        "user token without --practice-id": [
+            live_service.url,
+            "--token",
+            live_service.token("smoke-user-2"),
+        ],
+        "unknown --practice-id": [
+            live_service.url,
+            "--token",
+            admin,
+            "--practice-id",
+            "no-such-practice",
+        ],
+        "ftp URL": ["ftp://example.com", "--token", admin],
+        "not a JWT": [live_service.url, "--token", "not-a-jwt"],
+        "no token": [live_service.url],
+    }[case]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("smoke: cannot run: ") and expected in err
+    assert forged not in err and admin not in err
 
-    assert main(["ftp://example.com", "--token", token]) == 1
-    assert "URL must look like" in capsys.readouterr().err
+
+def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["http://x", "--requests", "0"], ["http://x", "--profile", "5g"], []):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2
+    assert "usage: python -m ops.smoke" in capsys.readouterr().err
 
 
 def test_cli_entry_point_exits_non_zero_with_a_message(live_service: LiveService) -> None:
@@ -150,7 +190,7 @@ def test_cli_entry_point_exits_non_zero_with_a_message(live_service: LiveService
         text=True,
         timeout=60,
     )
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "no token: pass --token or set SMOKE_TOKEN" in done.stderr
     assert "Traceback" not in done.stderr
     env["SMOKE_TOKEN"] = live_service.token("smoke-admin", admin=True)
