@@ -1,4 +1,4 @@
-"""Network: custom-mode VPC, private subnets with flow logs, Private Service Access, no open port."""
+"""Network: custom-mode VPC, private subnets with flow logs, PSA for Cloud SQL, closed ingress."""
 
 from __future__ import annotations
 
