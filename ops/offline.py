@@ -27,6 +27,8 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from ops import offline_gcp_data
+
 PROJECT = "awaterra"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
@@ -163,6 +165,7 @@ COMPUTED: dict[str, ComputedOutputs] = {
     "aws:ecs/service:Service": lambda n, i, r: {"name": i.get("name") or n},
     "aws:backup/vault:Vault": lambda n, i, r: {"arn": _arn("backup", r, f"backup-vault:{n}")},
 }
+COMPUTED.update(offline_gcp_data.COMPUTED_DATA)
 
 
 def _generic_arn(type_token: str, name: str, region: str) -> str:
@@ -281,6 +284,7 @@ def default_invokes(region: str) -> dict[str, Callable[[dict[str, Any]], dict[st
             "expiresAt": "2099-01-01T00:00:00Z",
             "id": region,
         },
+        **offline_gcp_data.invokes_data(region=region),
     }
 
 
