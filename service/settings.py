@@ -125,8 +125,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
     if not database_url.startswith(("postgresql://", "postgres://", "sqlite:///")):
         raise SettingsError("DATABASE_URL must start with postgresql:// or sqlite:///")
     storage_url = env.get("STORAGE_URL") or f"file://{(data_dir / 'storage').resolve()}"
-    if not storage_url.startswith(("s3://", "file://")):
-        raise SettingsError("STORAGE_URL must start with s3:// or file://")
+    if not storage_url.startswith(("s3://", "gs://", "file://")):
+        raise SettingsError("STORAGE_URL must start with s3://, gs:// or file://")
 
     # Every missing production setting at once: a deploy should not fail three times in a row.
     problems: list[str] = []
@@ -147,7 +147,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
                 "ENVIRONMENT=prod needs PostgreSQL: set DATABASE_URL or DB_HOST/DB_NAME/DB_USER"
             )
         if storage_url.startswith("file://"):
-            problems.append("ENVIRONMENT=prod needs an S3 bucket: set STORAGE_URL=s3://bucket")
+            problems.append(
+                "ENVIRONMENT=prod needs a bucket: set STORAGE_URL=s3://bucket or gs://bucket"
+            )
     if problems:
         raise SettingsError("; ".join(problems))
 
