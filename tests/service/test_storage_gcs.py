@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from service.storage import StorageUnavailable, build_storage
 from tests.support.google import (
     MetadataServer,
+    StorageEmulator,
     new_rsa_key,
     use_metadata_host,
     verify_v4_signed_url,
@@ -30,32 +31,9 @@ BUCKET = "awaterra-media-gcs-test"
 EMAIL = "awaterra-service@awaterra-test.iam.gserviceaccount.com"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class Emulator:
-    def __init__(self) -> None:
-        from gcp_storage_emulator.server import create_server
-
-        self.port = free_port()
-        self.server = create_server("127.0.0.1", self.port, in_memory=True, default_bucket=BUCKET)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def content_type(self, name: str) -> str | None:
-        response = httpx.get(f"{self.url}/storage/v1/b/{BUCKET}/o/{name.replace('/', '%2F')}")
-        if response.status_code == 404:
-            return None
-        value: str = response.json()["contentType"]
-        return value
-
-
 @pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    running = Emulator()
+def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[StorageEmulator]:
+    running = StorageEmulator(BUCKET)
     running.server.start()
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", running.url)
     try:
@@ -81,7 +59,9 @@ def run(coroutine: Any) -> Any:
     return asyncio.run(coroutine)
 
 
-def test_build_storage_parses_gs_urls(key_file: Path, emulator: Emulator, tmp_path: Path) -> None:
+def test_build_storage_parses_gs_urls(
+    key_file: Path, emulator: StorageEmulator, tmp_path: Path
+) -> None:
     from service.storage_gcs import GCSStorage
 
     storage = build_storage("gs://my_bucket-1/media/v1/", tmp_path)
@@ -119,7 +99,7 @@ def test_google_cloud_storage_is_imported_only_for_gs_urls() -> None:
 
 
 def test_signed_round_trip_through_the_emulator(
-    key_file: Path, emulator: Emulator, sa_key: rsa.RSAPrivateKey, tmp_path: Path
+    key_file: Path, emulator: StorageEmulator, sa_key: rsa.RSAPrivateKey, tmp_path: Path
 ) -> None:
     storage = build_storage(f"gs://{BUCKET}/media", tmp_path)
     body = os.urandom(5000)
@@ -156,7 +136,9 @@ def test_signed_round_trip_through_the_emulator(
     run(storage.aclose())
 
 
-def test_presign_validates_its_inputs(key_file: Path, emulator: Emulator, tmp_path: Path) -> None:
+def test_presign_validates_its_inputs(
+    key_file: Path, emulator: StorageEmulator, tmp_path: Path
+) -> None:
     storage = build_storage(f"gs://{BUCKET}", tmp_path)
     with pytest.raises(ValueError, match="storage key"):
         run(storage.presign_download("../x"))
@@ -167,7 +149,7 @@ def test_presign_validates_its_inputs(key_file: Path, emulator: Emulator, tmp_pa
 
 
 def test_check_fails_for_a_missing_bucket(
-    key_file: Path, emulator: Emulator, tmp_path: Path
+    key_file: Path, emulator: StorageEmulator, tmp_path: Path
 ) -> None:
     storage = build_storage("gs://no-such-bucket-here", tmp_path)
     with pytest.raises(StorageUnavailable, match=r"refused the request \(404\)"):
@@ -175,7 +157,7 @@ def test_check_fails_for_a_missing_bucket(
 
 
 def test_check_fails_when_the_emulator_is_down(
-    key_file: Path, emulator: Emulator, tmp_path: Path
+    key_file: Path, emulator: StorageEmulator, tmp_path: Path
 ) -> None:
     storage = build_storage(f"gs://{BUCKET}", tmp_path)
     run(storage.check())
@@ -217,12 +199,13 @@ def metadata(
 
 
 def test_keyless_signing_goes_through_iam_sign_blob(
-    metadata: MetadataServer, emulator: Emulator, sa_key: rsa.RSAPrivateKey
+    metadata: MetadataServer, emulator: StorageEmulator, sa_key: rsa.RSAPrivateKey
 ) -> None:
     from service.storage_gcs import GCSStorage
 
     # The production path: Application Default Credentials find the metadata server.
     storage = GCSStorage(BUCKET, "media", iam_endpoint=metadata.iam_url)
+
     async def scenario() -> tuple[str, str]:
         upload = await storage.presign_upload("k/a.mp4", "video/mp4")
         download = await storage.presign_download("k/a.mp4")
@@ -241,7 +224,7 @@ def test_keyless_signing_goes_through_iam_sign_blob(
 
 
 def test_keyless_signing_refetches_an_expired_token(
-    metadata: MetadataServer, emulator: Emulator, sa_key: rsa.RSAPrivateKey
+    metadata: MetadataServer, emulator: StorageEmulator, sa_key: rsa.RSAPrivateKey
 ) -> None:
     from service.storage_gcs import GCSStorage
 
@@ -256,7 +239,7 @@ def test_keyless_signing_refetches_an_expired_token(
 
 
 def test_keyless_signing_failure_is_unavailable(
-    metadata: MetadataServer, emulator: Emulator
+    metadata: MetadataServer, emulator: StorageEmulator
 ) -> None:
     from service.storage_gcs import GCSStorage
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
+import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -267,3 +269,29 @@ def use_metadata_host(monkeypatch: Any, host: str) -> None:
     monkeypatch.setenv("GCE_METADATA_HOST", host)
     monkeypatch.setenv("GCE_METADATA_IP", host)
     monkeypatch.setattr(_metadata, "_GCE_METADATA_HOST", host)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class StorageEmulator:
+    """gcp-storage-emulator (in memory) on loopback, with `bucket` created."""
+
+    def __init__(self, bucket: str) -> None:
+        from gcp_storage_emulator.server import create_server
+
+        self.port = free_port()
+        self.server = create_server("127.0.0.1", self.port, in_memory=True, default_bucket=bucket)
+        self.bucket = bucket
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def content_type(self, name: str) -> str | None:
+        response = httpx.get(f"{self.url}/storage/v1/b/{self.bucket}/o/{name.replace('/', '%2F')}")
+        if response.status_code == 404:
+            return None
+        value: str = response.json()["contentType"]
+        return value
