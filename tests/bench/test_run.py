@@ -23,26 +23,9 @@ def test_the_benchmark_runs_every_scenario_and_reports_its_figures() -> None:
     results = ROOT / "bench" / "results"
     before = set(results.glob("bench-*.json")) if results.exists() else set()
     completed = subprocess.run(
-        [
-            sys.executable,
-            "bench/run.py",
-            "--client",
-            "python",
-            "--no-install",
-            "--duration",
-            "1",
-            "--warmup",
-            "0.5",
-            "--users",
-            "200",
-            "--practices",
-            "5",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=170,
-        check=False,
+        [sys.executable, "bench/run.py", "--client", "python", "--no-install",
+         "--duration", "1", "--warmup", "0.5", "--users", "200", "--practices", "5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=170, check=False,
     )
     kept = re.search(r"service log in (\S+)", completed.stdout)
     if kept:  # a tiny run may miss a latency target, and then the bench keeps its log
@@ -57,12 +40,8 @@ def test_the_benchmark_runs_every_scenario_and_reports_its_figures() -> None:
     finally:
         written.unlink()
     scenarios = {(s["scenario"], s["connections"]): s for s in summary["scenarios"]}
-    assert set(scenarios) == {
-        ("POST /map", 64),
-        ("GET /heartbeat", 64),
-        ("POST /map", 16),
-        ("GET /heartbeat", 16),
-    }
+    assert set(scenarios) == {("POST /map", 64), ("GET /heartbeat", 64),
+                              ("POST /map", 16), ("GET /heartbeat", 16)}
     for (label, _), figures in scenarios.items():
         assert figures["requests"] > 0 and figures["errors"] == 0
         assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]

@@ -27,10 +27,8 @@ def test_pool_defaults_are_strict() -> None:
     assert pool["usernameConfiguration"] == {"caseSensitive": False}
     policy = pool["passwordPolicy"]
     assert policy["minimumLength"] >= 12
-    assert all(
-        policy[k]
-        for k in ("requireLowercase", "requireUppercase", "requireNumbers", "requireSymbols")
-    )
+    assert all(policy[k] for k in ("requireLowercase", "requireUppercase", "requireNumbers",
+                                   "requireSymbols"))
     assert pool["deletionProtection"] == "ACTIVE"
     assert pool["mfaConfiguration"] == "OPTIONAL"
     assert pool["softwareTokenMfaConfiguration"] == {"enabled": True}
@@ -43,11 +41,9 @@ def test_pool_defaults_are_strict() -> None:
 
 
 def test_caller_can_opt_out_of_protection_and_threat_detection() -> None:
-    pool = (
-        _run(UserPoolArgs(mfa="OFF", deletion_protection=False, threat_protection="OFF"))
-        .one("aws:cognito/userPool:UserPool")
-        .inputs
-    )
+    pool = _run(
+        UserPoolArgs(mfa="OFF", deletion_protection=False, threat_protection="OFF")
+    ).one("aws:cognito/userPool:UserPool").inputs
     assert pool["deletionProtection"] == "INACTIVE"
     assert pool["mfaConfiguration"] == "OFF"
     assert "softwareTokenMfaConfiguration" not in pool
@@ -74,9 +70,7 @@ def test_mobile_client_is_public_and_limited_to_srp_and_refresh() -> None:
     assert client["accessTokenValidity"] == 60
     assert client["refreshTokenValidity"] == 30
     assert client["tokenValidityUnits"] == {
-        "accessToken": "minutes",
-        "idToken": "minutes",
-        "refreshToken": "days",
+        "accessToken": "minutes", "idToken": "minutes", "refreshToken": "days"
     }
     pool = recording.one("aws:cognito/userPool:UserPool")
     assert client["userPoolId"] == pool.id

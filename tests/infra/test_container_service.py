@@ -276,8 +276,7 @@ def test_task_platform_matches_the_image_platform(recording: Recording) -> None:
     task = recording.one("aws:ecs/taskDefinition:TaskDefinition").inputs
     image = recording.one("docker:index/image:Image").inputs
     assert task["runtimePlatform"] == {
-        "operatingSystemFamily": "LINUX",
-        "cpuArchitecture": "X86_64",
+        "operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"
     }
     assert image["build"]["platform"] == "linux/amd64"
     arm = _run(replace(ARGS, cpu_architecture="ARM64"))
@@ -329,10 +328,9 @@ def test_database_credentials_are_injected_from_the_managed_secret(
     recording: Recording,
 ) -> None:
     task = recording.one("aws:ecs/taskDefinition:TaskDefinition").inputs
-    assert (
-        "password"
-        not in json.dumps([c["environment"] for c in _containers(recording).values()]).lower()
-    )
+    assert "password" not in json.dumps(
+        [c["environment"] for c in _containers(recording).values()]
+    ).lower()
     for container in _containers(recording).values():
         assert {s["name"]: s["valueFrom"] for s in container["secrets"]} == {
             "DB_USER": f"{SECRET_ARN}:username::",
@@ -490,8 +488,7 @@ def test_datadog_shipping_plugs_in_without_touching_the_contract() -> None:
     app = containers["app"]
     assert app["dependsOn"][0] == {"containerName": "migrate", "condition": "SUCCESS"}
     assert {d["containerName"] for d in app["dependsOn"][1:]} == {
-        dd.AGENT_CONTAINER,
-        dd.LOG_ROUTER_CONTAINER,
+        dd.AGENT_CONTAINER, dd.LOG_ROUTER_CONTAINER
     }
     env = {e["name"]: e["value"] for e in app["environment"]}
     assert env["DD_TRACE_ENABLED"] == "true" and env["STORAGE_URL"] == "s3://awaterra-media"

@@ -23,7 +23,9 @@ def _args(**overrides: object) -> DnsRecordArgs:
 
 
 def test_alias_records_point_at_the_load_balancer() -> None:
-    recording = run_program("dev", program=lambda: DnsRecord("api", _args()), use_stack_file=False)
+    recording = run_program(
+        "dev", program=lambda: DnsRecord("api", _args()), use_stack_file=False
+    )
     records = recording.of_type("aws:route53/record:Record")
     assert sorted(r.inputs["type"] for r in records) == ["A", "AAAA"]
     for record in records:

@@ -68,9 +68,7 @@ def test_managed_rule_groups_are_enforced(recording: Recording) -> None:
 def test_rate_rule_blocks_per_ip_over_the_limit_with_429(recording: Recording) -> None:
     rule = _rules(recording)["rate-limit-per-ip"]
     assert rule["statement"]["rateBasedStatement"] == {
-        "aggregateKeyType": "IP",
-        "limit": 1500,
-        "evaluationWindowSec": 300,
+        "aggregateKeyType": "IP", "limit": 1500, "evaluationWindowSec": 300
     }
     block = rule["action"]["block"]["customResponse"]
     assert block["responseCode"] == 429

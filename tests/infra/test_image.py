@@ -112,9 +112,7 @@ def test_lifecycle_keeps_the_newest_images() -> None:
     rules = json.loads(lifecycle_policy(12))["rules"]
     keep = [r for r in rules if r["selection"]["tagStatus"] == "any"]
     assert keep[0]["selection"] == {
-        "tagStatus": "any",
-        "countType": "imageCountMoreThan",
-        "countNumber": 12,
+        "tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 12
     }
     # ECR requires the `any` rule to have the lowest priority (highest number).
     assert keep[0]["rulePriority"] == max(r["rulePriority"] for r in rules)
@@ -137,15 +135,12 @@ def test_repository_is_hardened_and_the_image_pushed_with_ecr_credentials() -> N
 
     image = recording.one("docker:index/image:Image")
     expected_tag = image_tag(
-        Path(__file__).resolve().parents[2],
-        ContainerImageArgs(kms_key_arn="").hashed_paths,
+        Path(__file__).resolve().parents[2], ContainerImageArgs(kms_key_arn="").hashed_paths,
         "linux/amd64",
     )
     assert image.inputs["imageName"] == f"{repo.outputs['repositoryUrl']}:{expected_tag}"
     assert image.inputs["build"] == {
-        "context": ".",
-        "dockerfile": "service/Dockerfile",
-        "platform": "linux/amd64",
+        "context": ".", "dockerfile": "service/Dockerfile", "platform": "linux/amd64"
     }
     registry = image.inputs["registry"]
     assert registry["value"]["server"] == repo.outputs["repositoryUrl"]

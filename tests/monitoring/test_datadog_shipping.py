@@ -173,6 +173,7 @@ def test_settings_and_monitoring_agree_on_the_sites() -> None:
     assert set(SETTINGS_SITES) == set(DATADOG_SITES)
 
 
+
 def _mount_paths(container: dict[str, Any]) -> dict[str, str]:
     return {m["containerPath"]: m["sourceVolume"] for m in container.get("mountPoints", [])}
 

@@ -81,7 +81,8 @@ def test_promql_only_uses_metrics_the_service_exports(dashboard: dict[str, Any])
         v["definition"] for v in dashboard["templating"]["list"] if "definition" in v
     ]
     referenced = {
-        name for query in queries for name in SELECTOR.findall(query) if name not in PROMQL_KEYWORDS
+        name for query in queries for name in SELECTOR.findall(query)
+        if name not in PROMQL_KEYWORDS
     }
     assert referenced, "no metric selectors found"
     missing = referenced - exported

@@ -138,8 +138,7 @@ def test_availability_slo_is_999_over_7_and_30_days_from_the_load_balancer(
     slo = recording.named("monitoring-availability").inputs
     assert slo["type"] == "metric"
     assert {(t["timeframe"], t["target"]) for t in slo["thresholds"]} == {
-        ("7d", 99.9),
-        ("30d", 99.9),
+        ("7d", 99.9), ("30d", 99.9)
     }
     numerator, denominator = slo["query"]["numerator"], slo["query"]["denominator"]
     assert "aws.applicationelb.request_count" in numerator
@@ -228,9 +227,8 @@ def test_dashboard_content_per_group(recording: Recording) -> None:
     _, groups = _widgets(recording)
     api = _group(groups, "API")
     latency = next(w for w in api if w["title"].startswith("Latency p50"))
-    assert all(
-        f"{p}:awaterra.http.request.duration{{" in _queries(latency) for p in ("p50", "p95", "p99")
-    )
+    assert all(f"{p}:awaterra.http.request.duration{{" in _queries(latency)
+               for p in ("p50", "p95", "p99"))
     assert latency["markers"][0]["value"] == "y = 0.2"
     assert any("by {route}" in _queries(w) and "status:5*" in _queries(w) for w in api)
     assert any("status:4*" in _queries(w) for w in api)
@@ -238,12 +236,8 @@ def test_dashboard_content_per_group(recording: Recording) -> None:
     for metric in ("service.running", "service.desired", "cpuutilization", "memory_utilization"):
         assert metric in service
     lb = " ".join(_queries(w) for w in _group(groups, "Load balancer"))
-    for metric in (
-        "healthy_host_count",
-        "target_response_time",
-        "httpcode_elb_5xx",
-        "httpcode_target_5xx",
-    ):
+    for metric in ("healthy_host_count", "target_response_time", "httpcode_elb_5xx",
+                   "httpcode_target_5xx"):
         assert metric in lb
     database = _group(groups, "Database")
     connections = next(w for w in database if w["title"].startswith("Connections vs limit"))
@@ -252,10 +246,8 @@ def test_dashboard_content_per_group(recording: Recording) -> None:
     for metric in ("rds.cpuutilization", "free_storage_space", "read_latency", "write_latency"):
         assert metric in db
     objectives = _group(groups, "Objectives")
-    slo_ids = {
-        recording.named("monitoring-availability").id,
-        recording.named("monitoring-latency").id,
-    }
+    slo_ids = {recording.named("monitoring-availability").id,
+               recording.named("monitoring-latency").id}
     assert {w["slo_id"] for w in objectives} == slo_ids
 
 
@@ -278,9 +270,8 @@ def test_no_aws_integration_unless_asked(recording: Recording) -> None:
 
 
 def test_aws_integration_role_trusts_datadog_with_the_external_id() -> None:
-    recording = _run(
-        lambda: _args(aws_integration=True, aws_account_id="123456789012", site="datadoghq.eu")
-    )
+    recording = _run(lambda: _args(aws_integration=True, aws_account_id="123456789012",
+                                   site="datadoghq.eu"))
     external_id = recording.one("datadog:aws/integrationExternalId:IntegrationExternalId").id
     role = recording.one("aws:iam/role:Role")
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
@@ -299,12 +290,8 @@ def test_aws_integration_role_trusts_datadog_with_the_external_id() -> None:
 
 
 def test_thresholds_flow_into_monitors_and_slos() -> None:
-    limits = MonitoringThresholds(
-        latency_p95_seconds=0.3,
-        latency_p95_warning_seconds=0.25,
-        availability_target_percent=99.5,
-        error_rate_min_requests=500,
-    )
+    limits = MonitoringThresholds(latency_p95_seconds=0.3, latency_p95_warning_seconds=0.25,
+                                  availability_target_percent=99.5, error_rate_min_requests=500)
     recording = _run(lambda: _args(thresholds=limits, notify=""))
     assert _monitor(recording, "latency-p95")["query"].endswith("> 0.3")
     assert ", 500)" in _monitor(recording, "error-rate")["query"]

@@ -50,7 +50,9 @@ class Client:
     """Synchronous calls into an ASGI app through httpx (Starlette's TestClient wants httpx2)."""
 
     def __init__(self, app: Starlette, raise_server_exceptions: bool = True) -> None:
-        self.transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_server_exceptions)
+        self.transport = httpx.ASGITransport(
+            app=app, raise_app_exceptions=raise_server_exceptions
+        )
 
     def __enter__(self) -> Client:
         return self
@@ -175,13 +177,9 @@ def test_fresh_metrics_instances_are_independent() -> None:
     )
     with Client(app) as client:
         client.get("/practices/x")
-    assert (
-        own.registry.get_sample_value(
-            f"{DURATION}_count",
-            {"method": "GET", "route": "/practices/{practice_id}", "status": "200"},
-        )
-        == 1
-    )
+    assert own.registry.get_sample_value(
+        f"{DURATION}_count", {"method": "GET", "route": "/practices/{practice_id}", "status": "200"}
+    ) == 1
 
 
 def test_engine_instrumentation_reports_pool_and_query_timings(tmp_path: Path) -> None:
@@ -218,12 +216,9 @@ def test_engine_instrumentation_reports_pool_and_query_timings(tmp_path: Path) -
             "awaterra_db_query_duration_seconds_count", {"operation": operation}
         )
         assert count is not None and count >= 1, operation
-    assert (
-        own.registry.get_sample_value(
-            "awaterra_db_query_duration_seconds_count", {"operation": "OTHER"}
-        )
-        == 1
-    )  # the CREATE TABLE; the failed SELECT is not timed as a success
+    assert own.registry.get_sample_value(
+        "awaterra_db_query_duration_seconds_count", {"operation": "OTHER"}
+    ) == 1  # the CREATE TABLE; the failed SELECT is not timed as a success
 
 
 def test_metric_names_lists_every_exported_sample_name() -> None:
@@ -289,13 +284,8 @@ print(METRICS.exposition().decode())
 def _python(code: str, metrics_dir: Path) -> str:
     environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     completed = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=Path(__file__).resolve().parents[2],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        [sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env=environment,
+        capture_output=True, text=True, timeout=60, check=False,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     return completed.stdout
@@ -307,8 +297,7 @@ def test_several_workers_report_one_sum(tmp_path: Path) -> None:
     families = {f.name: f for f in text_string_to_metric_families(_python(SCRAPER, tmp_path))}
     requests = families[DURATION]
     count = next(
-        s.value
-        for s in requests.samples
+        s.value for s in requests.samples
         if s.name == f"{DURATION}_count" and s.labels["route"] == "/practices/{practice_id}"
     )
     assert count == 2  # both workers' requests, whichever worker is scraped

@@ -52,7 +52,7 @@ def test_access_log_buffers_and_flushes_whole_lines() -> None:
 def test_access_log_line_is_one_json_object_with_the_fixed_keys_first() -> None:
     written: list[bytes] = []
     log = AccessLog(written.append)
-    fields = {"request_id": "r1", "route": None, "status": 200, "duration_ms": 1.5, "x": 'é"\n'}
+    fields = {"request_id": "r1", "route": None, "status": 200, "duration_ms": 1.5, "x": "é\"\n"}
     log.write(fields)
     log.write({})
     log.write({"message": "mine", "status": 500})  # a fixed key given: the caller's value wins

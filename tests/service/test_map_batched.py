@@ -85,9 +85,8 @@ async def test_concurrent_writes_share_statements_and_each_gets_its_own_row(
     ]
     statements_before, rows_before = batch_rows_seen()
     rows = await asyncio.gather(*(store.upsert_state(w) for w in writes))
-    statements, written = (
-        a - b for a, b in zip(batch_rows_seen(), (statements_before, rows_before), strict=True)
-    )
+    statements, written = (a - b for a, b in zip(batch_rows_seen(), (statements_before,
+                                                                      rows_before), strict=True))
     assert written == 60
     assert statements < 30, f"60 writes took {statements} statements: nothing was coalesced"
     for write, row in zip(writes, rows, strict=True):
@@ -125,7 +124,9 @@ async def test_an_unknown_practice_fails_alone_and_its_batch_is_stored(
 ) -> None:
     writes = [state_write(unique("u"), practices[n % 3], BASE) for n in range(15)]
     writes[7] = state_write(unique("u"), "no-such-practice", BASE)
-    results = await asyncio.gather(*(store.upsert_state(w) for w in writes), return_exceptions=True)
+    results = await asyncio.gather(
+        *(store.upsert_state(w) for w in writes), return_exceptions=True
+    )
     assert isinstance(results[7], UnknownPractice)
     for n, result in enumerate(results):
         if n != 7:
@@ -161,35 +162,20 @@ async def test_the_api_answers_each_coalesced_write_as_if_it_were_alone(
     async with running(build_app(settings, issuer)) as client:
         admin = issuer.headers("admin-batch", admin=True)
         practice = unique("p")
-        created = await client.put(
-            f"/practices/{practice}",
-            headers=admin,
-            json={
-                "title": "t",
-                "description": "d",
-                "durationSeconds": 60,
-                "category": "calm",
-                "published": True,
-            },
-        )
+        created = await client.put(f"/practices/{practice}", headers=admin, json={
+            "title": "t", "description": "d", "durationSeconds": 60, "category": "calm",
+            "published": True,
+        })
         assert created.status_code in (200, 201), created.text
         users = [unique("u") for _ in range(24)]
 
         async def post(user: str, practice_id: str) -> httpx.Response:
-            return await client.post(
-                "/map",
-                headers=issuer.headers(user),
-                json={
-                    "userId": user,
-                    "practiceData": {
-                        "practiceId": practice_id,
-                        "status": "completed",
-                        "progress": 1,
-                        "updatedAt": "2026-03-01T10:00:00Z",
-                        "state": {"user": user},
-                    },
-                },
-            )
+            return await client.post("/map", headers=issuer.headers(user), json={
+                "userId": user,
+                "practiceData": {"practiceId": practice_id, "status": "completed",
+                                 "progress": 1, "updatedAt": "2026-03-01T10:00:00Z",
+                                 "state": {"user": user}},
+            })
 
         responses = await asyncio.gather(
             *(post(user, practice) for user in users), post(unique("u"), "missing-practice")

@@ -288,12 +288,8 @@ async def test_a_store_answering_the_wrong_number_of_outcomes_fails_everyone_lou
         return [database.outcome(entry) for entry in entries[:-1]]
 
     writes = WriteCoalescer(
-        capacity=8,
-        concurrency=1,
-        busy=database.busy,
-        run_one=database.run_one,
-        acquire=database.acquire,
-        run_batch=short_batch,
+        capacity=8, concurrency=1, busy=database.busy, run_one=database.run_one,
+        acquire=database.acquire, run_batch=short_batch,
     )
     tasks = [asyncio.create_task(writes.write(params(f"u{n}"))) for n in range(3)]
     await asyncio.sleep(0)

@@ -101,7 +101,6 @@ async def test_media_round_trip_through_cloud_storage(
         assert response.status_code == 404, response.text
         assert response.json()["error"]["code"] == "not_found"
 
-
     emulator.server.stop()  # a fresh app: the heartbeat caches its checks' answers briefly
     async with running(build_app(gcs_settings, issuer)) as client:
         heartbeat = await client.get("/heartbeat")

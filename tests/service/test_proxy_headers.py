@@ -18,9 +18,7 @@ def _client_seen(peer: str, forwarded_for: str) -> str:
 
     middleware = ProxyHeadersMiddleware(app, trusted_hosts=TRUSTED_PROXY_NETWORKS)  # type: ignore[arg-type]
     scope = {
-        "type": "http",
-        "scheme": "http",
-        "client": (peer, 50000),
+        "type": "http", "scheme": "http", "client": (peer, 50000),
         "headers": [(b"x-forwarded-for", forwarded_for.encode())],
     }
     asyncio.run(middleware(scope, None, None))  # type: ignore[arg-type]

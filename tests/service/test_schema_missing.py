@@ -34,19 +34,11 @@ async def test_an_unmigrated_database_is_reported_not_hidden(
     async with running(build_app(settings, issuer)) as client:
         heartbeat = await client.get("/heartbeat")
         user = unique("u")
-        write = await client.post(
-            "/map",
-            headers=issuer.headers(user),
-            json={
-                "userId": user,
-                "practiceData": {
-                    "practiceId": "p",
-                    "status": "in_progress",
-                    "progress": 0.5,
-                    "updatedAt": "2026-03-01T10:00:00Z",
-                },
-            },
-        )
+        write = await client.post("/map", headers=issuer.headers(user), json={
+            "userId": user,
+            "practiceData": {"practiceId": "p", "status": "in_progress", "progress": 0.5,
+                             "updatedAt": "2026-03-01T10:00:00Z"},
+        })
         listing = await client.get("/practices", headers=issuer.headers(user))
     assert heartbeat.status_code == 503
     database = heartbeat.json()["checks"]["database"]
