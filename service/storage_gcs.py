@@ -40,7 +40,9 @@ T = TypeVar("T")
 
 IAM_ENDPOINT = "https://iamcredentials.googleapis.com"
 PUBLIC_ENDPOINT = "https://storage.googleapis.com"
-STORAGE_SCOPE = "https://www.googleapis.com/auth/devstorage.read_write"
+# cloud-platform, not devstorage.*: the same token calls IAM signBlob, which storage scopes
+# do not cover (metadata-server tokens carry the scopes asked for).
+CREDENTIALS_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
 
 class GCSStorage:
@@ -66,7 +68,7 @@ class GCSStorage:
         self._check_timeout = check_timeout
         emulator = os.environ.get("STORAGE_EMULATOR_HOST")
         if credentials is None:
-            credentials, default_project = google.auth.default(scopes=[STORAGE_SCOPE])
+            credentials, default_project = google.auth.default(scopes=[CREDENTIALS_SCOPE])
             project = project or default_project
         self._signer: Any = (
             credentials
