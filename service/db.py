@@ -73,6 +73,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_statement_timeout_seconds,
         pool_recycle=1800,
         connect_args={
+            **settings.db_connect_args(),
             "timeout": settings.db_connect_timeout_seconds,
             "command_timeout": settings.db_statement_timeout_seconds + 1,
             "server_settings": {

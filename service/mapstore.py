@@ -136,6 +136,7 @@ class _Compiled:
 # The `pool` label of this pool in awaterra_db_pool_* (the SQLAlchemy engine is "primary").
 POOL_NAME = "map"
 
+
 def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -192,6 +193,7 @@ class AsyncpgMapStore:
         statement_ms = str(int(settings.db_statement_timeout_seconds * 1000))
         connection: asyncpg.Connection = await asyncpg.connect(
             asyncpg_dsn(settings.database_url),
+            **settings.db_connect_args(),
             timeout=settings.db_connect_timeout_seconds,
             command_timeout=settings.db_statement_timeout_seconds + 1,
             server_settings={

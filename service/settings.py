@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 Environment = Literal["local", "dev", "prod"]
@@ -43,6 +43,15 @@ class Settings:
     db_write_concurrency: int = 4
     db_connect_timeout_seconds: float = 3.0
     db_statement_timeout_seconds: float = 5.0
+    db_iam_auth: str | None = None
+    db_sslmode: str | None = None
+    db_sslrootcert: str | None = None
+
+    def db_connect_args(self) -> dict[str, Any]:
+        """TLS and IAM-token password arguments for every new PostgreSQL connection."""
+        from service.db_connect import connect_args
+
+        return connect_args(self.db_iam_auth, self.db_sslmode, self.db_sslrootcert)
 
     @property
     def uses_local_key(self) -> bool:
@@ -80,6 +89,50 @@ def _parts_url(env: Mapping[str, str]) -> str | None:
     password = env.get("DB_PASSWORD")
     auth = f"{user}:{quote(password, safe='')}" if password else user
     return f"postgresql://{auth}@{host}:{port}/{quote(env['DB_NAME'], safe='')}"
+
+
+_SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def _db_connection(
+    env: Mapping[str, str], database_url: str
+) -> tuple[str | None, str | None, str | None]:
+    """DB_IAM_AUTH, DB_SSLMODE and DB_SSLROOTCERT, checked against each other."""
+    iam_auth = (env.get("DB_IAM_AUTH") or "").strip().lower() or None
+    sslmode = (env.get("DB_SSLMODE") or "").strip().lower() or None
+    root_cert = env.get("DB_SSLROOTCERT") or None
+    postgres = database_url.startswith(("postgresql://", "postgres://"))
+    if iam_auth is not None:
+        if iam_auth != "gcp":
+            raise SettingsError(f"DB_IAM_AUTH must be gcp (or unset), got {iam_auth!r}")
+        if not postgres:
+            raise SettingsError("DB_IAM_AUTH=gcp needs PostgreSQL (DATABASE_URL or DB_HOST)")
+        if env.get("DB_PASSWORD") or _url_has_password(database_url):
+            raise SettingsError(
+                "DB_IAM_AUTH=gcp signs in with access tokens: remove DB_PASSWORD "
+                "(and any password in DATABASE_URL)"
+            )
+    if sslmode is not None and sslmode not in _SSL_MODES:
+        raise SettingsError(f"DB_SSLMODE must be one of {', '.join(_SSL_MODES)}, got {sslmode!r}")
+    if (sslmode or root_cert) and not postgres:
+        raise SettingsError("DB_SSLMODE and DB_SSLROOTCERT apply to PostgreSQL only")
+    if root_cert is not None:
+        if sslmode in (None, "disable", "allow", "prefer"):
+            raise SettingsError(
+                "DB_SSLROOTCERT is set: set DB_SSLMODE=verify-full (or verify-ca, require)"
+            )
+        if not Path(root_cert).is_file():
+            raise SettingsError(f"DB_SSLROOTCERT names no readable file: {root_cert!r}")
+    if iam_auth is not None and sslmode in (None, "disable", "allow", "prefer"):
+        # A token is a bearer credential: it must never cross the network in the clear.
+        raise SettingsError("DB_IAM_AUTH=gcp needs TLS: set DB_SSLMODE=require or verify-full")
+    return iam_auth, sslmode, root_cert
+
+
+def _url_has_password(url: str) -> bool:
+    rest = url.partition("://")[2]
+    credentials = rest.rpartition("@")[0] if "@" in rest else ""
+    return ":" in credentials
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -125,8 +178,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
     if not database_url.startswith(("postgresql://", "postgres://", "sqlite:///")):
         raise SettingsError("DATABASE_URL must start with postgresql:// or sqlite:///")
     storage_url = env.get("STORAGE_URL") or f"file://{(data_dir / 'storage').resolve()}"
-    if not storage_url.startswith(("s3://", "file://")):
-        raise SettingsError("STORAGE_URL must start with s3:// or file://")
+    if not storage_url.startswith(("s3://", "gs://", "file://")):
+        raise SettingsError("STORAGE_URL must start with s3://, gs:// or file://")
 
     # Every missing production setting at once: a deploy should not fail three times in a row.
     problems: list[str] = []
@@ -147,9 +200,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
                 "ENVIRONMENT=prod needs PostgreSQL: set DATABASE_URL or DB_HOST/DB_NAME/DB_USER"
             )
         if storage_url.startswith("file://"):
-            problems.append("ENVIRONMENT=prod needs an S3 bucket: set STORAGE_URL=s3://bucket")
+            problems.append(
+                "ENVIRONMENT=prod needs a bucket: set STORAGE_URL=s3://bucket or gs://bucket"
+            )
     if problems:
         raise SettingsError("; ".join(problems))
+
+    db_iam_auth, db_sslmode, db_sslrootcert = _db_connection(env, database_url)
 
     log_level = (env.get("LOG_LEVEL") or "info").strip().lower()
     if log_level not in LOG_LEVELS:
@@ -169,4 +226,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
         db_pool_size=_count(env, "DB_POOL_SIZE", 20),
         db_write_batch_size=_count(env, "DB_WRITE_BATCH_SIZE", 32),
         db_write_concurrency=_count(env, "DB_WRITE_CONCURRENCY", 4),
+        db_iam_auth=db_iam_auth,
+        db_sslmode=db_sslmode,
+        db_sslrootcert=db_sslrootcert,
     )
