@@ -31,6 +31,9 @@ Args (`CloudRunServiceArgs`); required first:
 - `invoker: "allUsers" | "iam-disabled" | "none" = "allUsers"` see *Invocation* below.
 - `migrate: bool = True`, `migrate_timeout_seconds: int = 600`, `migrate_retries: int = 0`.
 - `launch_stage: str = "GA"` (everything used here is GA), `labels: Mapping[str, str] = {}`.
+- `depends_on: Sequence[Resource] = ()` what the job and the service wait for beyond their
+  inputs, typically the `ServiceIdentity` (its secret and Cloud SQL grants must exist before the
+  first migration runs) and the database.
 
 Ingress is `INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER` and the `*.run.app` URL is disabled
 (`default_uri_disabled`): the only way in is the load balancer (components/gcp/edge.py), so
@@ -136,6 +139,7 @@ class CloudRunServiceArgs:
     migrate_retries: int = 0
     launch_stage: str = "GA"
     labels: Mapping[str, str] = field(default_factory=dict)
+    depends_on: Sequence[pulumi.Resource] = ()
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -275,7 +279,7 @@ class CloudRunService(pulumi.ComponentResource):
             raise ValueError(f"CloudRunService: {service_name!r} is not a valid service name")
         labels = {"app": "awaterra", "component": name, **args.labels}
 
-        depends_on: list[pulumi.Resource] = []
+        depends_on: list[pulumi.Resource] = list(args.depends_on)
         revision_labels: dict[str, pulumi.Input[str]] = dict(labels)
         self.migrate_job_name = None
         if args.migrate:
@@ -287,9 +291,7 @@ class CloudRunService(pulumi.ComponentResource):
                 launch_stage=args.launch_stage,
                 deletion_protection=args.deletion_protection,
                 labels=labels,
-                run_execution_token=pulumi.Output.from_input(args.image_ref).apply(
-                    execution_token
-                ),
+                run_execution_token=pulumi.Output.from_input(args.image_ref).apply(execution_token),
                 template=gcp.cloudrunv2.JobTemplateArgs(
                     task_count=1,
                     parallelism=1,
@@ -323,7 +325,7 @@ class CloudRunService(pulumi.ComponentResource):
                         ],
                     ),
                 ),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
             )
             depends_on.append(job)
             # Read from the job's outputs: a data dependency, so the revision can only be

@@ -13,6 +13,7 @@ from components.gcp.cloud_run import (
     SecretEnv,
     execution_token,
 )
+from ops import offline
 from ops.offline import Recording, run_program
 
 PROJECT = "awaterra-prod"
@@ -94,11 +95,21 @@ def test_scaling_port_and_resources(recording: Recording) -> None:
     container = _container(recording)
     assert container["ports"] == {"name": "http1", "containerPort": 8000}
     assert container["resources"] == {
-        "limits": {"cpu": "1", "memory": "1Gi"}, "cpuIdle": False, "startupCpuBoost": True
+        "limits": {"cpu": "1", "memory": "1Gi"},
+        "cpuIdle": False,
+        "startupCpuBoost": True,
     }
     assert container["commands"] == ["python"]
     assert container["args"] == [
-        "-m", "service", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"
+        "-m",
+        "service",
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8000",
+        "--workers",
+        "2",
     ]
 
 
@@ -106,9 +117,10 @@ def test_startup_and_liveness_probes_hit_heartbeat(recording: Recording) -> None
     container = _container(recording)
     for probe in ("startupProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/heartbeat", "port": 8000}
-    assert container["startupProbe"]["periodSeconds"] * container["startupProbe"][
-        "failureThreshold"
-    ] == 120
+    assert (
+        container["startupProbe"]["periodSeconds"] * container["startupProbe"]["failureThreshold"]
+        == 120
+    )
 
 
 def test_secrets_are_references_never_values(recording: Recording) -> None:
@@ -154,6 +166,37 @@ def test_migration_job_runs_before_the_service_changes(recording: Recording) -> 
     assert job.urn in dependencies
     assert job.urn in service.property_dependencies["template"]
     assert service.inputs["template"]["labels"]["migrated"] == execution_token(IMAGE)
+
+
+def test_explicit_dependencies_reach_the_job_and_the_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from components.gcp.service_account import ServiceIdentity, ServiceIdentityArgs
+
+    # The recording keeps property dependencies only; note resource-level ones here.
+    seen: dict[str, set[str]] = {}
+    register = offline._LinkRecordingMonitor.RegisterResource
+
+    def spy(self: Any, request: Any) -> Any:
+        seen[request.name] = set(request.dependencies)
+        return register(self, request)
+
+    monkeypatch.setattr(offline._LinkRecordingMonitor, "RegisterResource", spy)
+
+    def program() -> None:
+        identity = ServiceIdentity(
+            "id",
+            ServiceIdentityArgs(project=PROJECT, account_id="api-prod", secret_ids=[DB_SECRET]),
+        )
+        CloudRunService("api", _args(depends_on=[identity]))
+
+    recording = run_program("prod", program=program, use_stack_file=False)
+    # A component dependency expands to the component's children.
+    account = recording.one("gcp:serviceaccount/account:Account").urn
+    grant = recording.one("gcp:secretmanager/secretIamMember:SecretIamMember").urn
+    for name in ("api-migrate", "api-service"):
+        assert {account, grant} <= seen[name], name
+    assert recording.one(JOB).urn in seen["api-service"]
 
 
 def test_a_new_image_means_a_new_migration_execution() -> None:

@@ -36,8 +36,7 @@ def test_token_settings_are_firebase_id_tokens_of_the_project(recording: Recordi
         "config_name": f"projects/{PROJECT}/config",
     }
     assert JWKS_URL == (
-        "https://www.googleapis.com/service_accounts/v1/jwk/"
-        "securetoken@system.gserviceaccount.com"
+        "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com"
     )
 
 
@@ -56,7 +55,10 @@ def test_email_password_only(recording: Recording) -> None:
 
 def test_authorized_domains(recording: Recording) -> None:
     assert recording.one(CONFIG).inputs["authorizedDomains"] == [
-        "localhost", f"{PROJECT}.firebaseapp.com", f"{PROJECT}.web.app", "api.example.com"
+        "localhost",
+        f"{PROJECT}.firebaseapp.com",
+        f"{PROJECT}.web.app",
+        "api.example.com",
     ]
 
 
@@ -84,7 +86,8 @@ def test_opt_outs() -> None:
     config = recording.one(CONFIG).inputs
     assert config["mfa"]["state"] == "MANDATORY"
     assert config["client"]["permissions"] == {
-        "disabledUserSignup": True, "disabledUserDeletion": True
+        "disabledUserSignup": True,
+        "disabledUserDeletion": True,
     }
     off = _run(IdentityArgs(project=PROJECT, mfa="DISABLED")).one(CONFIG).inputs["mfa"]
     assert off["state"] == "DISABLED"

@@ -48,7 +48,9 @@ def test_cleanup_keeps_the_newest_and_deletes_old_untagged(recording: Recording)
     assert repo["cleanupPolicyDryRun"] is False
     policies = {p["id"]: p for p in repo["cleanupPolicies"]}
     assert policies["keep-recent"] == {
-        "id": "keep-recent", "action": "KEEP", "mostRecentVersions": {"keepCount": 30}
+        "id": "keep-recent",
+        "action": "KEEP",
+        "mostRecentVersions": {"keepCount": 30},
     }
     assert policies["delete-untagged"] == {
         "id": "delete-untagged",
