@@ -22,7 +22,9 @@ Args (`EdgeArgs`):
 - Cloud Armor: `waf_rules: Sequence[str]` the preconfigured rule sets denied with 403
   (default `sqli-v33-stable`, `xss-v33-stable`, `lfi-v33-stable`, `rce-v33-stable`,
   `scannerdetection-v33-stable`, `protocolattack-v33-stable`, `cve-canary`),
-  `waf_sensitivity: int = 1` (1..4; 1 has the fewest false positives), `json_parsing: bool =
+  `waf_sensitivity: int = 1` (1..4; 1 has the fewest false positives), `waf_preview: bool =
+  False` (log what the WAF rules would deny without denying: for tuning a new API surface,
+  never as the steady state), `json_parsing: bool =
   True` (the WAF parses JSON bodies instead of matching raw text: fewer false positives on an
   API); a per-client-IP rate rule first: `rate_limit_count: int = 600` requests per
   `rate_limit_interval_seconds: int = 60`, `rate_limit_action: "throttle" | "rate_based_ban" =
@@ -89,6 +91,7 @@ class EdgeArgs:
     log_sample_rate: float = 1.0
     waf_rules: Sequence[str] = DEFAULT_WAF_RULES
     waf_sensitivity: int = 1
+    waf_preview: bool = False
     json_parsing: bool = True
     rate_limit_count: int = 600
     rate_limit_interval_seconds: int = 60
@@ -170,6 +173,7 @@ def security_rules(args: EdgeArgs) -> list[gcp.compute.SecurityPolicyRuleArgs]:
             priority=WAF_FIRST_PRIORITY + index,
             description=f"preconfigured WAF: {rule}",
             action="deny(403)",
+            preview=args.waf_preview,
             match=gcp.compute.SecurityPolicyRuleMatchArgs(
                 expr=gcp.compute.SecurityPolicyRuleMatchExprArgs(
                     expression=waf_expression(rule, args.waf_sensitivity)

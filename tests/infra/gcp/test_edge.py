@@ -96,7 +96,7 @@ def test_every_preconfigured_waf_rule_denies_with_403(recording: Recording) -> N
             "cve-canary"} == set(DEFAULT_WAF_RULES)  # fmt: skip
     for rule in waf.values():
         assert rule["action"] == "deny(403)"
-        assert rule.get("preview") is not True
+        assert rule["preview"] is False
 
 
 def test_rate_rule_is_first_and_keyed_on_the_client_ip(recording: Recording) -> None:
@@ -206,6 +206,7 @@ def test_opt_outs() -> None:
             ban_duration_seconds=600,
             adaptive_protection=True,
             waf_sensitivity=2,
+            waf_preview=True,
             waf_rules=("sqli-v33-stable",),
             json_parsing=False,
             log_sample_rate=0.25,
@@ -222,6 +223,7 @@ def test_opt_outs() -> None:
     assert rate["rateLimitOptions"]["rateLimitThreshold"] == {"count": 100, "intervalSec": 10}
     expressions = [r["match"]["expr"]["expression"] for r in rules.values() if "expr" in r["match"]]
     assert expressions == ["evaluatePreconfiguredWaf('sqli-v33-stable', {'sensitivity': 2})"]
+    assert [r["preview"] for r in rules.values() if "expr" in r["match"]] == [True]
     policy = recording.one(POLICY).inputs
     assert policy["adaptiveProtectionConfig"] == {"layer7DdosDefenseConfig": {"enable": True}}
     assert policy["advancedOptionsConfig"]["jsonParsing"] == "DISABLED"
