@@ -26,74 +26,41 @@ build context must contain nothing else: keep `.dockerignore` an allowlist (`*`,
 `!service/`, `!requirements/service.txt`, then `**/__pycache__`), otherwise an edit elsewhere makes
 pulumi-docker rebuild and the push of an existing tag is refused.
 
+The content tag and the pulumi-docker build are cloud-neutral and live in
+components/image_build.py (the Artifact Registry image, components/gcp/registry.py, uses them too).
+
 Outputs: `repository_url`, `repository_arn`, `repository_name`, `tag`, `image_ref` (the pushed
 image by digest, `<repository_url>@sha256:...`, which is what the task definition runs).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PLATFORMS = ("linux/amd64", "linux/arm64")
-# What .dockerignore keeps out of the build context must not move the tag either.
-IGNORED_DIRECTORIES = frozenset(
-    {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".venv", ".data"}
+from components.image_build import (
+    PLATFORMS,
+    REPO_ROOT,
+    build_and_push,
+    content_hash,
+    image_tag,
+    valid_tag,
 )
-IGNORED_SUFFIXES = (".pyc", ".pyo", ".pyd", ".pem")
-IGNORED_NAMES = frozenset({".env", ".DS_Store"})
-TAG_LENGTH = 20
 
-
-def _files(root: Path, relative: str) -> Iterator[Path]:
-    path = root / relative
-    if path.is_file():
-        yield path
-        return
-    if not path.is_dir():
-        return
-    for candidate in path.rglob("*"):
-        parts = candidate.relative_to(root).parts
-        if any(part in IGNORED_DIRECTORIES for part in parts):
-            continue
-        if candidate.name in IGNORED_NAMES or candidate.name.endswith(IGNORED_SUFFIXES):
-            continue
-        if candidate.is_file():
-            yield candidate
-
-
-def content_hash(root: Path, paths: Sequence[str], salt: str = "") -> str:
-    """SHA-256 (hex) of every file under `paths`, by relative path and content, plus `salt`.
-
-    Deterministic: independent of file order on disk, timestamps, permissions and the absolute
-    location of `root`.
-    """
-    digest = hashlib.sha256(salt.encode())
-    files = sorted({f for p in paths for f in _files(root, p)}, key=lambda f: f.relative_to(root))
-    for file in files:
-        relative = file.relative_to(root).as_posix().encode()
-        content = file.read_bytes()
-        digest.update(len(relative).to_bytes(8, "big") + relative)
-        digest.update(len(content).to_bytes(8, "big") + content)
-    return digest.hexdigest()
-
-
-def image_tag(
-    root: Path, paths: Sequence[str], platform: str, build_args: Mapping[str, str] | None = None
-) -> str:
-    """The image tag for this service content, platform and build arguments."""
-    salt = platform
-    if build_args:
-        salt += json.dumps(sorted(build_args.items()))
-    return content_hash(root, paths, salt=salt)[:TAG_LENGTH]
+__all__ = [
+    "PLATFORMS",
+    "REPO_ROOT",
+    "ContainerImage",
+    "ContainerImageArgs",
+    "content_hash",
+    "image_tag",
+    "lifecycle_policy",
+]
 
 
 def lifecycle_policy(keep_images: int) -> str:
@@ -152,16 +119,11 @@ class ContainerImageArgs:
             )
         if self.keep_images < 1:
             raise ValueError(f"ContainerImage: keep_images must be >= 1, got {self.keep_images}")
-        if self.tag is not None and not _valid_tag(self.tag):
+        if self.tag is not None and not valid_tag(self.tag):
             raise ValueError(
                 f"ContainerImage: tag {self.tag!r} is not a Docker tag "
                 "(letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-')"
             )
-
-
-def _valid_tag(tag: str) -> bool:
-    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-    return 0 < len(tag) <= 128 and tag[0] not in ".-" and set(tag) <= allowed
 
 
 class ContainerImage(pulumi.ComponentResource):
@@ -205,15 +167,13 @@ class ContainerImage(pulumi.ComponentResource):
         credentials = aws.ecr.get_authorization_token_output(
             registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
         )
-        image = docker.Image(
+        image = build_and_push(
             f"{name}-build",
             image_name=repository.repository_url.apply(lambda url: f"{url}:{tag}"),
-            build=docker.DockerBuildArgs(
-                context=args.context,
-                dockerfile=args.dockerfile,
-                platform=args.platform,
-                args=dict(args.build_args) or None,
-            ),
+            context=args.context,
+            dockerfile=args.dockerfile,
+            platform=args.platform,
+            build_args=args.build_args,
             registry=docker.RegistryArgs(
                 server=repository.repository_url,
                 username=credentials.user_name,

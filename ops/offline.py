@@ -28,6 +28,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from ops import offline_gcp_data
+from ops.offline_gcp_edge import COMPUTED_EDGE, invokes_edge
 
 PROJECT = "awaterra"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -166,6 +167,7 @@ COMPUTED: dict[str, ComputedOutputs] = {
     "aws:backup/vault:Vault": lambda n, i, r: {"arn": _arn("backup", r, f"backup-vault:{n}")},
 }
 COMPUTED.update(offline_gcp_data.COMPUTED_DATA)
+COMPUTED.update(COMPUTED_EDGE)
 
 
 def _generic_arn(type_token: str, name: str, region: str) -> str:
@@ -363,6 +365,7 @@ def run_program(
     region = region or values.get("aws:region", "us-east-1")
     recording = Recording(stack=stack)
     invokes = {**default_invokes(region), **(extra_invokes or {})}
+    invokes = {**invokes_edge(values.get("gcp:project"), values.get("gcp:region")), **invokes}
 
     _ensure_event_loop()
     _reset_runtime()
