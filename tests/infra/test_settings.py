@@ -34,7 +34,7 @@ def settings_for(
 def error_for(stack: str, overrides: dict[str, str], **kwargs: Any) -> str:
     with pytest.raises(SettingsError) as raised:
         settings_for(stack, overrides, **kwargs)
-    return str(raised.value)
+    return "\n".join(raised.value.problems)
 
 
 def project_config() -> dict[str, Any]:
@@ -338,9 +338,13 @@ def test_a_connection_budget_beyond_the_instance_is_flagged(
     monkeypatch.setattr(
         pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message)
     )
-    settings_for("dev")
+    real_names = {"domain": "api.dev.awaterra.test", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}
+    settings_for("dev", real_names)
     assert warnings == []
-    settings_for("dev", {"serviceMaxCount": "4", "serviceWorkers": "2", "servicePoolSize": "10"})
+    settings_for(
+        "dev",
+        {**real_names, "serviceMaxCount": "4", "serviceWorkers": "2", "servicePoolSize": "10"},
+    )
     (message,) = warnings
     assert "awaterra:serviceMaxCount" in message and "96 connections" in message
     assert "db.t4g.micro's ~84 max_connections" in message

@@ -21,6 +21,7 @@ from policy.rules import RULES, RULES_BY_ID
 from tests.policy.cases import db
 
 KNOWN = [rule.id for rule in RULES]
+ENV = "environments"
 REASON = "a reason that is long enough to explain itself"
 
 
@@ -40,17 +41,17 @@ def test_the_repository_file_is_valid_and_prod_exceptions_are_narrow() -> None:
     ("document", "error"),
     [
         ([], "must be a mapping"),
-        ({"stacks": {"dev": [{"rule": "no-such-rule", "reason": REASON}]}}, "unknown rule"),
-        ({"stacks": {"dev": [{"rule": "rds-multi-az", "reason": "short"}]}}, "needs a reason"),
+        ({ENV: {"dev": [{"rule": "no-such-rule", "reason": REASON}]}}, "unknown rule"),
+        ({ENV: {"dev": [{"rule": "rds-multi-az", "reason": "short"}]}}, "needs a reason"),
         (
-            {"stacks": {"dev": [{"rule": "rds-multi-az", "reason": REASON, "resources": "db"}]}},
+            {ENV: {"dev": [{"rule": "rds-multi-az", "reason": REASON, "resources": "db"}]}},
             "resources must be a list",
         ),
         (
-            {"stacks": {"dev": [{"rule": "rds-multi-az", "reason": REASON, "until": "never"}]}},
+            {ENV: {"dev": [{"rule": "rds-multi-az", "reason": REASON, "until": "never"}]}},
             "unknown keys",
         ),
-        ({"stacks": {"dev": ["rds-multi-az"]}}, "must be a mapping"),
+        ({"environments": {"dev": ["rds-multi-az"]}}, "must be a mapping"),
     ],
 )
 def test_malformed_exceptions_are_refused(document: Any, error: str) -> None:
@@ -61,7 +62,7 @@ def test_malformed_exceptions_are_refused(document: Any, error: str) -> None:
 def test_exceptions_match_rule_stack_resource_and_message() -> None:
     parsed = parse_exceptions(
         {
-            "stacks": {
+            "environments": {
                 "dev": [
                     {
                         "rule": "ecs-readonly-rootfs",
@@ -105,14 +106,23 @@ def test_engine_marks_excepted_findings_and_reports_unused_exceptions() -> None:
     }
     instance = db(multiAz=False, deletionProtection=False)
     rules = [RULES_BY_ID[rule] for rule in ("rds-multi-az", "rds-deletion-protection", "alb-waf")]
-    report = evaluate("dev", [instance], [instance], rules=rules, exceptions=exceptions)
+    # The environment picks the exceptions, not the stack's name.
+    report = evaluate(
+        "dev-alice", [instance], [instance], environment="dev", rules=rules, exceptions=exceptions
+    )
     by_rule = {finding.rule_id: finding for finding in report.findings}
     assert by_rule["rds-multi-az"].excepted and by_rule["rds-multi-az"].exception == REASON
     assert not by_rule["rds-deletion-protection"].excepted
     assert [finding.rule_id for finding in report.blocking] == ["rds-deletion-protection"]
     assert [e.rule_id for e in report.unused_exceptions] == ["alb-waf"]
-    prod = evaluate("prod", [instance], [instance], rules=rules, exceptions=exceptions)
+    prod = evaluate(
+        "dev", [instance], [instance], environment="prod", rules=rules, exceptions=exceptions
+    )
     assert not any(finding.excepted for finding in prod.findings)
+    unknown = evaluate(
+        "dev", [instance], [instance], environment=None, rules=rules, exceptions=exceptions
+    )
+    assert not any(finding.excepted for finding in unknown.findings)
     assert {f.severity for f in prod.blocking} <= {Severity.HIGH, Severity.CRITICAL}
 
 
