@@ -30,6 +30,8 @@ from pulumi.runtime.sync_await import _sync_await
 
 PROJECT = "awaterra"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Where Pulumi.<stack>.yaml files are read from (tests point it at a directory of copies).
+STACK_DIR = REPO_ROOT
 ACCOUNT_ID = "123456789012"
 SECRET_PLACEHOLDER = "offline-secret-placeholder"  # noqa: S105 (a stand-in, not a secret)
 
@@ -296,7 +298,7 @@ def stack_config(
     stack: str, overrides: Mapping[str, str] | None = None
 ) -> tuple[dict[str, str], list[str]]:
     """The stack's config as the engine would pass it, with secrets replaced by placeholders."""
-    path = REPO_ROOT / f"Pulumi.{stack}.yaml"
+    path = STACK_DIR / f"Pulumi.{stack}.yaml"
     document = load_stack_file(path) if path.exists() else {}
     config: dict[str, str] = {}
     secret_keys: list[str] = []

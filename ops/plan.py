@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from components.settings import SettingsError
+from ops import offline
 from ops.cost import estimate, render
 from ops.offline import (
     REPO_ROOT,
@@ -247,13 +248,16 @@ def secret_placeholders(stack: str) -> dict[str, str]:
 @functools.lru_cache(maxsize=4)
 def record(stack: str) -> Recording:
     """One offline run of the program for `stack` (cached: plan, cost and policy tests share it)."""
-    if not (REPO_ROOT / f"Pulumi.{stack}.yaml").exists():
+    if not (offline.STACK_DIR / f"Pulumi.{stack}.yaml").exists():
         raise SystemExit(f"no Pulumi.{stack}.yaml: known stacks are {', '.join(known_stacks())}")
     return run_program(stack, secret_placeholders(stack))
 
 
 def known_stacks() -> list[str]:
-    return sorted(path.name.split(".")[1] for path in REPO_ROOT.glob("Pulumi.*.yaml"))
+    return sorted(
+        path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        for path in offline.STACK_DIR.glob("Pulumi.*.yaml")
+    )
 
 
 def component_path(resource: RecordedResource, by_urn: Mapping[str, RecordedResource]) -> str:

@@ -19,8 +19,9 @@ ENVIRONMENT_KEY = "awaterra:environment"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def declared_default(root: Path = PROJECT_ROOT) -> str | None:
+def declared_default(root: Path | None = None) -> str | None:
     """The default Pulumi.yaml declares for `environment` (what the program uses when unset)."""
+    root = root or PROJECT_ROOT
     try:
         project = yaml.safe_load((root / "Pulumi.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError):
@@ -30,7 +31,7 @@ def declared_default(root: Path = PROJECT_ROOT) -> str | None:
     return str(default) if default in ENVIRONMENTS else None
 
 
-def environment_of(config: Mapping[str, Any], root: Path = PROJECT_ROOT) -> str | None:
+def environment_of(config: Mapping[str, Any], root: Path | None = None) -> str | None:
     """dev or prod from a stack's config (`awaterra:environment`, else the declared default);
     None when the value is neither (the program refuses such a stack anyway)."""
     value = config.get(ENVIRONMENT_KEY, config.get("environment"))
@@ -39,8 +40,9 @@ def environment_of(config: Mapping[str, Any], root: Path = PROJECT_ROOT) -> str 
     return str(value) if str(value) in ENVIRONMENTS else None
 
 
-def stack_environment(stack: str, root: Path = PROJECT_ROOT) -> str | None:
+def stack_environment(stack: str, root: Path | None = None) -> str | None:
     """The environment Pulumi.<stack>.yaml sets; None when the file is missing or unreadable."""
+    root = root or PROJECT_ROOT
     try:
         document = yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError):

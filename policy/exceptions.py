@@ -4,8 +4,7 @@ An exception names a rule, the environment it applies to (dev or prod: every sta
 `awaterra:environment` is that environment, whatever its name), optionally which resources
 (shell-style patterns on the resource's logical name), and why. A finding it matches is still
 reported, marked with the reason, and does not block. Unknown rule ids and missing reasons are
-errors, so an
-exception cannot silently outlive its rule.
+errors, so an exception cannot silently outlive its rule.
 """
 
 from __future__ import annotations
