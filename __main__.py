@@ -111,6 +111,9 @@ if settings.auth.mode == "cognito":
         UserPoolArgs(
             mfa=settings.auth.cognito_mfa,
             deletion_protection=settings.database.deletion_protection,
+            tier=settings.auth.cognito_tier,
+            # Threat protection is what the PLUS plan is paid for (cognitoTier in Pulumi.yaml).
+            threat_protection="ENFORCED" if settings.auth.cognito_tier == "PLUS" else "OFF",
         ),
     )
     auth_issuer: pulumi.Input[str] = user_pool.issuer

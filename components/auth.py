@@ -6,9 +6,11 @@ Args (`UserPoolArgs`), every default the safe one:
 - `mfa: "OFF" | "OPTIONAL" | "ON" = "OPTIONAL"` (settings `cognitoMfa`); TOTP (software token)
   is the second factor whenever MFA is not OFF (no SMS: no SIM-swap, no SMS bill).
 - `deletion_protection: bool = True` (pass `False` only for throwaway stacks).
+- `tier: "LITE" | "ESSENTIALS" | "PLUS" = "PLUS"` the Cognito feature plan (settings
+  `cognitoTier`), which sets the price per monthly active user (ops/cost.py).
 - `threat_protection: "OFF" | "AUDIT" | "ENFORCED" = "ENFORCED"` Cognito advanced security
-  (compromised-credential and adaptive-auth checks); needs the PLUS feature plan, which the
-  component selects whenever this is not OFF (ESSENTIALS otherwise). OFF saves the PLUS price.
+  (compromised-credential and adaptive-auth checks); only the PLUS plan has it, so it must be
+  OFF on LITE and ESSENTIALS, and PLUS without it is refused (paying for what is not used).
 - `password_min_length: int = 12` (8..99), upper, lower, digit and symbol always required,
   `password_history_size: int = 5`, `temporary_password_days: int = 3`.
 - `allow_self_signup: bool = True` (False: only administrators create users).
@@ -36,6 +38,8 @@ import pulumi_aws as aws
 
 MfaMode = Literal["OFF", "OPTIONAL", "ON"]
 ThreatProtection = Literal["OFF", "AUDIT", "ENFORCED"]
+Tier = Literal["LITE", "ESSENTIALS", "PLUS"]
+TIERS: tuple[str, ...] = ("LITE", "ESSENTIALS", "PLUS")
 MFA_MODES: tuple[str, ...] = ("OFF", "OPTIONAL", "ON")
 THREAT_PROTECTION_MODES: tuple[str, ...] = ("OFF", "AUDIT", "ENFORCED")
 
@@ -44,6 +48,7 @@ THREAT_PROTECTION_MODES: tuple[str, ...] = ("OFF", "AUDIT", "ENFORCED")
 class UserPoolArgs:
     mfa: MfaMode = "OPTIONAL"
     deletion_protection: bool = True
+    tier: Tier = "PLUS"
     threat_protection: ThreatProtection = "ENFORCED"
     password_min_length: int = 12
     password_history_size: int = 5
@@ -61,6 +66,13 @@ class UserPoolArgs:
             raise ValueError(
                 f"UserPool: threat_protection must be one of {THREAT_PROTECTION_MODES}, "
                 f"got {self.threat_protection!r}"
+            )
+        if self.tier not in TIERS:
+            raise ValueError(f"UserPool: tier must be one of {TIERS}, got {self.tier!r}")
+        if (self.tier == "PLUS") != (self.threat_protection != "OFF"):
+            raise ValueError(
+                "UserPool: threat_protection needs tier PLUS and PLUS is only worth its price "
+                f"with it; got tier {self.tier} with threat_protection {self.threat_protection}"
             )
         _require_range("password_min_length", self.password_min_length, 8, 99)
         _require_range("password_history_size", self.password_history_size, 0, 24)
@@ -131,7 +143,7 @@ class UserPool(pulumi.ComponentResource):
                 allow_admin_create_user_only=not args.allow_self_signup
             ),
             deletion_protection="ACTIVE" if args.deletion_protection else "INACTIVE",
-            user_pool_tier="PLUS" if args.threat_protection != "OFF" else "ESSENTIALS",
+            user_pool_tier=args.tier,
             user_pool_add_ons=(
                 aws.cognito.UserPoolUserPoolAddOnsArgs(
                     advanced_security_mode=args.threat_protection

@@ -10,10 +10,12 @@ The defaults below mirror the `config:` block of `Pulumi.yaml` (a test keeps the
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
@@ -28,6 +30,8 @@ NAT_MODES = ("none", "single", "per-az")
 AUTH_MODES = ("cognito", "external")
 MFA_MODES = ("OFF", "OPTIONAL", "ON")
 MfaMode = Literal["OFF", "OPTIONAL", "ON"]
+COGNITO_TIERS = ("LITE", "ESSENTIALS", "PLUS")
+CognitoTier = Literal["LITE", "ESSENTIALS", "PLUS"]
 DATADOG_SHIPPING_MODES = ("none", "sidecar", "firelens")
 DATADOG_SITES = (
     "datadoghq.com",
@@ -102,6 +106,7 @@ DEFAULTS: Mapping[str, Any] = {
     "authJwksUrl": "",
     "authAudience": "",
     "cognitoMfa": "OPTIONAL",
+    "cognitoTier": "ESSENTIALS",
     "wafEnabled": False,
     "wafRateLimit": 2000,
     "backupRetentionDays": 7,
@@ -118,13 +123,49 @@ DEFAULTS: Mapping[str, Any] = {
 }
 REQUIRED_KEYS = ("domain", "hostedZoneId")
 SECRET_KEYS = ("datadogApiKey", "datadogAppKey")
+# Every `awaterra:` key a stack may set: the one list a new key is added to (with its default in
+# DEFAULTS and its declaration in Pulumi.yaml; tests/infra/test_settings.py keeps all three equal).
+KNOWN_KEYS: tuple[str, ...] = (*DEFAULTS, *REQUIRED_KEYS, *SECRET_KEYS)
+
+# The stand-ins the stack files ship with: planned offline (loudly), refused by a real deployment.
+_PLACEHOLDER_DOMAIN = re.compile(r"(^|\.)example\.(com|net|org)$")
+_PLACEHOLDER_ZONE = re.compile(r"^Z0+[0-9A-Z]*EXAMPLE$|^Z0+$")
+
+_offline_plan = False
+
+
+@contextmanager
+def offline_plan() -> Iterator[None]:
+    """Mark the program as running under the offline mocks (ops/offline.py sets it): placeholder
+    domains and zones are then warned about instead of refused. Nothing else sets it, so a real
+    `pulumi preview`/`up` always refuses them."""
+    global _offline_plan
+    previous, _offline_plan = _offline_plan, True
+    try:
+        yield
+    finally:
+        _offline_plan = previous
+
+
+def is_offline_plan() -> bool:
+    return _offline_plan
 
 
 class SettingsError(pulumi.RunError, ValueError):
-    """The stack configuration is invalid; the message names every offending key.
+    """The stack configuration is invalid; `problems` holds one line per offending key.
 
-    A RunError, so `pulumi preview` prints the message alone, without a Python traceback.
+    A RunError: the Python language host logs its message as one error and exits without a
+    traceback. load_settings logs each problem with pulumi.log.error first, so the message itself
+    is only the count.
     """
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        super().__init__(
+            f"invalid stack configuration: {count} problem{'s' if count != 1 else ''} "
+            "(each logged above)"
+        )
 
 
 @dataclass(frozen=True)
@@ -188,6 +229,8 @@ class AuthSettings:
     jwks_url: str | None
     audience: str | None
     cognito_mfa: MfaMode
+    # The Cognito feature plan; PLUS adds threat protection (advanced security), ENFORCED.
+    cognito_tier: CognitoTier
 
 
 @dataclass(frozen=True)
@@ -345,13 +388,58 @@ def _valid_cidr(value: str) -> bool:
     return 16 <= network.prefixlen <= 24
 
 
+def unknown_key_problems(keys: Iterable[str]) -> list[str]:
+    """One problem per `awaterra:` key that no setting reads, with the nearest known key.
+
+    Other namespaces (aws:, gcp:, datadog:, ...) belong to their providers and are left alone.
+    """
+    problems = []
+    for key in sorted(keys):
+        namespace, _, name = key.partition(":")
+        if namespace != NAMESPACE or name in KNOWN_KEYS:
+            continue
+        by_lower = {known.lower(): known for known in KNOWN_KEYS}
+        near = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+        hint = f"; did you mean {NAMESPACE}:{by_lower[near[0]]}?" if near else ""
+        problems.append(
+            f"{key} is not a setting of this program (Pulumi.yaml declares every key){hint}"
+        )
+    return problems
+
+
+def _config_keys() -> set[str]:
+    """Every config key the engine passed to the program (explicitly set or via PULUMI_CONFIG)."""
+    from pulumi.runtime import config as runtime_config
+
+    return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+
+
+def placeholder_problem(name: str, value: str, example: str) -> str:
+    return (
+        f"{NAMESPACE}:{name} is the stack file's placeholder {value!r}, not a real "
+        f"{'domain' if name != 'hostedZoneId' else 'hosted zone'}: set yours "
+        f"(`pulumi config set {name} {example}`)"
+    )
+
+
 def load_settings(
-    config: pulumi.Config | None = None, aws_config: pulumi.Config | None = None
+    config: pulumi.Config | None = None,
+    aws_config: pulumi.Config | None = None,
+    *,
+    offline: bool | None = None,
 ) -> StackSettings:
-    """Read and validate the whole stack configuration; raise SettingsError naming every bad key."""
+    """Read and validate the whole stack configuration; raise SettingsError naming every bad key.
+
+    Each problem is also logged with pulumi.log.error, so `pulumi preview` shows one line per
+    problem and no traceback. `offline` (default: whether ops/offline.py is running the program)
+    turns the placeholder domain and zone from errors into warnings.
+    """
+    offline = is_offline_plan() if offline is None else offline
     read = _Reader(config or pulumi.Config(NAMESPACE))
     aws = aws_config or pulumi.Config("aws")
     region = aws.get("region") or "us-east-1"
+    if config is None:
+        read.problems.extend(unknown_key_problems(_config_keys()))
 
     environment = read.choice("environment", ENVIRONMENTS)
     prod = environment == "prod"
@@ -370,6 +458,19 @@ def load_settings(
             bool(_HOSTED_ZONE_ID.match(hosted_zone_id)),
             f"must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ, got {hosted_zone_id!r}",
         )
+    placeholders = [
+        placeholder_problem(name, value, example)
+        for name, value, example, pattern in (
+            ("domain", domain, "api.yourcompany.com", _PLACEHOLDER_DOMAIN),
+            ("hostedZoneId", hosted_zone_id, "Z...", _PLACEHOLDER_ZONE),
+        )
+        if value and pattern.search(value)
+    ]
+    if offline:
+        for problem in placeholders:
+            pulumi.log.warn(f"PLACEHOLDER (refused by a real preview/up): {problem}")
+    else:
+        read.problems.extend(placeholders)
 
     network = _network(read, prod)
     database = _database(read, prod)
@@ -402,7 +503,9 @@ def load_settings(
             read.check(key, enabled, f"must be true in prod ({why})")
 
     if read.problems:
-        raise SettingsError("invalid stack configuration:\n  - " + "\n  - ".join(read.problems))
+        for problem in read.problems:
+            pulumi.log.error(problem)
+        raise SettingsError(read.problems)
     capacity = default_max_connections(database.instance_class)
     if capacity and service.max_database_connections > capacity * CONNECTION_BUDGET_SHARE:
         pulumi.log.warn(
@@ -616,6 +719,7 @@ def _auth(read: _Reader) -> AuthSettings:
         jwks_url=jwks_url,
         audience=audience,
         cognito_mfa=cast(MfaMode, read.choice("cognitoMfa", MFA_MODES)),
+        cognito_tier=cast(CognitoTier, read.choice("cognitoTier", COGNITO_TIERS)),
     )
 
 

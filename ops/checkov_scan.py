@@ -23,6 +23,7 @@ from typing import Any
 from ops.checkov_export import DEFAULT_OUTPUT_DIR, ExportError, export
 from ops.plan import known_stacks
 from policy.checkov_skips import Finding, SkipsError, Triage, load_skips, triage
+from policy.environment import stack_environment
 
 CHECKOV_TIMEOUT_SECONDS = 600
 
@@ -127,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SkipsError, ExportError, CheckovError) as error:
         print(f"checkov scan failed: {error}", file=sys.stderr)
         return 2
-    outcome = triage(args.stack, result.failures, skips)
+    # The skip list is per environment, like policy/exceptions.yaml; unknown: no skips.
+    outcome = triage(stack_environment(args.stack) or "", result.failures, skips)
     print(render(args.stack, result, outcome))
     return 1 if outcome.unexplained or outcome.unused else 0
 

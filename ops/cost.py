@@ -4,8 +4,10 @@ Prices are us-east-1, on-demand, USD, from the AWS pricing pages named in each e
 PRICES_AS_OF (written offline: re-check the pages before quoting the figures). Usage that the
 program cannot know (traffic, log and storage volumes) comes from per-stack assumptions, printed
 with every estimate. Free tiers that expire after 12 months are ignored; always-free allowances
-that are permanent (100 GB/month of data transfer out, 10,000 Cognito MAUs, RDS backup storage up
-to the database's size) are applied. Datadog is billed by Datadog and is not included.
+that are permanent (100 GB/month of data transfer out, 10,000 Cognito MAUs on the Lite and
+Essentials plans, RDS backup storage up to the database's size) are applied. The usage
+assumptions are chosen by the stack's environment (awaterra:environment), never by its name.
+Datadog is billed by Datadog and is not included.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
+
+from policy.environment import stack_environment
 
 PRICES_AS_OF = "2025-01 (AWS list prices; recorded offline on 2026-11-25, not re-verified)"
 REGION = "us-east-1"
@@ -59,8 +63,20 @@ PRICES: dict[str, Price] = {
     "ecr.gb": Price(0.10, "GB-month", "Amazon ECR pricing (storage)"),
     "transfer.out.gb": Price(0.09, "GB (after 100 GB free)", "Amazon EC2 pricing (data transfer)"),
     "transfer.region.gb": Price(0.02, "GB", "Amazon EC2 pricing (inter-region transfer)"),
-    "cognito.mau": Price(0.0, "MAU (first 10,000 free)", "Amazon Cognito pricing (Essentials)"),
+    # Cognito feature plans (list prices since 2024-11-22, first tier 10,001-100,000 MAU;
+    # recorded offline on 2026-12-02 from the Amazon Cognito pricing page, not re-verified).
+    "cognito.mau.LITE": Price(
+        0.0055, "MAU beyond 10,000 free", "Amazon Cognito pricing (Lite, 10,001-100,000 MAU)"
+    ),
+    "cognito.mau.ESSENTIALS": Price(
+        0.015, "MAU beyond 10,000 free", "Amazon Cognito pricing (Essentials)"
+    ),
+    "cognito.mau.PLUS": Price(
+        0.02, "MAU (no free tier)", "Amazon Cognito pricing (Plus, threat protection included)"
+    ),
 }
+# Monthly active users each Cognito plan includes for free.
+COGNITO_FREE_MAU = {"LITE": 10_000, "ESSENTIALS": 10_000, "PLUS": 0}
 
 # Single-AZ on-demand hourly prices, Amazon RDS for PostgreSQL pricing; Multi-AZ doubles them.
 RDS_INSTANCE_HOUR: dict[str, float] = {
@@ -209,13 +225,25 @@ def _of(resources: Iterable[Recorded], type_: str) -> list[Recorded]:
     return [resource for resource in resources if resource.type == type_]
 
 
-def estimate(stack: str, resources: Iterable[Recorded], usage: Usage | None = None) -> CostEstimate:
-    """Itemised monthly estimate for the resources one run of the program registered."""
+def estimate(
+    stack: str,
+    resources: Iterable[Recorded],
+    usage: Usage | None = None,
+    environment: str | None = None,
+) -> CostEstimate:
+    """Itemised monthly estimate for the resources one run of the program registered.
+
+    Usage is `usage`, else the assumptions of `environment` (dev or prod; by default the one
+    Pulumi.<stack>.yaml sets); an unknown environment gets prod's (the larger) assumptions.
+    """
     resources = list(resources)
-    usage = usage or USAGE.get(stack) or USAGE["prod"]
+    environment = environment or stack_environment(stack)
+    environment = environment if environment in USAGE else "prod"
+    usage = usage or USAGE[environment]
     build = _Builder(stack)
     hours = HOURS_PER_MONTH
     build.estimate.assumptions = {
+        "environment": environment,
         "hours_per_month": hours,
         **asdict(usage),
         "fargate_tasks": "the service's desiredCount (its minimum) running all month",
@@ -237,13 +265,19 @@ def estimate(stack: str, resources: Iterable[Recorded], usage: Usage | None = No
         max(0.0, usage.data_out_gb - 100),
         "transfer.out.gb",
     )
-    build.add(
-        "(users)",
-        "aws:cognito/userPool:UserPool",
-        "monthly active users",
-        usage.monthly_active_users if _of(resources, "aws:cognito/userPool:UserPool") else 0,
-        "cognito.mau",
-    )
+    for pool in _of(resources, "aws:cognito/userPool:UserPool"):
+        # Cognito's own default plan when none is set is ESSENTIALS.
+        tier = str(pool.inputs.get("userPoolTier") or "ESSENTIALS")
+        if tier not in COGNITO_FREE_MAU:
+            raise CostError(f"no price for Cognito plan {tier}: add it to ops/cost.py PRICES")
+        free = COGNITO_FREE_MAU[tier]
+        build.add(
+            pool.name,
+            pool.type,
+            f"{tier} plan: {usage.monthly_active_users:,} monthly active users, {free:,} free",
+            max(0, usage.monthly_active_users - free),
+            f"cognito.mau.{tier}",
+        )
     return build.estimate
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import runpy
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -32,12 +33,18 @@ from ops.offline_gcp_edge import COMPUTED_EDGE, invokes_edge
 
 PROJECT = "awaterra"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Where Pulumi.<stack>.yaml files are read from (tests point it at a directory of copies).
+STACK_DIR = REPO_ROOT
 ACCOUNT_ID = "123456789012"
 SECRET_PLACEHOLDER = "offline-secret-placeholder"  # noqa: S105 (a stand-in, not a secret)
 
 
 class UnansweredInvoke(RuntimeError):
     """The program called a provider function that the offline mocks do not answer."""
+
+
+class StackFileError(ValueError):
+    """A Pulumi.<stack>.yaml that is not valid YAML, or not a `config:` mapping; one line."""
 
 
 @dataclass
@@ -69,6 +76,9 @@ class Recording:
     resources: list[RecordedResource] = field(default_factory=list)
     invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # The config the program ran with (secrets as placeholders) and what it logged as warnings.
+    config: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -294,11 +304,11 @@ def stack_config(
     stack: str, overrides: Mapping[str, str] | None = None
 ) -> tuple[dict[str, str], list[str]]:
     """The stack's config as the engine would pass it, with secrets replaced by placeholders."""
-    path = REPO_ROOT / f"Pulumi.{stack}.yaml"
-    document = yaml.safe_load(path.read_text()) if path.exists() else {}
+    path = STACK_DIR / f"Pulumi.{stack}.yaml"
+    document = load_stack_file(path) if path.exists() else {}
     config: dict[str, str] = {}
     secret_keys: list[str] = []
-    for key, value in ((document or {}).get("config") or {}).items():
+    for key, value in (document.get("config") or {}).items():
         full_key = key if ":" in key else f"{PROJECT}:{key}"
         if isinstance(value, dict) and "secure" in value:
             config[full_key] = SECRET_PLACEHOLDER
@@ -317,6 +327,37 @@ def stack_config(
     if overrides:
         config.update(overrides)
     return config, secret_keys
+
+
+def load_stack_file(path: Path) -> dict[str, Any]:
+    """The stack file as a mapping; a YAML error becomes one line: file:line:column: problem."""
+    where = path.name
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        position = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = error.problem or error.context or "invalid YAML"
+        raise StackFileError(f"{where}{position}: {problem}") from None
+    except yaml.YAMLError as error:
+        raise StackFileError(f"{where}: {error}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict) or not isinstance(document.get("config") or {}, dict):
+        raise StackFileError(f"{where}: must be a mapping with a `config:` mapping of keys")
+    return document
+
+
+class _WarningCapture(logging.Handler):
+    """What the program logs with pulumi.log.warn under the mocks (the CLI would print it)."""
+
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == logging.WARNING:
+            self.into.append(record.getMessage())
 
 
 def _ensure_event_loop() -> None:
@@ -363,7 +404,7 @@ def run_program(
     else:
         values, secret_keys = overrides, []
     region = region or values.get("aws:region", "us-east-1")
-    recording = Recording(stack=stack)
+    recording = Recording(stack=stack, config=dict(values))
     invokes = {**default_invokes(region), **(extra_invokes or {})}
     invokes = {**invokes_edge(values.get("gcp:project"), values.get("gcp:region")), **invokes}
 
@@ -372,7 +413,13 @@ def run_program(
     set_all_config(values, secret_keys)
     mocks = RecordingMocks(recording, region, invokes)
     monitor = _LinkRecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    # Warnings are kept on the recording, errors dropped: a SettingsError carries its problems.
+    logger = logging.getLogger(f"awaterra.offline.{stack}")
+    logger.propagate = False
+    logger.handlers = [_WarningCapture(recording.warnings)]
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor
+    )
     root = pulumi_settings.get_root_resource()
 
     def body() -> None:
@@ -381,7 +428,11 @@ def run_program(
         else:
             runpy.run_path(str(REPO_ROOT / "__main__.py"), run_name="__main__")
 
-    _sync_await(run_pulumi_func(body))
+    # The explicit switch the program's settings read: placeholders are warned about, not refused.
+    from components.settings import offline_plan
+
+    with offline_plan():
+        _sync_await(run_pulumi_func(body))
     stack_resource = root
     exported = getattr(stack_resource, "outputs", {}) or {}
     recording.outputs = {k: _sync_await(_resolve(v)) for k, v in exported.items()}

@@ -8,7 +8,12 @@ Runs the Pulumi program in-process under the offline mocks (ops.offline) with th
 secrets (declared `secret: true` in Pulumi.yaml, or `secure:` in the stack file) are replaced by
 placeholders, so no CLI, backend or credentials are needed. Resources are grouped by the
 component that owns them (the parent chain), each with the settings that matter for its type.
-Exits 1 when a high or critical rule fails without a documented exception.
+Exits 1 when a high or critical rule fails without a documented exception, 2 when the stack's
+configuration is invalid (one line per problem: the key, the value and what is allowed; a YAML
+error as file:line:column: problem), with no traceback.
+
+Which rules apply comes from the stack's `awaterra:environment` (dev or prod), never its name:
+the exceptions of policy/exceptions.yaml, the policy thresholds and the cost assumptions.
 """
 
 from __future__ import annotations
@@ -25,17 +30,23 @@ from typing import Any
 
 import yaml
 
+from components.settings import SettingsError
+from ops import offline
 from ops.cost import estimate, render
 from ops.offline import (
     REPO_ROOT,
     SECRET_PLACEHOLDER,
     RecordedResource,
     Recording,
+    StackFileError,
     run_program,
     stack_config,
 )
 from policy.engine import Report, evaluate_recording
+from policy.environment import environment_of
 from policy.rules import RULES
+
+CONFIG_ERROR_EXIT = 2
 
 SNAPSHOT_DIR = REPO_ROOT / "tests" / "plan" / "snapshots"
 STACK_ROOT = "(stack)"
@@ -135,6 +146,7 @@ SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {
     "aws:cognito/userPool:UserPool": (
         "mfaConfiguration",
         "deletionProtection",
+        "userPoolTier",
         "passwordPolicy.minimumLength",
     ),
     "aws:wafv2/webAcl:WebAcl": ("scope", "defaultAction"),
@@ -236,13 +248,16 @@ def secret_placeholders(stack: str) -> dict[str, str]:
 @functools.lru_cache(maxsize=4)
 def record(stack: str) -> Recording:
     """One offline run of the program for `stack` (cached: plan, cost and policy tests share it)."""
-    if not (REPO_ROOT / f"Pulumi.{stack}.yaml").exists():
+    if not (offline.STACK_DIR / f"Pulumi.{stack}.yaml").exists():
         raise SystemExit(f"no Pulumi.{stack}.yaml: known stacks are {', '.join(known_stacks())}")
     return run_program(stack, secret_placeholders(stack))
 
 
 def known_stacks() -> list[str]:
-    return sorted(path.name.split(".")[1] for path in REPO_ROOT.glob("Pulumi.*.yaml"))
+    return sorted(
+        path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        for path in offline.STACK_DIR.glob("Pulumi.*.yaml")
+    )
 
 
 def component_path(resource: RecordedResource, by_urn: Mapping[str, RecordedResource]) -> str:
@@ -265,9 +280,25 @@ def policy_summary(report: Report) -> dict[str, Any]:
     }
 
 
-def build_plan(stack: str) -> dict[str, Any]:
-    """The stack's plan as one deterministic, JSON-ready document."""
-    recording = record(stack)
+def rules_line(stack: str, environment: str | None) -> str:
+    """Which rules the plan applied, and why (the environment setting, not the stack's name)."""
+    if environment is None:
+        return (
+            f"stack {stack}: environment unknown — no exceptions, production thresholds, "
+            "prod cost assumptions"
+        )
+    return (
+        f"stack {stack}: environment {environment} (awaterra:environment) — {environment} "
+        f"exceptions from policy/exceptions.yaml, {environment} thresholds, {environment} cost "
+        "assumptions"
+    )
+
+
+def build_plan(stack: str, recording: Recording | None = None) -> dict[str, Any]:
+    """The stack's plan as one deterministic, JSON-ready document (of `recording`, or of one
+    offline run of the stack file)."""
+    recording = recording or record(stack)
+    environment = environment_of(recording.config)
     by_urn = {r.urn: r for r in recording.resources if r.urn}
     groups: dict[str, list[dict[str, Any]]] = {}
     managed = [
@@ -277,9 +308,12 @@ def build_plan(stack: str) -> dict[str, Any]:
         groups.setdefault(component_path(resource, by_urn), []).append(
             {"type": resource.type, "name": resource.name, "settings": settings_of(resource)}
         )
-    report = evaluate_recording(stack, recording.resources)
+    report = evaluate_recording(stack, recording.resources, environment)
     return {
         "stack": stack,
+        "environment": environment,
+        "rules_applied": rules_line(stack, environment),
+        "warnings": list(recording.warnings),
         "resource_count": len(managed),
         "components": [
             {"component": path, "resources": sorted(items, key=lambda i: (i["type"], i["name"]))}
@@ -287,7 +321,9 @@ def build_plan(stack: str) -> dict[str, Any]:
         ],
         "outputs": _scrub(recording.outputs),
         "policy": policy_summary(report),
-        "cost": _scrub(estimate(stack, recording.resources).as_dict()),
+        "cost": _scrub(
+            estimate(stack, recording.resources, environment=environment or "prod").as_dict()
+        ),
     }
 
 
@@ -299,8 +335,13 @@ def render_text(plan: Mapping[str, Any]) -> str:
     lines = [
         f"Plan for stack {plan['stack']}: {plan['resource_count']} resources in "
         f"{len(plan['components'])} components (offline, under mocks)",
+        plan["rules_applied"],
         "",
     ]
+    if plan["warnings"]:
+        lines.append(f"!! {len(plan['warnings'])} WARNING(S): read before deploying")
+        lines += [f"!! {warning}" for warning in plan["warnings"]]
+        lines.append("")
     for group in plan["components"]:
         lines.append(f"== {group['component']}  [{len(group['resources'])}]")
         for item in group["resources"]:
@@ -393,7 +434,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not args.stack:
         parser.error(f"name a stack: {', '.join(known_stacks())}")
-    plan = build_plan(args.stack)
+    try:
+        plan = build_plan(args.stack)
+    except SettingsError as error:
+        print(f"stack {args.stack}: invalid configuration, nothing planned", file=sys.stderr)
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return CONFIG_ERROR_EXIT
+    except StackFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return CONFIG_ERROR_EXIT
     print(dump(plan) if args.json else render_text(plan), end="" if args.json else "\n")
     return 1 if plan["policy"]["blocking"] else 0
 

@@ -2,9 +2,10 @@
 
 Resource rules become ResourceValidationPolicies, stack rules StackValidationPolicies; high and
 critical rules are mandatory (they fail `pulumi preview`/`up`), the rest advisory. The stack's
-name, which selects the exceptions in policy/exceptions.yaml and the production thresholds, is
-read from the resource URNs (`urn:pulumi:<stack>::<project>::...`): a policy pack runs in its
-own process, where `pulumi.get_stack()` is not the program's stack.
+name is read from the resource URNs (`urn:pulumi:<stack>::<project>::...`): a policy pack runs
+in its own process, where `pulumi.get_stack()` is not the program's stack. The name only locates
+Pulumi.<stack>.yaml; its `awaterra:environment` selects the exceptions in policy/exceptions.yaml
+and the thresholds (policy.environment).
 
 Values the engine does not know during preview arrive as sentinel strings behind a proxy that
 raises `UnknownValueError` on access; `plain()` turns them into `policy.values.UNKNOWN`, which the
@@ -39,6 +40,7 @@ from pulumi_policy.proxy import (
     UnknownValueError,
 )
 
+from policy.environment import stack_environment
 from policy.exceptions import StackException, find_exception, load_exceptions
 from policy.model import Context, Resource, Rule, Scope, Severity
 from policy.rules import RULES
@@ -89,7 +91,7 @@ def plain(value: Any) -> Any:
 
 def stack_of(urn: str) -> str:
     """`urn:pulumi:<stack>::<project>::<type>::<name>` -> stack; else the PULUMI_STACK the CLI
-    exports to analyzers; else "" (which gets production thresholds and no exceptions)."""
+    exports to analyzers; else "" (no stack file: production thresholds and no exceptions)."""
     head = urn.split("::", 1)[0]
     if head.startswith("urn:pulumi:"):
         return head.removeprefix("urn:pulumi:")
@@ -110,10 +112,11 @@ def _resource_policy(
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if not rule.applies_to(args.resource_type):
             return
-        context = Context(stack_of(args.urn))
+        stack = stack_of(args.urn)
+        context = Context(stack, stack_environment(stack) if stack else None)
         resource = Resource(args.resource_type, args.name, plain(args.props), args.urn)
         for message in rule.resource_findings(resource, context):
-            if not find_exception(exceptions, context.stack, rule.id, args.name, message):
+            if not find_exception(exceptions, context.environment, rule.id, args.name, message):
                 report_violation(f"{message}. Fix: {rule.remediation}", None)
 
     return ResourceValidationPolicy(
@@ -148,8 +151,9 @@ def _stack_policy(
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         resources = [as_resource(resource) for resource in args.resources]
         stack = next((stack_of(r.urn) for r in resources if stack_of(r.urn)), "")
-        for resource, message in rule.stack_findings(resources, Context(stack)):
-            if not find_exception(exceptions, stack, rule.id, resource.name, message):
+        context = Context(stack, stack_environment(stack) if stack else None)
+        for resource, message in rule.stack_findings(resources, context):
+            if not find_exception(exceptions, context.environment, rule.id, resource.name, message):
                 report_violation(
                     f"{resource.name}: {message}. Fix: {rule.remediation}", resource.urn
                 )

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from policy.environment import stack_environment
 from policy.exceptions import StackException, find_exception, load_exceptions
 from policy.model import Context, Finding, Resource, Rule, Scope
 from policy.rules import RULES
@@ -49,6 +50,7 @@ class Report:
     """All findings of one run, and which exceptions matched nothing."""
 
     stack: str
+    environment: str | None = None
     findings: list[Finding] = field(default_factory=list)
     unused_exceptions: list[StackException] = field(default_factory=list)
 
@@ -63,6 +65,7 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
+            "environment": self.environment,
             "findings": [finding.as_dict() for finding in self.findings],
             "unused_exceptions": [
                 {"rule": e.rule_id, "resources": list(e.resources), "reason": e.reason}
@@ -86,12 +89,17 @@ def evaluate(
     inputs: Sequence[Resource],
     outputs: Sequence[Resource],
     *,
+    environment: str | Literal["from-stack-file"] | None = "from-stack-file",
     rules: Sequence[Rule] = RULES,
     exceptions: Mapping[str, Sequence[StackException]] | None = None,
 ) -> Report:
+    """Every rule over the resources; `environment` (dev, prod, or None for unknown) picks the
+    thresholds and the exceptions; by default it is read from Pulumi.<stack>.yaml."""
     if exceptions is None:
         exceptions = load_exceptions([rule.id for rule in RULES])
-    context = Context(stack)
+    if environment == "from-stack-file":
+        environment = stack_environment(stack)
+    context = Context(stack, environment)
     raw: list[tuple[Rule, Resource, str]] = []
     for rule in rules:
         if rule.scope is Scope.RESOURCE:
@@ -104,10 +112,10 @@ def evaluate(
                 (rule, resource, message)
                 for resource, message in check_stack(rule, outputs, context)
             )
-    report = Report(stack)
+    report = Report(stack, environment)
     used: set[StackException] = set()
     for rule, resource, message in raw:
-        exception = find_exception(exceptions, stack, rule.id, resource.name, message)
+        exception = find_exception(exceptions, environment, rule.id, resource.name, message)
         if exception:
             used.add(exception)
         report.findings.append(
@@ -122,10 +130,16 @@ def evaluate(
             )
         )
     report.findings.sort(key=lambda f: (f.rule_id, f.resource_type, f.resource_name, f.message))
-    report.unused_exceptions = [e for e in exceptions.get(stack, ()) if e not in used]
+    report.unused_exceptions = [
+        e for e in exceptions.get(environment or "", ()) if e not in used
+    ]
     return report
 
 
-def evaluate_recording(stack: str, recorded: Iterable[Recorded]) -> Report:
+def evaluate_recording(
+    stack: str,
+    recorded: Iterable[Recorded],
+    environment: str | Literal["from-stack-file"] | None = "from-stack-file",
+) -> Report:
     inputs, outputs = views(recorded)
-    return evaluate(stack, inputs, outputs)
+    return evaluate(stack, inputs, outputs, environment=environment)

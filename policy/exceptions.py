@@ -1,9 +1,10 @@
-"""Documented, per-rule, per-stack exceptions (policy/exceptions.yaml).
+"""Documented, per-rule, per-environment exceptions (policy/exceptions.yaml).
 
-An exception names a rule, the stack it applies to, optionally which resources (shell-style
-patterns on the resource's logical name), and why. A finding it matches is still reported, marked
-with the reason, and does not block. Unknown rule ids and missing reasons are errors, so an
-exception cannot silently outlive its rule.
+An exception names a rule, the environment it applies to (dev or prod: every stack whose
+`awaterra:environment` is that environment, whatever its name), optionally which resources
+(shell-style patterns on the resource's logical name), and why. A finding it matches is still
+reported, marked with the reason, and does not block. Unknown rule ids and missing reasons are
+errors, so an exception cannot silently outlive its rule.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from policy.environment import ENVIRONMENTS
+
 EXCEPTIONS_FILE = Path(__file__).with_name("exceptions.yaml")
 MINIMUM_REASON_LENGTH = 20
 
@@ -27,7 +30,7 @@ class ExceptionsError(ValueError):
 @dataclass(frozen=True)
 class StackException:
     rule_id: str
-    stack: str
+    environment: str
     reason: str
     resources: tuple[str, ...] = ("*",)
     messages: tuple[str, ...] = ("*",)
@@ -41,13 +44,25 @@ class StackException:
 
 
 def parse_exceptions(document: Any, known_rules: Sequence[str]) -> dict[str, list[StackException]]:
-    if not isinstance(document, Mapping) or not isinstance(document.get("stacks"), Mapping):
-        raise ExceptionsError("exceptions document must be a mapping with a 'stacks' mapping")
+    if not isinstance(document, Mapping) or not isinstance(
+        document.get("environments"), Mapping
+    ):
+        raise ExceptionsError(
+            "exceptions document must be a mapping with an 'environments' mapping"
+        )
+    unexpected_top = set(document) - {"environments"}
+    if unexpected_top:
+        raise ExceptionsError(f"exceptions document has unknown keys {sorted(unexpected_top)}")
     parsed: dict[str, list[StackException]] = {}
-    for stack, entries in document["stacks"].items():
+    for stack, entries in document["environments"].items():
+        if stack not in ENVIRONMENTS:
+            raise ExceptionsError(
+                f"environments.{stack}: exceptions are per environment "
+                f"({', '.join(ENVIRONMENTS)}), not per stack name"
+            )
         parsed[str(stack)] = []
         for index, entry in enumerate(entries or []):
-            where = f"stacks.{stack}[{index}]"
+            where = f"environments.{stack}[{index}]"
             if not isinstance(entry, Mapping):
                 raise ExceptionsError(f"{where} must be a mapping with rule and reason")
             rule_id = entry.get("rule")
@@ -84,12 +99,13 @@ def load_exceptions(
 
 def find_exception(
     exceptions: Mapping[str, Sequence[StackException]],
-    stack: str,
+    environment: str | None,
     rule_id: str,
     resource_name: str,
     message: str = "",
 ) -> StackException | None:
-    for exception in exceptions.get(stack, ()):
+    """The exception of `environment` (None: unknown, so none) that covers this finding."""
+    for exception in exceptions.get(environment or "", ()):
         if exception.matches(rule_id, resource_name, message):
             return exception
     return None

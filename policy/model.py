@@ -50,17 +50,19 @@ class Resource:
 
 @dataclass(frozen=True)
 class Context:
-    """What a rule may know about where it runs: the stack's name and what kind of stack it is.
+    """What a rule may know about where it runs: the stack's name and its environment.
 
-    Any stack whose name does not start with "dev" is held to production thresholds: the safe
-    default for a stack nobody told us about.
+    The environment (`awaterra:environment`, see policy.environment) decides the thresholds, never
+    the name: only a stack known to be dev gets dev thresholds; an unknown one is held to
+    production thresholds, the safe default for a stack nobody told us about.
     """
 
     stack: str
+    environment: str | None = None
 
     @property
     def production(self) -> bool:
-        return not self.stack.lower().startswith("dev")
+        return self.environment != "dev"
 
 
 ResourceCheck = Callable[[Resource, Context], Iterable[str]]

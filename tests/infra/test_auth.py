@@ -42,13 +42,23 @@ def test_pool_defaults_are_strict() -> None:
 
 def test_caller_can_opt_out_of_protection_and_threat_detection() -> None:
     pool = _run(
-        UserPoolArgs(mfa="OFF", deletion_protection=False, threat_protection="OFF")
+        UserPoolArgs(
+            mfa="OFF", deletion_protection=False, tier="ESSENTIALS", threat_protection="OFF"
+        )
     ).one("aws:cognito/userPool:UserPool").inputs
     assert pool["deletionProtection"] == "INACTIVE"
     assert pool["mfaConfiguration"] == "OFF"
     assert "softwareTokenMfaConfiguration" not in pool
     assert "userPoolAddOns" not in pool
     assert pool["userPoolTier"] == "ESSENTIALS"
+
+
+@pytest.mark.parametrize("tier", ["LITE", "ESSENTIALS"])
+def test_the_cheaper_plans_are_chosen_as_asked(tier: str) -> None:
+    pool = _run(UserPoolArgs(tier=tier, threat_protection="OFF"))  # type: ignore[arg-type]
+    inputs = pool.one("aws:cognito/userPool:UserPool").inputs
+    assert inputs["userPoolTier"] == tier
+    assert "userPoolAddOns" not in inputs
 
 
 def test_mfa_on_requires_a_software_token() -> None:
@@ -100,6 +110,9 @@ def test_outputs_are_what_the_service_verifies_tokens_with() -> None:
     [
         ({"mfa": "SMS"}, "mfa must be one of"),
         ({"threat_protection": "MAX"}, "threat_protection must be one of"),
+        ({"tier": "GOLD"}, "tier must be one of"),
+        ({"tier": "ESSENTIALS"}, "threat_protection needs tier PLUS"),
+        ({"threat_protection": "OFF"}, "PLUS is only worth its price"),
         ({"password_min_length": 6}, "password_min_length must be between 8 and 99"),
         ({"refresh_token_days": 0}, "refresh_token_days"),
         ({"admin_group": ""}, "admin_group"),

@@ -11,6 +11,7 @@ import yaml
 
 from components.settings import (
     DEFAULTS,
+    KNOWN_KEYS,
     REQUIRED_KEYS,
     SECRET_KEYS,
     SettingsError,
@@ -34,7 +35,7 @@ def settings_for(
 def error_for(stack: str, overrides: dict[str, str], **kwargs: Any) -> str:
     with pytest.raises(SettingsError) as raised:
         settings_for(stack, overrides, **kwargs)
-    return str(raised.value)
+    return "\n".join(raised.value.problems)
 
 
 def project_config() -> dict[str, Any]:
@@ -338,9 +339,127 @@ def test_a_connection_budget_beyond_the_instance_is_flagged(
     monkeypatch.setattr(
         pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message)
     )
-    settings_for("dev")
+    real_names = {"domain": "api.dev.awaterra.test", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}
+    settings_for("dev", real_names)
     assert warnings == []
-    settings_for("dev", {"serviceMaxCount": "4", "serviceWorkers": "2", "servicePoolSize": "10"})
+    settings_for(
+        "dev",
+        {**real_names, "serviceMaxCount": "4", "serviceWorkers": "2", "servicePoolSize": "10"},
+    )
     (message,) = warnings
     assert "awaterra:serviceMaxCount" in message and "96 connections" in message
     assert "db.t4g.micro's ~84 max_connections" in message
+
+
+# --- placeholders, unknown keys, the Cognito plan
+
+
+def test_placeholders_are_refused_outside_the_offline_plan() -> None:
+    captured: list[str] = []
+
+    def program() -> None:
+        try:
+            load_settings(offline=False)
+        except SettingsError as error:
+            captured.extend(error.problems)
+
+    run_program("prod", PROD_SECRETS, program=program)
+    assert captured == [
+        "awaterra:domain is the stack file's placeholder 'api.example.com', not a real domain: "
+        "set yours (`pulumi config set domain api.yourcompany.com`)",
+        "awaterra:hostedZoneId is the stack file's placeholder 'Z0000000000000EXAMPLE', not a "
+        "real hosted zone: set yours (`pulumi config set hostedZoneId Z...`)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "domain", ["api.example.com", "example.org", "api.staging.example.net", "API.Example.COM"]
+)
+def test_every_example_domain_is_a_placeholder(domain: str) -> None:
+    def program() -> None:
+        load_settings(offline=False)
+
+    with pytest.raises(SettingsError) as raised:
+        run_program(
+            "dev", {"domain": domain, "hostedZoneId": "Z0123456789ABCDEFGHIJ"}, program=program
+        )
+    (problem,) = raised.value.problems
+    assert problem.startswith("awaterra:domain is the stack file's placeholder")
+
+
+def test_real_names_pass_outside_the_offline_plan() -> None:
+    captured: list[StackSettings] = []
+    real = {"domain": "api.example-corp.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}
+    run_program("dev", real, program=lambda: captured.append(load_settings(offline=False)))
+    assert captured[0].domain == "api.example-corp.com"
+
+
+def test_the_offline_plan_only_warns_about_placeholders(monkeypatch: pytest.MonkeyPatch) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(
+        pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message)
+    )
+    assert settings_for("dev").domain == "api.dev.example.com"
+    assert len(warnings) == 2
+    assert all(w.startswith("PLACEHOLDER (refused by a real preview/up): ") for w in warnings)
+
+
+def test_each_problem_is_logged_as_one_error_and_the_run_error_only_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    errors: list[str] = []
+    monkeypatch.setattr(
+        pulumi.log, "error", lambda message, *args, **kwargs: errors.append(message)
+    )
+    with pytest.raises(SettingsError) as raised:
+        settings_for("dev", {"natMode": "x", "azCount": "one"})
+    assert errors == list(raised.value.problems) == [
+        "awaterra:azCount must be a whole number, got 'one'",
+        "awaterra:natMode must be one of none, single, per-az, got 'x'",
+    ]
+    assert str(raised.value) == "invalid stack configuration: 2 problems (each logged above)"
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [
+        ("awaterra:dbMultiaz", "awaterra:dbMultiAz"),
+        ("awaterra:cognitoTeir", "awaterra:cognitoTier"),
+        ("awaterra:wafEnable", "awaterra:wafEnabled"),
+        ("awaterra:hostedZone", "awaterra:hostedZoneId"),
+    ],
+)
+def test_unknown_keys_are_refused_with_the_nearest_known_key(key: str, suggestion: str) -> None:
+    message = error_for("dev", {key: "true"})
+    assert message == (
+        f"{key} is not a setting of this program (Pulumi.yaml declares every key); "
+        f"did you mean {suggestion}?"
+    )
+
+
+def test_keys_of_other_namespaces_are_left_to_their_providers() -> None:
+    settings = settings_for(
+        "dev", {"gcp:project": "p", "datadog:site": "x", "aws:profile": "dev", "random:x": "1"}
+    )
+    assert settings.environment == "dev"
+
+
+def test_every_declared_key_is_known() -> None:
+    declared = {k for k in project_config() if ":" not in k}
+    assert set(KNOWN_KEYS) == declared
+
+
+@pytest.mark.parametrize(("stack", "tier"), [("dev", "ESSENTIALS"), ("prod", "PLUS")])
+def test_each_stack_chooses_its_cognito_plan(stack: str, tier: str) -> None:
+    overrides = PROD_SECRETS if stack == "prod" else {}
+    assert settings_for(stack, overrides).auth.cognito_tier == tier
+    pool = run_program(stack, overrides).one("aws:cognito/userPool:UserPool").inputs
+    assert pool["userPoolTier"] == tier
+    # Threat protection is what PLUS is paid for; the cheaper plans have none.
+    assert ("userPoolAddOns" in pool) is (tier == "PLUS")
+
+
+def test_an_unknown_cognito_plan_is_refused() -> None:
+    assert "awaterra:cognitoTier must be one of LITE, ESSENTIALS, PLUS, got 'GOLD'" in error_for(
+        "dev", {"cognitoTier": "GOLD"}
+    )

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -305,3 +306,43 @@ def test_the_makefile_keeps_checkov_out_of_make_test() -> None:
     test_target = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
     assert "checkov" not in test_target
     assert "checkov" not in (REPO_ROOT / "requirements" / "dev.txt").read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "environment", "expected"),
+    [
+        ("dev-alice", "dev", "dev"),
+        ("test", "prod", "prod"),
+        ("nofile", None, ""),
+    ],
+)
+def test_checkov_skips_follow_the_environment_not_the_name(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    environment: str | None,
+    expected: str,
+) -> None:
+    from ops import checkov_scan
+    from policy import environment as environments
+
+    monkeypatch.setattr(environments, "PROJECT_ROOT", tmp_path)
+    (tmp_path / "Pulumi.yaml").write_text((REPO_ROOT / "Pulumi.yaml").read_text())
+    if environment:
+        (tmp_path / f"Pulumi.{name}.yaml").write_text(
+            f"config:\n  awaterra:environment: {environment}\n"
+        )
+    monkeypatch.setattr(checkov_scan, "export", lambda stack, path: path)
+    monkeypatch.setattr(
+        checkov_scan, "run_checkov", lambda *args: checkov_scan.ScanResult("3", 1, [])
+    )
+    seen: list[str] = []
+    real_triage = checkov_scan.triage
+
+    def spy(stack: str, *args: Any) -> Any:
+        seen.append(stack)
+        return real_triage(stack, *args)
+
+    monkeypatch.setattr(checkov_scan, "triage", spy)
+    checkov_scan.main([name, "--checkov", str(tmp_path / "checkov")])
+    assert seen == [expected]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -93,3 +93,52 @@ def test_prod_costs_more_than_dev_for_its_redundancy() -> None:
     dev = estimate("dev", record("dev").resources).total
     prod = estimate("prod", record("prod").resources).total
     assert prod > 3 * dev
+
+
+@pytest.mark.parametrize(
+    ("tier", "users", "expected"),
+    [
+        ("LITE", 50, 0.0),
+        ("ESSENTIALS", 50, 0.0),
+        ("PLUS", 50, 1.0),
+        ("LITE", 12_000, 11.0),
+        ("ESSENTIALS", 12_000, 30.0),
+        ("PLUS", 12_000, 240.0),
+        (None, 12_000, 30.0),  # unset: Cognito's default plan, ESSENTIALS
+    ],
+)
+def test_each_cognito_plan_is_priced_with_its_own_free_tier(
+    tier: str | None, users: int, expected: float
+) -> None:
+    inputs = {"userPoolTier": tier} if tier else {}
+    usage = replace(USAGE["dev"], monthly_active_users=users)
+    result = estimate("x", [Fake("aws:cognito/userPool:UserPool", "pool", inputs)], usage)
+    (item,) = [i for i in result.items if i.type == "aws:cognito/userPool:UserPool"]
+    assert item.monthly == pytest.approx(expected)
+
+
+def test_an_unpriced_cognito_plan_is_a_clear_error() -> None:
+    with pytest.raises(CostError, match="no price for Cognito plan GOLD"):
+        estimate("dev", [Fake("aws:cognito/userPool:UserPool", "p", {"userPoolTier": "GOLD"})])
+
+
+@needs_program
+def test_prod_pays_for_plus_and_dev_stays_free_on_essentials() -> None:
+    def pool_cost(stack: str) -> float:
+        (item,) = [
+            i
+            for i in estimate(stack, record(stack).resources).items
+            if i.type == "aws:cognito/userPool:UserPool"
+        ]
+        return item.monthly
+
+    assert pool_cost("dev") == 0.0
+    assert pool_cost("prod") == pytest.approx(USAGE["prod"].monthly_active_users * 0.02)
+
+
+def test_usage_follows_the_environment_not_the_name() -> None:
+    stack = [Fake("aws:s3/bucket:Bucket", "media")]
+    assert estimate("dev-alice", stack, environment="dev").assumptions["environment"] == "dev"
+    assert estimate("test", stack, environment="dev").total == estimate("dev", stack).total
+    # No environment known: prod's (the larger) assumptions.
+    assert estimate("nobody", stack).assumptions["environment"] == "prod"

@@ -20,6 +20,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
+from policy import environment
 from policy.crossguard import PACK_NAME, build_policies, plain, stack_of
 from policy.model import Scope
 from policy.rules import RULES
@@ -82,6 +83,20 @@ def test_stack_exceptions_follow_the_urn() -> None:
     single_az = {**GOOD_DB, "multiAz": False}
     assert run_resource_policy("rds-multi-az", single_az, stack="prod")
     assert run_resource_policy("rds-multi-az", single_az, stack="dev") == []
+
+
+def test_the_stack_file_environment_picks_exceptions_not_the_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(environment, "PROJECT_ROOT", tmp_path)
+    (tmp_path / "Pulumi.yaml").write_text((PACK_DIR.parent / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.alice.yaml").write_text("config:\n  awaterra:environment: dev\n")
+    (tmp_path / "Pulumi.dev-copy.yaml").write_text("config:\n  awaterra:environment: prod\n")
+    single_az = {**GOOD_DB, "multiAz": False}
+    assert run_resource_policy("rds-multi-az", single_az, stack="alice") == []
+    assert run_resource_policy("rds-multi-az", single_az, stack="dev-copy")
+    # No stack file: production thresholds and no exceptions, whatever the name.
+    assert run_resource_policy("rds-multi-az", single_az, stack="dev-nofile")
 
 
 def test_plain_unwraps_proxies_and_unknowns() -> None:

@@ -18,7 +18,7 @@ CASES_BY_RULE = {case.rule: case for case in CASES}
 
 
 def messages(rule: Rule, resources: Sequence[Resource], stack: str) -> list[str]:
-    context = Context(stack)
+    context = Context(stack, stack)
     if rule.scope is Scope.STACK:
         return [
             f"{resource.name}: {message}"
@@ -141,13 +141,15 @@ def test_production_thresholds(
     rule_id: str, resource: Resource, dev_ok: bool, prod_ok: bool
 ) -> None:
     rule = RULES_BY_ID[rule_id]
-    assert (check_resource(rule, resource, Context("dev")) == []) is dev_ok
-    assert (check_resource(rule, resource, Context("prod")) == []) is prod_ok
+    assert (check_resource(rule, resource, Context("dev-alice", "dev")) == []) is dev_ok
+    assert (check_resource(rule, resource, Context("test", "prod")) == []) is prod_ok
 
 
-def test_unknown_stack_names_get_production_thresholds() -> None:
-    assert Context("staging").production and Context("prod").production
-    assert not Context("dev").production and not Context("dev-alice").production
+def test_the_environment_decides_the_thresholds_never_the_name() -> None:
+    assert not Context("dev-alice", "dev").production and not Context("test", "dev").production
+    assert Context("dev", "prod").production
+    # Unknown environment: the safe default, whatever the name says.
+    assert Context("dev", None).production and Context("staging").production
 
 
 @pytest.mark.parametrize(
