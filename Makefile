@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 STACK ?= dev
 
-.PHONY: test serve lint lock plan plan-update checkov bench clean
+.PHONY: test serve lint lock plan plan-update checkov bench clean vendor-docs-ui api-docs
 
 $(STAMP): requirements/service.txt requirements/infra.txt requirements/dev.txt requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ test: $(STAMP)
 serve: $(STAMP)
 	$(PY) -m service migrate
 	$(PY) -m service serve --host 127.0.0.1 --port $(PORT)
+
+# Swagger UI for /docs, vendored from npm (needs npm): make vendor-docs-ui [SWAGGER_UI_VERSION=5.x.y]
+vendor-docs-ui: $(STAMP)
+	$(PY) -m ops.vendor_docs_ui $(if $(SWAGGER_UI_VERSION),--version $(SWAGGER_UI_VERSION))
+
+# docs/api.md, generated from the OpenAPI document (a test fails when it drifts).
+api-docs: $(STAMP)
+	$(PY) -m service.openapi --markdown > docs/api.md
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -15,6 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from service.app import ENDPOINTS, openapi_document
+from service.errors import size_in_words
 from tests.service.conftest import Issuer
 
 DOCUMENT = openapi_document()
@@ -88,3 +89,11 @@ def test_docs_page_needs_no_cdn(live_server: tuple[str, Path]) -> None:
         assert httpx.get(f"{base_url}/docs/assets/{asset}").status_code == 200
     assert "https://" not in page
     assert "validatorUrl: null" in page  # the bundle's default validator is an external service
+
+
+@pytest.mark.parametrize(
+    ("size", "words"),
+    [(1 << 20, "1 MiB"), (2 << 20, "2 MiB"), (64 << 10, "64 KiB"), (1 << 30, "1 GiB"), (1000, "1000 bytes")],
+)
+def test_limits_read_in_words(size: int, words: str) -> None:
+    assert size_in_words(size) == words
