@@ -273,7 +273,9 @@ class MediaUpload(Model):
     media_key: str
     expires_in_seconds: int
     upload_headers: dict[str, str] = Field(
-        description="Headers the upload (`PUT uploadUrl`) must carry: the signature covers them."
+        description="Headers the upload (`PUT uploadUrl`) must carry, exactly: the signature "
+        "covers `Content-Type`, and S3 refuses a PUT whose Content-Type differs from the signed "
+        "one (403 `SignatureDoesNotMatch`)."
     )
 
 

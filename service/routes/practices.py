@@ -8,8 +8,10 @@ from typing import Any
 
 from starlette.responses import Response
 
+from service import examples
 from service.endpoints import Access, Call, Endpoint
 from service.errors import NotFound, Unavailable
+from service.examples import UPLOAD_CONTENT_TYPE_NOTE
 from service.jsonresponse import json_response
 from service.schemas import (
     MediaUploadRequest,
@@ -163,6 +165,7 @@ ENDPOINTS = [
         response=PracticeListResult,
         tag="practices",
         errors=(401, 429, 503),
+        examples=examples.PRACTICE_LIST,
     ),
     Endpoint(
         "GET",
@@ -175,6 +178,7 @@ ENDPOINTS = [
         tag="practices",
         path_model=PracticePath,
         errors=(401, 404, 422, 429, 503),
+        examples=examples.PRACTICE_READ,
     ),
     Endpoint(
         "PUT",
@@ -189,14 +193,18 @@ ENDPOINTS = [
         body=PracticeWrite,
         extra_responses={201: PracticeResult},
         errors=(400, 401, 403, 404, 413, 422, 429, 503),
+        examples=examples.PRACTICE_WRITE,
     ),
     Endpoint(
         "POST",
         "/practices/{id}/media",
         create_media_upload,
         summary="Get a signed URL to upload the practice's media",
-        description="Upload with `PUT <uploadUrl>` and the same Content-Type, then store "
-        "`mediaKey` on the practice with `PUT /practices/{id}`.",
+        description="Then upload the file with `PUT <uploadUrl>` carrying `uploadHeaders` "
+        "exactly, and store `mediaKey` on the practice with `PUT /practices/{id}`. "
+        + UPLOAD_CONTENT_TYPE_NOTE
+        + " Example: `curl -X PUT -H 'Content-Type: audio/mpeg' --data-binary @breathing.mp3 "
+        '"$uploadUrl"`.',
         access=Access.ADMIN,
         status=200,
         response=MediaUploadResult,
@@ -205,5 +213,6 @@ ENDPOINTS = [
         body=MediaUploadRequest,
         body_optional=True,
         errors=(400, 401, 403, 404, 413, 422, 429, 503),
+        examples=examples.MEDIA_UPLOAD,
     ),
 ]

@@ -223,8 +223,20 @@ def test_file_upload_needs_the_signed_content_type(files: FileStorage, client: A
     assert response.status_code == 403
     assert response.json() == {
         "success": False,
-        "error": {"code": "forbidden", "message": "URL signature does not match"},
+        "error": {
+            "code": "forbidden",
+            "message": "this upload URL is signed for Content-Type: image/png; send exactly "
+            "that header (the request had Content-Type: text/html)",
+        },
     }
+    missing = client.put(url, content=b"png")
+    assert "the request had no Content-Type" in missing.json()["error"]["message"]
+    # The type named in the URL is only an explanation: the signature still decides.
+    bent = url.replace("contentType=image%2Fpng", "contentType=text%2Fhtml")
+    assert bent != url
+    response = client.put(bent, content=b"<html>", headers={"Content-Type": "text/html"})
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == "URL signature does not match"
     assert not (files.root / "a/img.png").exists()
 
 
