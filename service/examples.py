@@ -30,9 +30,9 @@ from service.errors import (
 
 MIB = 1024 * 1024
 UPLOAD_CONTENT_TYPE_NOTE = (
-    "Send the `PUT` with exactly these headers: the URL's signature covers `Content-Type`, "
-    "so S3 refuses an upload with any other Content-Type (403 `SignatureDoesNotMatch`, in "
-    "S3's own XML), and so does the local file store (403, naming the expected header)."
+    "**The signature covers `Content-Type`:** S3 refuses a `PUT` with any other Content-Type, "
+    "or none, with its own 403 `SignatureDoesNotMatch` XML error (not this API's JSON); the "
+    "local file store refuses it too, naming the header it expects."
 )
 
 

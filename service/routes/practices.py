@@ -200,11 +200,15 @@ ENDPOINTS = [
         "/practices/{id}/media",
         create_media_upload,
         summary="Get a signed URL to upload the practice's media",
-        description="Then upload the file with `PUT <uploadUrl>` carrying `uploadHeaders` "
-        "exactly, and store `mediaKey` on the practice with `PUT /practices/{id}`. "
-        + UPLOAD_CONTENT_TYPE_NOTE
-        + " Example: `curl -X PUT -H 'Content-Type: audio/mpeg' --data-binary @breathing.mp3 "
-        '"$uploadUrl"`.',
+        description=(
+            f"Answers a signed `uploadUrl` (valid {UPLOAD_URL_SECONDS // 60} minutes) and the "
+            "`mediaKey` it writes. Then:"
+            "\n\n1. `PUT` the file to `uploadUrl` with the headers in `uploadHeaders`, exactly. "
+            + UPLOAD_CONTENT_TYPE_NOTE
+            + "\n2. Store `mediaKey` on the practice with `PUT /practices/{id}`.\n\n"
+            "```sh\ncurl -X PUT -H 'Content-Type: audio/mpeg' --data-binary @breathing.mp3 "
+            '"$uploadUrl"\n```'
+        ),
         access=Access.ADMIN,
         status=200,
         response=MediaUploadResult,

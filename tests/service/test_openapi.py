@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from jsonschema import Draft202012Validator
 
 from service.app import ENDPOINTS, openapi_document
@@ -210,3 +210,30 @@ def test_the_upload_answer_says_to_send_the_signed_content_type() -> None:
 )
 def test_limits_read_in_words(size: int, words: str) -> None:
     assert size_in_words(size) == words
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "operation"),
+    [op for op in operations() if "requestBody" in op[2] or "parameters" in op[2]],
+)
+def test_schemathesis_replays_the_request_examples(
+    method: str, path: str, operation: dict[str, Any]
+) -> None:
+    """The examples phase of test_api_keeps_its_promises sends exactly these requests."""
+    strategies = schema[path][method].get_strategies_from_examples()
+    assert strategies, f"{method} {path}: schemathesis finds no example"
+    cases: list[schemathesis.Case] = []
+
+    @given(strategies[0])
+    @settings(max_examples=1, database=None, suppress_health_check=list(HealthCheck))
+    def collect(case: schemathesis.Case) -> None:
+        cases.append(case)
+
+    collect()
+    (case, *_) = cases
+    if "requestBody" in operation:
+        (example,) = media_examples(operation["requestBody"]["content"]["application/json"])
+        assert case.body == example
+    for parameter in operation.get("parameters", ()):
+        where = case.path_parameters if parameter["in"] == "path" else case.query
+        assert where[parameter["name"]] == parameter["example"]
