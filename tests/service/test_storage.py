@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import socket
 import stat
@@ -458,3 +459,14 @@ def test_s3_calls_run_off_the_event_loop() -> None:
     assert url == "https://signed.example.com/pre/k.mp3"
     assert [name for name, _ in calls] == ["get_object", "put_object", "head_bucket", "close"]
     assert all(thread != loop_thread for _, thread in calls)
+
+
+def test_default_lifetimes_are_the_documented_ones(files: FileStorage, clock: FakeClock) -> None:
+    """docs/storage.md: a caller naming no lifetime gets 5 minutes down, 15 minutes up."""
+    expires = int(parse_qs(urlsplit(presign_download(files, "a.txt")).query)["expires"][0])
+    assert expires == int(clock.now) + 300
+    upload = presign_upload(files, "a.txt", "text/plain")
+    assert int(parse_qs(urlsplit(upload).query)["expires"][0]) == int(clock.now) + 900
+    for method, seconds in ((S3Storage.presign_download, 300), (S3Storage.presign_upload, 900)):
+        default = inspect.signature(method).parameters["expires_seconds"].default
+        assert default == seconds, method
