@@ -78,7 +78,11 @@ SELF_DESCRIPTION_PATHS: dict[str, dict[str, Any]] = {
         "This OpenAPI 3.1 document",
         "application/json",
         {"type": "object"},
-        {"openapi": "3.1.0", "info": {"title": "awaterra API", "version": "0.1.0"}, "paths": {}},
+        {
+            "openapi": "3.1.0",
+            "info": {"title": "awaterra API", "version": __version__},
+            "paths": {},
+        },
     ),
     "/docs": _document_operation(
         "get_docs",
