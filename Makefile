@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 STACK ?= dev
 
-.PHONY: test serve smoke load lint lock plan plan-update checkov bench clean
+.PHONY: test serve smoke load lint lock plan plan-update checkov bench clean vendor-docs-ui api-docs
 
 $(STAMP): requirements/service.txt requirements/infra.txt requirements/dev.txt requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ smoke: $(STAMP)
 load: $(STAMP)
 	$(PY) -m ops.load "http://127.0.0.1:$(PORT)" --mint-local \
 	  --users 50 --spawn-rate 10 --duration 60s $(ARGS)
+
+# Swagger UI for /docs, vendored from npm (needs npm): make vendor-docs-ui [SWAGGER_UI_VERSION=5.x.y]
+vendor-docs-ui: $(STAMP)
+	$(PY) -m ops.vendor_docs_ui $(if $(SWAGGER_UI_VERSION),--version $(SWAGGER_UI_VERSION))
+
+# docs/api.md, generated from the OpenAPI document (a test fails when it drifts).
+api-docs: $(STAMP)
+	$(PY) -m service.openapi --markdown > docs/api.md
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

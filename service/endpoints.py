@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from service.auth import AuthError, Principal
 from service.errors import Forbidden, MalformedJson, Unauthorized, ValidationFailed
+from service.examples import Examples
 from service.middleware import request_info
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class Endpoint:
     extra_responses: Mapping[int, type[BaseModel]] = field(default_factory=dict)
     rate_limited: bool = True
     description: str | None = None
+    examples: Examples | None = None
 
     @property
     def body_adapter(self) -> TypeAdapter[Any] | None:

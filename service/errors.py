@@ -86,6 +86,22 @@ class PayloadTooLarge(ApiError):
 
     status, code, message = 413, "payload_too_large", "request body is too large"
 
+    def __init__(
+        self, limit_bytes: int | None = None, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(
+            f"request body is larger than {size_in_words(limit_bytes)}" if limit_bytes else None,
+            headers=headers,
+        )
+
+
+def size_in_words(size: int) -> str:
+    """`1048576` → `1 MiB`: a limit as a client reads it (whole binary units when exact)."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size} bytes"
+
 
 class RateLimited(ApiError):
     """Too many requests from this caller; `Retry-After` says when to come back."""

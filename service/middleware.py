@@ -139,7 +139,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise PayloadTooLarge()
+                    raise PayloadTooLarge(limit)
             return message
 
         try:
@@ -147,7 +147,7 @@ class RequestContextMiddleware:
                 # Refuse on the header alone: the body is never read.
                 status = PayloadTooLarge.status
                 response_started = True
-                await _send_error(send, PayloadTooLarge(), request_id)
+                await _send_error(send, PayloadTooLarge(limit), request_id)
             elif self.metrics is None:
                 await self.app(scope, receive_with_limit, send_with_request_id)
             else:

@@ -10,6 +10,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from service import __version__
 from service.endpoints import Access, Endpoint
+from service.examples import Examples, error_example
 from service.schemas import JSON_VALUE_MARKER, JSON_VALUE_REF, JSON_VALUE_SCHEMA, ErrorResult
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -20,7 +21,7 @@ ERROR_DESCRIPTIONS = {
     403: "Someone else's data, or admin only (`forbidden`)",
     404: "No such resource (`not_found`)",
     405: "Method not allowed (`method_not_allowed`, with `Allow`)",
-    413: "Body over 1 MiB (`payload_too_large`)",
+    413: "Body larger than 1 MiB (`payload_too_large`)",
     422: "Does not match the schema (`validation_error`)",
     429: "Too many requests (`rate_limited`, with `Retry-After`)",
     500: "Unexpected error (`internal`)",
@@ -45,8 +46,13 @@ ALLOW_HEADER = {
 }
 
 
+def _named(name: str, value: Any) -> dict[str, Any]:
+    """One named example (`examples` on a media type: Swagger UI and schemathesis read it)."""
+    return {name: {"value": value}}
+
+
 def _document_operation(
-    operation_id: str, summary: str, media_type: str, schema: dict[str, Any]
+    operation_id: str, summary: str, media_type: str, schema: dict[str, Any], example: Any
 ) -> dict[str, Any]:
     return {
         "get": {
@@ -57,7 +63,9 @@ def _document_operation(
                 "200": {
                     "description": "Success",
                     "headers": {"X-Request-ID": REQUEST_ID_HEADER},
-                    "content": {media_type: {"schema": schema}},
+                    "content": {
+                        media_type: {"schema": schema, "examples": _named("success", example)}
+                    },
                 }
             },
         }
@@ -66,10 +74,22 @@ def _document_operation(
 
 SELF_DESCRIPTION_PATHS: dict[str, dict[str, Any]] = {
     "/openapi.json": _document_operation(
-        "get_openapi", "This OpenAPI 3.1 document", "application/json", {"type": "object"}
+        "get_openapi",
+        "This OpenAPI 3.1 document",
+        "application/json",
+        {"type": "object"},
+        {
+            "openapi": "3.1.0",
+            "info": {"title": "awaterra API", "version": __version__},
+            "paths": {},
+        },
     ),
     "/docs": _document_operation(
-        "get_docs", "Interactive API docs (Swagger UI, no CDN)", "text/html", {"type": "string"}
+        "get_docs",
+        "Interactive API docs (Swagger UI 5, served by the service: no CDN)",
+        "text/html",
+        {"type": "string"},
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n  <title>awaterra API</title>...',
     ),
 }
 
@@ -91,7 +111,9 @@ def _body_schema(annotation: Any) -> dict[str, Any]:
     return TypeAdapter(annotation).json_schema(ref_template=REF_TEMPLATE)
 
 
-def _parameters(model: type[BaseModel] | None, location: str) -> list[dict[str, Any]]:
+def _parameters(
+    model: type[BaseModel] | None, location: str, examples: Examples | None
+) -> list[dict[str, Any]]:
     if model is None:
         return []
     schema = model.model_json_schema(by_alias=True, ref_template=REF_TEMPLATE)
@@ -113,23 +135,24 @@ def _parameters(model: type[BaseModel] | None, location: str) -> list[dict[str, 
         }
         if description:
             parameter["description"] = description
+        if examples is not None and name in examples.parameters:
+            parameter["example"] = examples.parameters[name]
         parameters.append(parameter)
     return parameters
 
 
-def _response(description: str, model: type[BaseModel], status: int) -> dict[str, Any]:
+def _response(
+    description: str, model: type[BaseModel], status: int, example: Any = None, name: str = ""
+) -> dict[str, Any]:
     headers: dict[str, Any] = {"X-Request-ID": REQUEST_ID_HEADER}
     if status in RETRY_AFTER_STATUSES:
         headers["Retry-After"] = RETRY_AFTER_HEADER
     if status == 405:
         headers["Allow"] = ALLOW_HEADER
-    return {
-        "description": description,
-        "headers": headers,
-        "content": {
-            "application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}}
-        },
-    }
+    media: dict[str, Any] = {"schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}}
+    if example is not None:
+        media["examples"] = _named(name, example)
+    return {"description": description, "headers": headers, "content": {"application/json": media}}
 
 
 def _operation_id(endpoint: Endpoint) -> str:
@@ -147,8 +170,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         operation["description"] = endpoint.description
     if endpoint.access is not Access.PUBLIC:
         operation["security"] = [{"bearer": []}]
-    parameters = _parameters(endpoint.path_model, "path") + _parameters(
-        endpoint.query_model, "query"
+    examples = endpoint.examples
+    parameters = _parameters(endpoint.path_model, "path", examples) + _parameters(
+        endpoint.query_model, "query", examples
     )
     if parameters:
         operation["parameters"] = parameters
@@ -157,14 +181,22 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             "required": not endpoint.body_optional,
             "content": {"application/json": {"schema": _body_schema(endpoint.body)}},
         }
+        if examples is not None and examples.request is not None:
+            operation["requestBody"]["content"]["application/json"]["examples"] = _named(
+                "example", examples.request
+            )
+    successes = examples.responses if examples is not None else {}
     responses: dict[str, Any] = {}
     if endpoint.response is not None:
-        responses[str(endpoint.status)] = _response("Success", endpoint.response, endpoint.status)
+        responses[str(endpoint.status)] = _response(
+            "Success", endpoint.response, endpoint.status, successes.get(endpoint.status), "success"
+        )
     for status, model in endpoint.extra_responses.items():
         description = (
             "Created" if status == 201 else "Dependency down" if status == 503 else "Success"
         )
-        responses[str(status)] = _response(description, model, status)
+        name = "created" if status == 201 else "failing" if status == 503 else "success"
+        responses[str(status)] = _response(description, model, status, successes.get(status), name)
     # 405 belongs to the path, but OpenAPI has no path-level responses: every operation
     # carries it, so a client generator knows the shape of the answer to a wrong method.
     errors = set(endpoint.errors) | {405, 500}
@@ -174,7 +206,10 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         errors.add(403)
     for status in sorted(errors):
         if str(status) not in responses:
-            responses[str(status)] = _response(ERROR_DESCRIPTIONS[status], ErrorResult, status)
+            body = error_example(examples, status)
+            responses[str(status)] = _response(
+                ERROR_DESCRIPTIONS[status], ErrorResult, status, body, body["error"]["code"]
+            )
     operation["responses"] = responses
     return operation
 
@@ -219,3 +254,25 @@ def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
         }
     )
     return document
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m service.openapi [--markdown]`: the document as JSON, or docs/api.md."""
+    import argparse
+    import json
+
+    from service.app import ENDPOINTS, openapi_document
+    from service.openapi_markdown import render_markdown
+
+    parser = argparse.ArgumentParser(prog="python -m service.openapi", description=main.__doc__)
+    parser.add_argument("--markdown", action="store_true", help="render docs/api.md instead")
+    args = parser.parse_args(argv)
+    document = openapi_document()
+    if args.markdown:
+        print(render_markdown(document, ENDPOINTS), end="")
+    else:
+        print(json.dumps(document, indent=2))
+
+
+if __name__ == "__main__":
+    main()

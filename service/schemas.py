@@ -269,11 +269,13 @@ class PracticeListResult(Model):
 
 
 class MediaUpload(Model):
-    upload_url: str
-    media_key: str
-    expires_in_seconds: int
+    upload_url: str = Field(description="`PUT` the file here, with `uploadHeaders`.")
+    media_key: str = Field(description="Store it on the practice once the upload is done.")
+    expires_in_seconds: int = Field(description="How long `uploadUrl` is valid.")
     upload_headers: dict[str, str] = Field(
-        description="Headers the upload (`PUT uploadUrl`) must carry: the signature covers them."
+        description="Headers the upload (`PUT uploadUrl`) must carry, exactly: the signature "
+        "covers `Content-Type`, and S3 refuses a PUT whose Content-Type differs from the signed "
+        "one (403 `SignatureDoesNotMatch`)."
     )
 
 

@@ -39,6 +39,7 @@ from service.storage_base import (
 MEDIA_PATH_PREFIX = "/_media/"
 SIGNING_KEY_FILE_NAME = "media-signing-key"
 DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+SIGNED_TYPE_PARAMETER = "contentType"
 
 
 class _UploadTooLarge(Exception):
@@ -86,15 +87,13 @@ class FileStorage:
     async def presign_download(self, key: str, expires_seconds: int = 300) -> str:
         return self._signed_url("GET", validate_key(key), validate_expires(expires_seconds), "")
 
-    async def presign_upload(
-        self, key: str, content_type: str, expires_seconds: int = 900
-    ) -> str:
-        return self._signed_url(
-            "PUT",
-            validate_key(key),
-            validate_expires(expires_seconds),
-            validate_content_type(content_type),
+    async def presign_upload(self, key: str, content_type: str, expires_seconds: int = 900) -> str:
+        content_type = validate_content_type(content_type)
+        url = self._signed_url(
+            "PUT", validate_key(key), validate_expires(expires_seconds), content_type
         )
+        # The signature covers the type; the URL also names it so a mismatch can be explained.
+        return f"{url}&{SIGNED_TYPE_PARAMETER}={quote(content_type, safe='')}"
 
     async def exists(self, key: str) -> bool:
         try:
@@ -154,6 +153,15 @@ class FileStorage:
         except InvalidStorageKey:
             return _error(404, "not_found", "no such object")
         content_type = request.headers.get("content-type", "") if method == "PUT" else ""
+        signed_type = request.query_params.get(SIGNED_TYPE_PARAMETER)
+        if method == "PUT" and signed_type is not None and content_type != signed_type:
+            sent = f"Content-Type: {content_type}" if content_type else "no Content-Type"
+            return _error(
+                403,
+                "forbidden",
+                f"this upload URL is signed for Content-Type: {signed_type}; "
+                f"send exactly that header (the request had {sent})",
+            )
         refusal = self._refuse_signature(request, method, key, content_type)
         if refusal is not None:
             return refusal

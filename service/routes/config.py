@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from starlette.responses import Response
 
+from service import examples
 from service.endpoints import Access, Call, Endpoint
 from service.jsonresponse import json_response
 from service.schemas import ConfigEntryResult, ConfigPath, ConfigResult, JsonValue
@@ -41,6 +42,7 @@ ENDPOINTS = [
         response=ConfigResult,
         tag="config",
         errors=(429, 503),
+        examples=examples.CONFIG_READ,
     ),
     Endpoint(
         "PUT",
@@ -54,5 +56,6 @@ ENDPOINTS = [
         path_model=ConfigPath,
         body=JsonValue,
         errors=(400, 401, 403, 413, 422, 429, 503),
+        examples=examples.CONFIG_WRITE,
     ),
 ]

@@ -1,5 +1,7 @@
-"""`/openapi.json` and `/docs`: the generated document and Swagger UI from the installed
-swagger-ui-bundle package (no CDN)."""
+"""`/openapi.json` and `/docs`: the generated document and Swagger UI 5, which reads OpenAPI
+3.1 as it is. Swagger UI is vendored from the npm package `swagger-ui-dist` into
+`service/static/swagger-ui/` (`make vendor-docs-ui`; `manifest.json` records the version and
+each file's sha256) and served by the service itself: no CDN."""
 
 from __future__ import annotations
 
@@ -10,13 +12,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
 
 ASSETS_PATH = "/docs/assets"
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "static" / "swagger-ui"
 
-# The bundled Swagger UI (4.x) renders OpenAPI 3.0 only. The page hands it the 3.1 document
-# labelled 3.0.3: the schemas used here (no 3.1-only keywords beyond `type: null`, which it
-# shows as a plain type) render correctly. /openapi.json itself stays 3.1.
 DOCS_HTML = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -28,12 +27,9 @@ DOCS_HTML = f"""<!DOCTYPE html>
   <div id="swagger-ui"></div>
   <script src="{ASSETS_PATH}/swagger-ui-bundle.js"></script>
   <script>
-    fetch("/openapi.json").then((response) => response.json()).then((spec) => {{
-      spec.openapi = "3.0.3";
-      // validatorUrl: null, or Swagger UI may ask validator.swagger.io to check the document.
-      window.ui = SwaggerUIBundle({{
-        spec: spec, dom_id: "#swagger-ui", deepLinking: true, validatorUrl: null
-      }});
+    // validatorUrl: null, or Swagger UI may ask validator.swagger.io to check the document.
+    window.ui = SwaggerUIBundle({{
+      url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true, validatorUrl: null
     }});
   </script>
 </body>
@@ -53,7 +49,5 @@ def docs_routes(document: dict[str, object]) -> list[BaseRoute]:
     return [
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
-        Mount(
-            ASSETS_PATH, app=StaticFiles(directory=Path(str(swagger_ui_path))), name="docs-assets"
-        ),
+        Mount(ASSETS_PATH, app=StaticFiles(directory=ASSETS_DIR), name="docs-assets"),
     ]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from starlette.responses import Response
 
+from service import examples
 from service.endpoints import Access, Call, Endpoint
 from service.jsonresponse import json_response
 from service.models import events
@@ -42,5 +43,6 @@ ENDPOINTS = [
         tag="events",
         body=EventBatch,
         errors=(400, 401, 413, 422, 429, 503),
+        examples=examples.EVENTS,
     ),
 ]

@@ -13,7 +13,7 @@ import time
 
 from starlette.responses import Response
 
-from service import __version__
+from service import __version__, examples
 from service.endpoints import Access, Call, Endpoint
 from service.jsonresponse import json_response
 from service.schemas import Heartbeat
@@ -51,5 +51,6 @@ ENDPOINTS = [
         tag="operations",
         extra_responses={503: Heartbeat},
         rate_limited=False,
+        examples=examples.HEARTBEAT,
     ),
 ]

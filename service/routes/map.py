@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from service import examples
 from service.endpoints import Access, Call, Endpoint
 from service.errors import Forbidden, NotFound
 from service.jsonresponse import json_response
@@ -83,6 +84,7 @@ ENDPOINTS = [
             "An `updatedAt` older than (or equal to) the stored one changes nothing and answers "
             "`applied: false` with the stored state. Users write their own map; admins anyone's."
         ),
+        examples=examples.MAP_WRITE,
     ),
     Endpoint(
         "GET",
@@ -95,5 +97,6 @@ ENDPOINTS = [
         tag="map",
         query_model=MapQuery,
         errors=(401, 403, 422, 429, 503),
+        examples=examples.MAP_READ,
     ),
 ]

@@ -8,8 +8,10 @@ from typing import Any
 
 from starlette.responses import Response
 
+from service import examples
 from service.endpoints import Access, Call, Endpoint
 from service.errors import NotFound, Unavailable
+from service.examples import UPLOAD_CONTENT_TYPE_NOTE
 from service.jsonresponse import json_response
 from service.schemas import (
     MediaUploadRequest,
@@ -163,6 +165,7 @@ ENDPOINTS = [
         response=PracticeListResult,
         tag="practices",
         errors=(401, 429, 503),
+        examples=examples.PRACTICE_LIST,
     ),
     Endpoint(
         "GET",
@@ -175,6 +178,7 @@ ENDPOINTS = [
         tag="practices",
         path_model=PracticePath,
         errors=(401, 404, 422, 429, 503),
+        examples=examples.PRACTICE_READ,
     ),
     Endpoint(
         "PUT",
@@ -189,14 +193,22 @@ ENDPOINTS = [
         body=PracticeWrite,
         extra_responses={201: PracticeResult},
         errors=(400, 401, 403, 404, 413, 422, 429, 503),
+        examples=examples.PRACTICE_WRITE,
     ),
     Endpoint(
         "POST",
         "/practices/{id}/media",
         create_media_upload,
         summary="Get a signed URL to upload the practice's media",
-        description="Upload with `PUT <uploadUrl>` and the same Content-Type, then store "
-        "`mediaKey` on the practice with `PUT /practices/{id}`.",
+        description=(
+            f"Answers a signed `uploadUrl` (valid {UPLOAD_URL_SECONDS // 60} minutes) and the "
+            "`mediaKey` it writes. Then:"
+            "\n\n1. `PUT` the file to `uploadUrl` with the headers in `uploadHeaders`, exactly. "
+            + UPLOAD_CONTENT_TYPE_NOTE
+            + "\n2. Store `mediaKey` on the practice with `PUT /practices/{id}`.\n\n"
+            "```sh\ncurl -X PUT -H 'Content-Type: audio/mpeg' --data-binary @breathing.mp3 "
+            '"$uploadUrl"\n```'
+        ),
         access=Access.ADMIN,
         status=200,
         response=MediaUploadResult,
@@ -205,5 +217,6 @@ ENDPOINTS = [
         body=MediaUploadRequest,
         body_optional=True,
         errors=(400, 401, 403, 404, 413, 422, 429, 503),
+        examples=examples.MEDIA_UPLOAD,
     ),
 ]

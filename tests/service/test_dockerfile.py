@@ -230,6 +230,54 @@ def test_dockerignore_admits_only_the_service_and_its_requirements() -> None:
     assert lines.index("service/Dockerfile") > lines.index("!service/")
 
 
+def _dockerignore_regex(pattern: str) -> re.Pattern[str]:
+    """Docker's pattern syntax (Go filepath.Match plus `**`), matching a path or its parents."""
+    text = pattern.rstrip("/")
+    out = ""
+    i = 0
+    while i < len(text):
+        if text.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif text.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif text[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif text[i] == "?":
+            out, i = out + "[^/]", i + 1
+        elif text[i] == "[":
+            end = text.index("]", i)
+            out, i = out + text[i : end + 1], end + 1
+        else:
+            out, i = out + re.escape(text[i]), i + 1
+    return re.compile(f"^{out}(?:/.*)?$")
+
+
+def in_build_context(path: str) -> bool:
+    included = True
+    for raw in DOCKERIGNORE.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        if _dockerignore_regex(line.lstrip("!")).match(path):
+            included = negated
+    return included
+
+
+def test_the_vendored_docs_ui_ships_in_the_image(final_stage: list[Instruction]) -> None:
+    assets = sorted((ROOT / "service" / "static" / "swagger-ui").iterdir())
+    assert {a.name for a in assets} >= {"swagger-ui-bundle.js", "swagger-ui.css", "manifest.json"}
+    for asset in assets:
+        assert in_build_context(str(asset.relative_to(ROOT))), asset
+    copies = [i.arguments for i in final_stage if i.keyword == "COPY"]
+    assert "service/ /app/service/" in copies
+    # The matcher can say no: what .dockerignore keeps out stays out.
+    assert not in_build_context("service/Dockerfile")
+    assert not in_build_context("service/.data/media-signing-key")
+    assert not in_build_context("service/static/__pycache__/x.pyc")
+    assert not in_build_context("tests/service/test_openapi.py")
+
+
 def test_the_virtualenv_leaves_the_builder_without_its_installers(
     instructions: list[Instruction],
 ) -> None:

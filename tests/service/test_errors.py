@@ -75,7 +75,8 @@ async def test_declared_oversized_body_is_413_unread(
             "Content-Type": "application/json",
         },
     )
-    assert_error(response, 413, "payload_too_large")
+    error = assert_error(response, 413, "payload_too_large")
+    assert error["message"] == "request body is larger than 1 MiB"
     assert consumed <= 1
 
 
@@ -95,7 +96,8 @@ async def test_streamed_oversized_body_is_413_while_reading(
         content=body(),
         headers={**issuer.headers("u-1"), "Content-Type": "application/json"},
     )
-    assert_error(response, 413, "payload_too_large")
+    error = assert_error(response, 413, "payload_too_large")
+    assert error["message"] == "request body is larger than 1 MiB"
     assert consumed <= 6  # stopped just past 1 MiB, not after 16 MiB
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import httpx
@@ -83,3 +84,35 @@ async def test_media_round_trip_through_s3(
         )
         assert response.status_code == 404, response.text
         assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_url_lifetimes_and_the_signed_content_type(
+    s3_settings: Settings, issuer: Issuer
+) -> None:
+    """docs/storage.md: the API signs download and upload URLs for 15 minutes, and an upload
+    URL signs its Content-Type (the one `uploadHeaders` names)."""
+    app = build_app(s3_settings, issuer)
+    async with running(app) as client:
+        admin = issuer.headers("ops", admin=True)
+        practice = await create_practice(client, issuer)
+        response = await client.post(
+            f"/practices/{practice}/media", json={"contentType": "audio/mpeg"}, headers=admin
+        )
+        upload = response.json()["data"]
+        assert upload["expiresInSeconds"] == 900
+        assert upload["uploadHeaders"] == {"Content-Type": "audio/mpeg"}
+        upload_query = parse_qs(urlsplit(upload["uploadUrl"]).query)
+        assert upload_query["X-Amz-Expires"] == ["900"]
+        assert "content-type" in upload_query["X-Amz-SignedHeaders"][0].split(";")
+        # moto does not check signatures, so S3's refusal of another Content-Type cannot be
+        # seen here; what can: the type is among the signed headers S3 will recompute.
+        async with httpx.AsyncClient() as s3_client:
+            right = await s3_client.put(
+                upload["uploadUrl"], content=b"id3", headers=upload["uploadHeaders"]
+            )
+            assert right.status_code == 200, right.text
+
+        await create_practice(client, issuer, practice, mediaKey=upload["mediaKey"])
+        read = await client.get(f"/practices/{practice}", headers=issuer.headers("someone"))
+        download_query = parse_qs(urlsplit(read.json()["data"]["mediaUrl"]).query)
+        assert download_query["X-Amz-Expires"] == ["900"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import socket
 import stat
@@ -223,8 +224,20 @@ def test_file_upload_needs_the_signed_content_type(files: FileStorage, client: A
     assert response.status_code == 403
     assert response.json() == {
         "success": False,
-        "error": {"code": "forbidden", "message": "URL signature does not match"},
+        "error": {
+            "code": "forbidden",
+            "message": "this upload URL is signed for Content-Type: image/png; send exactly "
+            "that header (the request had Content-Type: text/html)",
+        },
     }
+    missing = client.put(url, content=b"png")
+    assert "the request had no Content-Type" in missing.json()["error"]["message"]
+    # The type named in the URL is only an explanation: the signature still decides.
+    bent = url.replace("contentType=image%2Fpng", "contentType=text%2Fhtml")
+    assert bent != url
+    response = client.put(bent, content=b"<html>", headers={"Content-Type": "text/html"})
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == "URL signature does not match"
     assert not (files.root / "a/img.png").exists()
 
 
@@ -446,3 +459,14 @@ def test_s3_calls_run_off_the_event_loop() -> None:
     assert url == "https://signed.example.com/pre/k.mp3"
     assert [name for name, _ in calls] == ["get_object", "put_object", "head_bucket", "close"]
     assert all(thread != loop_thread for _, thread in calls)
+
+
+def test_default_lifetimes_are_the_documented_ones(files: FileStorage, clock: FakeClock) -> None:
+    """docs/storage.md: a caller naming no lifetime gets 5 minutes down, 15 minutes up."""
+    expires = int(parse_qs(urlsplit(presign_download(files, "a.txt")).query)["expires"][0])
+    assert expires == int(clock.now) + 300
+    upload = presign_upload(files, "a.txt", "text/plain")
+    assert int(parse_qs(urlsplit(upload).query)["expires"][0]) == int(clock.now) + 900
+    for method, seconds in ((S3Storage.presign_download, 300), (S3Storage.presign_upload, 900)):
+        default = inspect.signature(method).parameters["expires_seconds"].default
+        assert default == seconds, method
