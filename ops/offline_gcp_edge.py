@@ -13,9 +13,11 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-EDGE_PROJECT = "awaterra-offline"
+from ops.offline_gcp_data import PROJECT_ID, PROJECT_NUMBER
+
+EDGE_PROJECT = PROJECT_ID
 EDGE_REGION = "europe-west1"
-EDGE_PROJECT_NUMBER = "123456789012"
+EDGE_PROJECT_NUMBER = PROJECT_NUMBER
 EDGE_ADDRESS = "34.117.0.10"
 ACCESS_TOKEN_PLACEHOLDER = "offline-gcp-access-token"  # noqa: S105 (a stand-in, not a secret)
 COMPUTE = "https://www.googleapis.com/compute/v1"
@@ -135,13 +137,5 @@ def invokes_edge(project: str | None, region: str | None) -> dict[str, Invoke]:
             "zone": f"{region}-b",
             "defaultLabels": {},
             "id": f"projects/{project}/regions/{region}/zones/{region}-b",
-        },
-        "gcp:organizations/getProject:getProject": lambda a: {
-            "projectId": a.get("projectId") or project,
-            "number": EDGE_PROJECT_NUMBER,
-            "name": a.get("projectId") or project,
-            "id": f"projects/{a.get('projectId') or project}",
-            "labels": {},
-            "effectiveLabels": {},
         },
     }

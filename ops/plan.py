@@ -434,6 +434,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not args.stack:
         parser.error(f"name a stack: {', '.join(known_stacks())}")
+    if args.stack not in known_stacks():
+        parser.error(f"no Pulumi.{args.stack}.yaml: known stacks are {', '.join(known_stacks())}")
     try:
         plan = build_plan(args.stack)
     except SettingsError as error:

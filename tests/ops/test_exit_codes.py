@@ -86,9 +86,8 @@ def test_the_entry_points_return_the_exit_status() -> None:
     assert "smoke: cannot run: URL must look like" in done.stderr
 
 
-def test_ops_plan_refuses_an_unknown_stack_with_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
-    """As docs/ops.md says today (SystemExit with the message); a bad argument would be 2:
-    when ops.plan refuses it through argparse, change the row in docs/ops.md with this test."""
+def test_ops_plan_refuses_an_unknown_stack_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         plan.main(["no-such-stack"])
-    assert exited.value.code == "no Pulumi.no-such-stack.yaml: known stacks are dev, prod"
+    assert exited.value.code == 2
+    assert "no Pulumi.no-such-stack.yaml: known stacks are dev, " in capsys.readouterr().err

@@ -313,25 +313,25 @@ def test_the_makefile_keeps_checkov_out_of_make_test() -> None:
     [
         ("dev-alice", "dev", "dev"),
         ("test", "prod", "prod"),
-        ("nofile", None, ""),
+        ("noenvironment", "", "dev"),  # Pulumi.yaml's default
     ],
 )
 def test_checkov_skips_follow_the_environment_not_the_name(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     name: str,
-    environment: str | None,
+    environment: str,
     expected: str,
 ) -> None:
-    from ops import checkov_scan
+    from ops import checkov_scan, offline
     from policy import environment as environments
 
     monkeypatch.setattr(environments, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(offline, "STACK_DIR", tmp_path)
     (tmp_path / "Pulumi.yaml").write_text((REPO_ROOT / "Pulumi.yaml").read_text())
-    if environment:
-        (tmp_path / f"Pulumi.{name}.yaml").write_text(
-            f"config:\n  awaterra:environment: {environment}\n"
-        )
+    # A stack file without the key takes Pulumi.yaml's default environment.
+    setting = f"awaterra:environment: {environment}" if environment else "aws:region: us-east-1"
+    (tmp_path / f"Pulumi.{name}.yaml").write_text(f"config:\n  {setting}\n")
     monkeypatch.setattr(checkov_scan, "export", lambda stack, path: path)
     monkeypatch.setattr(
         checkov_scan, "run_checkov", lambda *args: checkov_scan.ScanResult("3", 1, [])
