@@ -27,6 +27,8 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from ops.offline_firebase import COMPUTED_FIREBASE, invokes_firebase
+
 PROJECT = "awaterra"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
@@ -163,6 +165,7 @@ COMPUTED: dict[str, ComputedOutputs] = {
     "aws:ecs/service:Service": lambda n, i, r: {"name": i.get("name") or n},
     "aws:backup/vault:Vault": lambda n, i, r: {"arn": _arn("backup", r, f"backup-vault:{n}")},
 }
+COMPUTED.update(COMPUTED_FIREBASE)
 
 
 def _generic_arn(type_token: str, name: str, region: str) -> str:
@@ -253,6 +256,7 @@ class _LinkRecordingMonitor(MockMonitor):
 
 def default_invokes(region: str) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
     return {
+        **invokes_firebase(),
         "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {
             "accountId": ACCOUNT_ID,
             "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline",
