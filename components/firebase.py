@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -129,10 +129,12 @@ def validate_sha256(value: str, field: str = "android_sha256") -> str:
     return _validate_hash(value, field, "SHA-256", 64)
 
 
-def _validate_hashes(values: Sequence[str], field: str, one: object) -> tuple[str, ...]:
+def _validate_hashes(
+    values: Sequence[str], field: str, one: Callable[[str, str], str]
+) -> tuple[str, ...]:
     if isinstance(values, str) or not isinstance(values, Sequence):
         raise FirebaseConfigError(f"Firebase: {field} must be a list, got {values!r}")
-    normalized = tuple(one(value, field) for value in values)  # type: ignore[operator]
+    normalized = tuple(one(value, field) for value in values)
     if len(set(normalized)) != len(normalized):
         raise FirebaseConfigError(f"Firebase: {field} lists the same certificate twice")
     return normalized
