@@ -29,6 +29,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from ops import offline_gcp_data
+from ops.offline_firebase import COMPUTED_FIREBASE, invokes_firebase
 from ops.offline_gcp_edge import COMPUTED_EDGE, invokes_edge
 
 PROJECT = "awaterra"
@@ -178,6 +179,7 @@ COMPUTED: dict[str, ComputedOutputs] = {
 }
 COMPUTED.update(offline_gcp_data.COMPUTED_DATA)
 COMPUTED.update(COMPUTED_EDGE)
+COMPUTED.update(COMPUTED_FIREBASE)
 
 
 def _generic_arn(type_token: str, name: str, region: str) -> str:
@@ -268,6 +270,7 @@ class _LinkRecordingMonitor(MockMonitor):
 
 def default_invokes(region: str) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
     return {
+        **invokes_firebase(),
         "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {
             "accountId": ACCOUNT_ID,
             "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline",
