@@ -7,8 +7,9 @@ checkov cannot read a Pulumi program, but it reads `terraform show -json` plans
 AWS provider, so the translation is mechanical: the type token maps to the Terraform type
 (`TERRAFORM_TYPES`), camelCase inputs become snake_case arguments, nested objects become
 single-element lists of blocks, and lists Pulumi pluralised become the singular block name
-Terraform uses (`BLOCK_NAMES`). Non-AWS resources (Datadog, Docker, providers, components) are
-left out.
+Terraform uses (`BLOCK_NAMES`). pulumi-gcp is bridged from terraform-provider-google the same
+way (`GOOGLE_TERRAFORM_TYPES`, `GOOGLE_BLOCK_NAMES`, provider hashicorp/google).
+Other resources (Datadog, Docker, providers, components) are left out.
 
 A value that came from another resource (the bucket a `BucketVersioning` configures, the
 subnets of a service) is emitted the way Terraform plans a new resource: unknown in
@@ -33,6 +34,7 @@ from ops.offline import REPO_ROOT, SECRET_PLACEHOLDER, RecordedResource, Recordi
 from ops.plan import record
 
 PROVIDER_NAME = "registry.terraform.io/hashicorp/aws"
+GOOGLE_PROVIDER_NAME = "registry.terraform.io/hashicorp/google"
 # The Terraform CLI version the document claims to come from; checkov only reports it.
 TERRAFORM_VERSION = "1.9.8"
 DEFAULT_OUTPUT_DIR = REPO_ROOT / "build" / "checkov"
@@ -116,6 +118,69 @@ TERRAFORM_TYPES: dict[str, str] = {
     ),
 }
 
+# Pulumi type token -> Terraform resource type for pulumi-gcp, which is bridged from
+# terraform-provider-google the same way (the Google Cloud components' types and their relatives).
+GOOGLE_TERRAFORM_TYPES: dict[str, str] = {
+    "gcp:artifactregistry/repository:Repository": "google_artifact_registry_repository",
+    "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": (
+        "google_artifact_registry_repository_iam_member"
+    ),
+    "gcp:certificatemanager/certificate:Certificate": "google_certificate_manager_certificate",
+    "gcp:cloudrunv2/job:Job": "google_cloud_run_v2_job",
+    "gcp:cloudrunv2/service:Service": "google_cloud_run_v2_service",
+    "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": "google_cloud_run_v2_service_iam_member",
+    "gcp:compute/backendService:BackendService": "google_compute_backend_service",
+    "gcp:compute/firewall:Firewall": "google_compute_firewall",
+    "gcp:compute/globalAddress:GlobalAddress": "google_compute_global_address",
+    "gcp:compute/globalForwardingRule:GlobalForwardingRule": (
+        "google_compute_global_forwarding_rule"
+    ),
+    "gcp:compute/managedSslCertificate:ManagedSslCertificate": (
+        "google_compute_managed_ssl_certificate"
+    ),
+    "gcp:compute/network:Network": "google_compute_network",
+    "gcp:compute/regionNetworkEndpointGroup:RegionNetworkEndpointGroup": (
+        "google_compute_region_network_endpoint_group"
+    ),
+    "gcp:compute/router:Router": "google_compute_router",
+    "gcp:compute/routerNat:RouterNat": "google_compute_router_nat",
+    "gcp:compute/sSLPolicy:SSLPolicy": "google_compute_ssl_policy",
+    "gcp:compute/securityPolicy:SecurityPolicy": "google_compute_security_policy",
+    "gcp:compute/subnetwork:Subnetwork": "google_compute_subnetwork",
+    "gcp:compute/targetHttpProxy:TargetHttpProxy": "google_compute_target_http_proxy",
+    "gcp:compute/targetHttpsProxy:TargetHttpsProxy": "google_compute_target_https_proxy",
+    "gcp:compute/uRLMap:URLMap": "google_compute_url_map",
+    "gcp:dns/managedZone:ManagedZone": "google_dns_managed_zone",
+    "gcp:dns/recordSet:RecordSet": "google_dns_record_set",
+    "gcp:kms/cryptoKey:CryptoKey": "google_kms_crypto_key",
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": "google_kms_crypto_key_iam_member",
+    "gcp:kms/keyRing:KeyRing": "google_kms_key_ring",
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": "google_logging_project_bucket_config",
+    "gcp:logging/projectSink:ProjectSink": "google_logging_project_sink",
+    "gcp:monitoring/alertPolicy:AlertPolicy": "google_monitoring_alert_policy",
+    "gcp:monitoring/notificationChannel:NotificationChannel": (
+        "google_monitoring_notification_channel"
+    ),
+    "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": "google_monitoring_uptime_check_config",
+    "gcp:projects/iAMBinding:IAMBinding": "google_project_iam_binding",
+    "gcp:projects/iAMMember:IAMMember": "google_project_iam_member",
+    "gcp:projects/service:Service": "google_project_service",
+    "gcp:secretmanager/secret:Secret": "google_secret_manager_secret",
+    "gcp:secretmanager/secretIamMember:SecretIamMember": "google_secret_manager_secret_iam_member",
+    "gcp:secretmanager/secretVersion:SecretVersion": "google_secret_manager_secret_version",
+    "gcp:serviceaccount/account:Account": "google_service_account",
+    "gcp:serviceaccount/iAMMember:IAMMember": "google_service_account_iam_member",
+    "gcp:serviceaccount/key:Key": "google_service_account_key",
+    "gcp:servicenetworking/connection:Connection": "google_service_networking_connection",
+    "gcp:sql/database:Database": "google_sql_database",
+    "gcp:sql/databaseInstance:DatabaseInstance": "google_sql_database_instance",
+    "gcp:sql/user:User": "google_sql_user",
+    "gcp:storage/bucket:Bucket": "google_storage_bucket",
+    "gcp:storage/bucketIAMBinding:BucketIAMBinding": "google_storage_bucket_iam_binding",
+    "gcp:storage/bucketIAMMember:BucketIAMMember": "google_storage_bucket_iam_member",
+    "gcp:vpcaccess/connector:Connector": "google_vpc_access_connector",
+}
+
 # Repeatable Terraform blocks whose Pulumi name is pluralised (the bridge names a block with
 # more than one allowed item in the plural); applied only where the value is a list of objects.
 BLOCK_NAMES: dict[str, str] = {
@@ -140,8 +205,32 @@ BLOCK_NAMES: dict[str, str] = {
     "volumes": "volume",
 }
 
+# pulumi-gcp's pluralised repeatable blocks (`allow` -> `allows`, `backend` -> `backends`);
+# Terraform names that are plural already (`database_flags`, `containers`) need no entry.
+GOOGLE_BLOCK_NAMES: dict[str, str] = {
+    "allows": "allow",
+    "backends": "backend",
+    "denies": "deny",
+    "envs": "env",
+    "lifecycleRules": "lifecycle_rule",
+    "logConfigs": "log_config",
+    "pathMatchers": "path_matcher",
+    "hostRules": "host_rule",
+    "pathRules": "path_rule",
+    "rules": "rule",
+    "secondaryIpRanges": "secondary_ip_range",
+}
+
+# Where each provider's resources go: (type table, block names, provider_name, config key).
+PROVIDERS: dict[str, tuple[dict[str, str], dict[str, str], str, str]] = {
+    "aws": (TERRAFORM_TYPES, BLOCK_NAMES, PROVIDER_NAME, "aws"),
+    "gcp": (GOOGLE_TERRAFORM_TYPES, GOOGLE_BLOCK_NAMES, GOOGLE_PROVIDER_NAME, "google"),
+}
+
 # Terraform map arguments: their keys are data (tag names), not argument names.
-MAP_ARGUMENTS = frozenset({"tags", "tagsAll", "recoveryPointTags"})
+MAP_ARGUMENTS = frozenset(
+    {"tags", "tagsAll", "recoveryPointTags", "labels", "annotations", "userLabels"}
+)
 
 # How the Pulumi SDK marks a secret in serialized inputs (pulumi.runtime.rpc._special_sig_key).
 _SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # noqa: S105 (a marker, not a secret)
@@ -206,6 +295,7 @@ class PlanResource:
     type: str
     name: str
     block: _Block
+    provider: str = "aws"  # a key of PROVIDERS
 
     @property
     def values(self) -> dict[str, Any]:
@@ -221,7 +311,7 @@ class PlanResource:
     def planned(self) -> dict[str, Any]:
         return {
             **self._header(),
-            "provider_name": PROVIDER_NAME,
+            "provider_name": PROVIDERS[self.provider][2],
             "schema_version": 0,
             "values": self.block.values,
             "sensitive_values": {key: True for key in self.block.sensitive},
@@ -230,7 +320,7 @@ class PlanResource:
     def configured(self) -> dict[str, Any]:
         return {
             **self._header(),
-            "provider_config_key": "aws",
+            "provider_config_key": PROVIDERS[self.provider][3],
             "expressions": self.block.expressions,
             "schema_version": 0,
         }
@@ -238,7 +328,7 @@ class PlanResource:
     def change(self) -> dict[str, Any]:
         return {
             **self._header(),
-            "provider_name": PROVIDER_NAME,
+            "provider_name": PROVIDERS[self.provider][2],
             "change": {
                 "actions": ["create"],
                 "before": None,
@@ -250,18 +340,21 @@ class PlanResource:
         }
 
 
-def argument_name(key: str, value: Any) -> str:
+def argument_name(key: str, value: Any, block_names: Mapping[str, str] = BLOCK_NAMES) -> str:
     """The Terraform name of a Pulumi input (`corsRules` holding objects -> `cors_rule`)."""
-    if isinstance(value, list) and value and isinstance(value[0], Mapping) and key in BLOCK_NAMES:
-        return BLOCK_NAMES[key]
+    if isinstance(value, list) and value and isinstance(value[0], Mapping) and key in block_names:
+        return block_names[key]
     return snake_case(key)
 
 
 class _Converter:
     """Pulumi input values -> Terraform values, a value read from a target becoming a reference."""
 
-    def __init__(self, targets: Sequence[Target] = ()) -> None:
+    def __init__(
+        self, targets: Sequence[Target] = (), block_names: Mapping[str, str] = BLOCK_NAMES
+    ) -> None:
         self.targets = targets
+        self.block_names = block_names
 
     def reference(self, value: str) -> list[str] | None:
         for target in self.targets:
@@ -296,7 +389,7 @@ class _Converter:
 
     def sequence(self, items: Sequence[Any]) -> _Converted:
         if items and all(isinstance(item, Mapping) for item in items):
-            blocks = [convert_block(item, lambda _key: self) for item in items]
+            blocks = [convert_block(item, lambda _key: self, self.block_names) for item in items]
             has_expressions = any(b.expressions for b in blocks)
             has_unknown = any(b.unknown for b in blocks)
             return _Converted(
@@ -312,11 +405,15 @@ class _Converter:
         return _Converted(values=[c.values for c in converted])
 
 
-def convert_block(inputs: Mapping[str, Any], converter_for: Callable[[str], _Converter]) -> _Block:
+def convert_block(
+    inputs: Mapping[str, Any],
+    converter_for: Callable[[str], _Converter],
+    block_names: Mapping[str, str] = BLOCK_NAMES,
+) -> _Block:
     """One object of Pulumi inputs as Terraform arguments; secrets left out, marked sensitive."""
     block = _Block()
     for key, value in inputs.items():
-        name = argument_name(key, value)
+        name = argument_name(key, value, block_names)
         if _is_secret(value):
             block.sensitive.append(name)
             block.unknown[name] = True
@@ -346,18 +443,29 @@ def _key(resource: RecordedResource) -> str:
     return resource.urn or resource.urn_name
 
 
+def _provider(resource: RecordedResource) -> str:
+    return resource.type.split(":", 1)[0]
+
+
+def _terraform_type(resource: RecordedResource) -> str:
+    return PROVIDERS[_provider(resource)][0][resource.type]
+
+
 def exported_resources(recording: Recording) -> list[PlanResource]:
-    """The recording's AWS resources as Terraform plan resources, references by address."""
-    aws = [r for r in recording.resources if r.custom and r.type.startswith("aws:")]
-    unmapped = sorted({r.type for r in aws if r.type not in TERRAFORM_TYPES})
+    """The recording's AWS and Google Cloud resources as Terraform plan resources, references by
+    address."""
+    aws = [r for r in recording.resources if r.custom and _provider(r) in PROVIDERS]
+    unmapped = sorted({r.type for r in aws if r.type not in PROVIDERS[_provider(r)][0]})
     if unmapped:
+        table = {"aws": "TERRAFORM_TYPES", "gcp": "GOOGLE_TERRAFORM_TYPES"}
+        where = sorted({table[t.split(":", 1)[0]] for t in unmapped})
         raise ExportError(
-            f"no Terraform type for {', '.join(unmapped)}: add it to TERRAFORM_TYPES "
+            f"no Terraform type for {', '.join(unmapped)}: add it to {' / '.join(where)} "
             "in ops/checkov_export.py"
         )
     addresses: dict[str, str] = {}
     for resource in aws:
-        address = f"{TERRAFORM_TYPES[resource.type]}.{terraform_name(resource.name)}"
+        address = f"{_terraform_type(resource)}.{terraform_name(resource.name)}"
         if address in addresses.values():
             raise ExportError(f"two resources export to {address}; rename one of them")
         addresses[_key(resource)] = address
@@ -371,7 +479,8 @@ def exported_resources(recording: Recording) -> list[PlanResource]:
                     _target(by_key[urn], addresses[urn])
                     for urn in dependencies
                     if urn in by_key and urn != _key(resource)
-                ]
+                ],
+                PROVIDERS[_provider(resource)][1],
             )
 
         return for_input
@@ -379,30 +488,45 @@ def exported_resources(recording: Recording) -> list[PlanResource]:
     return [
         PlanResource(
             address=addresses[_key(resource)],
-            type=TERRAFORM_TYPES[resource.type],
+            type=_terraform_type(resource),
             name=addresses[_key(resource)].split(".", 1)[1],
-            block=convert_block(resource.inputs, converter_for(resource)),
+            block=convert_block(
+                resource.inputs, converter_for(resource), PROVIDERS[_provider(resource)][1]
+            ),
+            provider=_provider(resource),
         )
         for resource in aws
     ]
 
 
-def terraform_plan(recording: Recording, region: str) -> dict[str, Any]:
-    """The recording as the document `terraform show -json <plan>` prints."""
+def terraform_plan(
+    recording: Recording, region: str, google: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The recording as the document `terraform show -json <plan>` prints; `google` holds the
+    Google provider's settings (project, region) when the stack has Google Cloud resources."""
     resources = exported_resources(recording)
+    providers: dict[str, Any] = {
+        "aws": {
+            "name": "aws",
+            "full_name": PROVIDER_NAME,
+            "expressions": {"region": {"constant_value": region}},
+        }
+    }
+    if any(r.provider == "gcp" for r in resources):
+        providers["google"] = {
+            "name": "google",
+            "full_name": GOOGLE_PROVIDER_NAME,
+            "expressions": {
+                key: {"constant_value": value} for key, value in sorted((google or {}).items())
+            },
+        }
     return {
         "format_version": "1.2",
         "terraform_version": TERRAFORM_VERSION,
         "planned_values": {"root_module": {"resources": [r.planned() for r in resources]}},
         "resource_changes": [r.change() for r in resources],
         "configuration": {
-            "provider_config": {
-                "aws": {
-                    "name": "aws",
-                    "full_name": PROVIDER_NAME,
-                    "expressions": {"region": {"constant_value": region}},
-                }
-            },
+            "provider_config": providers,
             "root_module": {"resources": [r.configured() for r in resources]},
         },
     }
@@ -411,7 +535,12 @@ def terraform_plan(recording: Recording, region: str) -> dict[str, Any]:
 def export(stack: str, output: Path | None = None) -> Path:
     """Run the program for `stack` offline and write its Terraform-shaped plan; return the path."""
     config, _ = stack_config(stack)
-    document = terraform_plan(record(stack), config.get("aws:region", "us-east-1"))
+    google = {
+        key.split(":", 1)[1]: str(config[key])
+        for key in ("gcp:project", "gcp:region")
+        if config.get(key) is not None
+    }
+    document = terraform_plan(record(stack), config.get("aws:region", "us-east-1"), google)
     path = output or DEFAULT_OUTPUT_DIR / f"{stack}.tfplan.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")

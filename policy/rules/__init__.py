@@ -7,6 +7,13 @@ from policy.rules import (
     backup,
     containers,
     encryption,
+    gcp_edge,
+    gcp_iam,
+    gcp_kms,
+    gcp_network,
+    gcp_run,
+    gcp_sql,
+    gcp_storage,
     iam,
     identity,
     loadbalancer,
@@ -25,6 +32,13 @@ RULES: tuple[Rule, ...] = (
     *iam.RULES,
     *identity.RULES,
     *backup.RULES,
+    *gcp_sql.RULES,
+    *gcp_storage.RULES,
+    *gcp_network.RULES,
+    *gcp_run.RULES,
+    *gcp_edge.RULES,
+    *gcp_iam.RULES,
+    *gcp_kms.RULES,
 )
 
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from policy.model import Resource
+from tests.policy.casekit import Case, case, res
+from tests.policy.casekit import urn as urn
+from tests.policy.gcp_cases import GCP_CASES
 
 RDS = "aws:rds/instance:Instance"
 PARAMS = "aws:rds/parameterGroup:ParameterGroup"
@@ -43,46 +45,6 @@ ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 USER_POOL = "aws:cognito/userPool:UserPool"
 
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/k"
-
-
-def urn(type_: str, name: str, stack: str = "prod") -> str:
-    return f"urn:pulumi:{stack}::awaterra::{type_}::{name}"
-
-
-def res(
-    type_: str, name_: str, deps: dict[str, list[Resource]] | None = None, **props: Any
-) -> Resource:
-    """A resource; `deps` gives property dependencies on other test resources."""
-    return Resource(
-        type_,
-        name_,
-        props,
-        urn(type_, name_),
-        None,
-        {key: tuple(r.urn for r in targets) for key, targets in (deps or {}).items()},
-    )
-
-
-@dataclass(frozen=True)
-class Case:
-    rule: str
-    violating: tuple[Resource, ...]
-    compliant: tuple[Resource, ...]
-    stack: str = "prod"
-    # The violation is a missing setting or resource (not a wrong value), so turning the values
-    # the example does set into unknowns cannot hide it.
-    absent: bool = False
-
-
-def case(
-    rule: str,
-    violating: Resource | list[Resource],
-    compliant: Resource | list[Resource],
-    stack: str = "prod",
-    absent: bool = False,
-) -> Case:
-    as_tuple = lambda x: tuple(x) if isinstance(x, list) else (x,)  # noqa: E731
-    return Case(rule, as_tuple(violating), as_tuple(compliant), stack, absent)
 
 
 GOOD_DB: dict[str, Any] = {
@@ -569,3 +531,6 @@ CASES: list[Case] = [
         res(PLAN, "plan", rules=[{"ruleName": "daily", "lifecycle": {"deleteAfter": 35}}]),
     ),
 ]
+
+# Google Cloud rules (tests/policy/gcp_cases.py).
+CASES.extend(GCP_CASES)
