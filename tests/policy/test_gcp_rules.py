@@ -222,4 +222,5 @@ def test_catalog_lists_the_gcp_rules() -> None:
 
 
 def test_context_is_used_only_through_production() -> None:
-    assert Context("dev-eu", "dev").production is False and Context("prod", "prod").production is True
+    assert Context("dev-eu", "dev").production is False
+    assert Context("prod", "prod").production is True
