@@ -7,8 +7,9 @@
 - an ECS cluster with Container Insights, a log group with retention and KMS encryption;
 - separate execution and task roles (components/service_iam.py: exact ARNs, no `*` actions);
 - the task definition (components/task_containers.py): `migrate` init container, then `app`,
-  read-only root filesystem, non-root, environment exactly as CONTRACT.md, DB_USER/DB_PASSWORD
-  injected from the RDS-managed secret. Why an init container migrates: see that module;
+  read-only root filesystem, non-root, environment exactly as docs/service.md lists it,
+  DB_USER/DB_PASSWORD injected from the RDS-managed secret. Why an init container migrates:
+  see that module;
 - `LoadBalancer` (components/load_balancer.py): HTTPS-only ALB, `/metrics*` answered 404;
 - the Fargate service: circuit breaker with rollback, 100%/200% rolling deploys, health check
   grace period, waits for a steady state; target tracking on CPU and requests per target.

@@ -31,8 +31,8 @@ MIGRATE = "migrate"
 TMP_VOLUME = "tmp"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 ENVIRONMENTS = ("dev", "prod")
-# Every variable CONTRACT.md gives a meaning; a plug-in may not set one (DATABASE_URL would
-# silently take precedence over the injected parts).
+# Every variable the service gives a meaning (docs/service.md); a plug-in may not set one
+# (DATABASE_URL would silently take precedence over the injected parts).
 CONTRACT_VARIABLES = frozenset(
     {"ENVIRONMENT", "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD",
      "STORAGE_URL", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "LOG_LEVEL"}
@@ -51,7 +51,7 @@ def service_environment(
     auth_audience: str,
     log_level: str,
 ) -> dict[str, str]:
-    """The plain (non-secret) variables of CONTRACT.md, by name."""
+    """The plain (non-secret) service variables (docs/service.md), by name."""
     if environment not in ENVIRONMENTS:
         raise ValueError(f"environment must be one of {ENVIRONMENTS}, got {environment!r}")
     if log_level not in LOG_LEVELS:

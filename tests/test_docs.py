@@ -129,3 +129,39 @@ def test_the_slugs_follow_github() -> None:
     assert slug("Backups (`ops.backups`)") == "backups-opsbackups"
     assert slug("Policy, offline plan, cost and CI/CD") == "policy-offline-plan-cost-and-cicd"
     assert slug("Quick start") == "quick-start"
+
+
+# The contracts this project follows were handed over from outside; the repository says what they
+# say in its own words and never sends a reader to a file it does not hold.
+OUTSIDE_REFERENCE = re.compile(r"\.\./shared\b|\bshared/[A-Z]+\.md|\b(CONTRACT|ADMIN)\.md\b")
+
+
+def tracked_text_files() -> list[Path]:
+    import subprocess
+
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    suffixes = {".py", ".md", ".yaml", ".yml", ".toml", ".txt", ".cfg", ""}
+    return [
+        REPO_ROOT / name
+        for name in listed.split("\0")
+        if name and Path(name).suffix in suffixes and (REPO_ROOT / name).is_file()
+    ]
+
+
+def test_no_file_points_outside_the_repository() -> None:
+    offenders = [
+        f"{path.relative_to(REPO_ROOT)}:{number}"
+        for path in tracked_text_files()
+        if path.name != "test_docs.py"
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if OUTSIDE_REFERENCE.search(line)
+    ]
+    assert offenders == []
+
+
+def test_the_outside_reference_check_catches_one() -> None:
+    assert OUTSIDE_REFERENCE.search("the spec is shared/CONTRACT.md")
+    assert OUTSIDE_REFERENCE.search("see ../shared for the panel")
+    assert not OUTSIDE_REFERENCE.search("CONTRACT_VARIABLES = frozenset()")
