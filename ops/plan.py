@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from components.settings import SettingsError
+from components.settings_gcp import applies_to
 from ops import offline
 from ops.cost import estimate, render
 from ops.offline import (
@@ -237,15 +238,19 @@ def secret_placeholders(stack: str) -> dict[str, str]:
     project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text()) or {}
     declared = project.get("config") or {}
     present, _ = stack_config(stack)
+    cloud = present.get("awaterra:cloud", "aws")
     missing = {}
     for key, spec in declared.items():
         full = key if ":" in key else f"{project.get('name', 'awaterra')}:{key}"
+        # A gcp stack reads no Datadog key (and refuses one set).
+        if ":" not in key and not applies_to(key, cloud):
+            continue
         if isinstance(spec, Mapping) and spec.get("secret") and full not in present:
             missing[full] = SECRET_PLACEHOLDER
     return missing
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)
 def record(stack: str) -> Recording:
     """One offline run of the program for `stack` (cached: plan, cost and policy tests share it)."""
     if not (offline.STACK_DIR / f"Pulumi.{stack}.yaml").exists():
