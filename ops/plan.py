@@ -382,7 +382,11 @@ def _render_cost(cost: Mapping[str, Any]) -> str:
     from ops.cost import CostEstimate, CostItem
 
     estimate_ = CostEstimate(
-        cost["stack"], [CostItem(**item) for item in cost["items"]], dict(cost["assumptions"])
+        cost["stack"],
+        [CostItem(**item) for item in cost["items"]],
+        dict(cost["assumptions"]),
+        region=cost.get("region", "us-east-1"),
+        prices_as_of=cost.get("prices_as_of", ""),
     )
     return render(estimate_)
 
