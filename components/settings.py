@@ -1,11 +1,13 @@
 """The stack's configuration, read once from Pulumi config, typed and validated.
 
-Only this module reads `pulumi.Config`. Every problem names the config key it comes from
+Only this module reads `pulumi.Config` (components/settings_gcp.py, its Google Cloud half,
+validates what it is handed). Every problem names the config key it comes from
 (`awaterra:dbBackupRetentionDays must be >= 0, got -1`), and all problems are reported together
 so one failed `pulumi preview` shows everything that needs fixing.
 
 The defaults below mirror the `config:` block of `Pulumi.yaml` (a test keeps them in step);
-`Pulumi.<stack>.yaml` holds every difference between dev and prod.
+`Pulumi.<stack>.yaml` holds every difference between dev and prod. `awaterra:cloud` (aws or gcp)
+decides which keys a stack may set: a key of the other cloud is an error naming it.
 """
 
 from __future__ import annotations
