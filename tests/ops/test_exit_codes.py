@@ -91,4 +91,6 @@ def test_ops_plan_refuses_an_unknown_stack_with_exit_1(capsys: pytest.CaptureFix
     when ops.plan refuses it through argparse, change the row in docs/ops.md with this test."""
     with pytest.raises(SystemExit) as exited:
         plan.main(["no-such-stack"])
-    assert exited.value.code == "no Pulumi.no-such-stack.yaml: known stacks are dev, prod"
+    assert exited.value.code == (
+        "no Pulumi.no-such-stack.yaml: known stacks are dev, gcp-dev, gcp-prod, prod"
+    )
