@@ -1,11 +1,13 @@
 """The stack's configuration, read once from Pulumi config, typed and validated.
 
-Only this module reads `pulumi.Config`. Every problem names the config key it comes from
+Only this module reads `pulumi.Config` (components/settings_gcp.py, its Google Cloud half,
+validates what it is handed). Every problem names the config key it comes from
 (`awaterra:dbBackupRetentionDays must be >= 0, got -1`), and all problems are reported together
 so one failed `pulumi preview` shows everything that needs fixing.
 
 The defaults below mirror the `config:` block of `Pulumi.yaml` (a test keeps them in step);
-`Pulumi.<stack>.yaml` holds every difference between dev and prod.
+`Pulumi.<stack>.yaml` holds every difference between dev and prod. `awaterra:cloud` (aws or gcp)
+decides which keys a stack may set: a key of the other cloud is an error naming it.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from typing import Any, Literal, TypeVar, cast
 import pulumi
 
 from components.database import default_max_connections
+from components.settings_gcp import GcpSettings, other_cloud_problems, read_gcp
 
 NAMESPACE = "awaterra"
 
 ENVIRONMENTS = ("dev", "prod")
+CLOUDS = ("aws", "gcp")
 NAT_MODES = ("none", "single", "per-az")
 AUTH_MODES = ("cognito", "external")
 MFA_MODES = ("OFF", "OPTIONAL", "ON")
@@ -75,6 +79,7 @@ _LOCAL_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d{1,5})?$")
 
 # Pulumi.yaml declares the same defaults; tests/infra/test_settings.py keeps them equal.
 DEFAULTS: Mapping[str, Any] = {
+    "cloud": "aws",
     "environment": "dev",
     "vpcCidr": "10.0.0.0/16",
     "azCount": 2,
@@ -120,6 +125,10 @@ DEFAULTS: Mapping[str, Any] = {
     "datadogNotify": "",
     "datadogAwsIntegration": False,
     "datadogShipping": "none",
+    # Google Cloud stacks only (awaterra:cloud gcp): components/gcp_settings.py.
+    "gcpDnsZone": "",
+    "gcpBackupLocation": "",
+    "dbTier": "db-custom-1-3840",
 }
 REQUIRED_KEYS = ("domain", "hostedZoneId")
 SECRET_KEYS = ("datadogApiKey", "datadogAppKey")
@@ -130,6 +139,7 @@ KNOWN_KEYS: tuple[str, ...] = (*DEFAULTS, *REQUIRED_KEYS, *SECRET_KEYS)
 # The stand-ins the stack files ship with: planned offline (loudly), refused by a real deployment.
 _PLACEHOLDER_DOMAIN = re.compile(r"(^|\.)example\.(com|net|org)$")
 _PLACEHOLDER_ZONE = re.compile(r"^Z0+[0-9A-Z]*EXAMPLE$|^Z0+$")
+_PLACEHOLDER_GCP_ZONE = re.compile(r"^example(-(com|net|org))?$")
 
 _offline_plan = False
 
@@ -266,6 +276,8 @@ class DatadogSettings:
 
 @dataclass(frozen=True)
 class StackSettings:
+    cloud: str  # aws or gcp: which composition __main__.py builds
+    gcp: GcpSettings | None  # set on gcp stacks only
     environment: str
     domain: str
     hosted_zone_id: str
@@ -414,10 +426,13 @@ def _config_keys() -> set[str]:
     return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
 
 
+_PLACEHOLDER_KINDS = {"hostedZoneId": "hosted zone", "gcpDnsZone": "Cloud DNS managed zone"}
+
+
 def placeholder_problem(name: str, value: str, example: str) -> str:
     return (
         f"{NAMESPACE}:{name} is the stack file's placeholder {value!r}, not a real "
-        f"{'domain' if name != 'hostedZoneId' else 'hosted zone'}: set yours "
+        f"{_PLACEHOLDER_KINDS.get(name, 'domain')}: set yours "
         f"(`pulumi config set {name} {example}`)"
     )
 
@@ -425,6 +440,7 @@ def placeholder_problem(name: str, value: str, example: str) -> str:
 def load_settings(
     config: pulumi.Config | None = None,
     aws_config: pulumi.Config | None = None,
+    gcp_config: pulumi.Config | None = None,
     *,
     offline: bool | None = None,
 ) -> StackSettings:
@@ -441,6 +457,9 @@ def load_settings(
     if config is None:
         read.problems.extend(unknown_key_problems(_config_keys()))
 
+    cloud = read.choice("cloud", CLOUDS)
+    on_gcp = cloud == "gcp"
+    read.problems.extend(other_cloud_problems(read, cloud, KNOWN_KEYS))
     environment = read.choice("environment", ENVIRONMENTS)
     prod = environment == "prod"
 
@@ -451,7 +470,13 @@ def load_settings(
             bool(_HOSTNAME.match(domain)),
             f"must be a DNS name like api.example.com, got {domain!r}",
         )
-    hosted_zone_id = read.required("hostedZoneId", "Z0123456789ABCDEFGHIJ")
+    gcp: GcpSettings | None = None
+    hosted_zone_id = ""
+    if on_gcp:
+        gcp = read_gcp(read, gcp_config or pulumi.Config("gcp"), environment)
+        region = gcp.region
+    else:
+        hosted_zone_id = read.required("hostedZoneId", "Z0123456789ABCDEFGHIJ")
     if hosted_zone_id:
         read.check(
             "hostedZoneId",
@@ -463,6 +488,7 @@ def load_settings(
         for name, value, example, pattern in (
             ("domain", domain, "api.yourcompany.com", _PLACEHOLDER_DOMAIN),
             ("hostedZoneId", hosted_zone_id, "Z...", _PLACEHOLDER_ZONE),
+            ("gcpDnsZone", gcp.dns_zone if gcp else "", "your-zone", _PLACEHOLDER_GCP_ZONE),
         )
         if value and pattern.search(value)
     ]
@@ -472,9 +498,18 @@ def load_settings(
     else:
         read.problems.extend(placeholders)
 
-    network = _network(read, prod)
+    # natMode's per-az rule is the AWS network's; Google Cloud's has no NAT to choose.
+    network = _network(read, prod and not on_gcp)
     database = _database(read, prod)
-    service = _service(read, prod)
+    if on_gcp:
+        read.check(
+            "dbBackupRetentionDays",
+            database.backup_retention_days >= 1,
+            "must be >= 1 on Google Cloud (the number of daily backups Cloud SQL keeps), "
+            f"got {database.backup_retention_days}",
+        )
+    # Cloud Run may scale a dev service to zero; an ECS service keeps a task.
+    service = _service(read, prod, min_tasks=0 if on_gcp else 1)
     load_balancer = LoadBalancerSettings(
         deletion_protection=read.boolean("lbDeletionProtection"),
         access_logs=read.boolean("lbAccessLogs"),
@@ -493,11 +528,12 @@ def load_settings(
     if prod:
         # The protections the issue and the policy pack require of prod; the two deletion
         # protections stay switchable (with a warning) because teardown needs them off.
+        # On Google Cloud, Cloud Armor and the load balancer's logs are always on (no key).
         for key, enabled, why in (
             ("dbMultiAz", database.multi_az, "a standby in a second zone"),
             ("flowLogs", network.flow_logs, "VPC flow logs"),
-            ("wafEnabled", edge.waf_enabled, "the web ACL in front of the load balancer"),
-            ("lbAccessLogs", load_balancer.access_logs, "load balancer access logs"),
+            ("wafEnabled", edge.waf_enabled or on_gcp, "the web ACL in front of the load balancer"),
+            ("lbAccessLogs", load_balancer.access_logs or on_gcp, "load balancer access logs"),
             ("bucketAccessLogs", bucket.access_logs, "media bucket access logs"),
         ):
             read.check(key, enabled, f"must be true in prod ({why})")
@@ -506,7 +542,7 @@ def load_settings(
         for problem in read.problems:
             pulumi.log.error(problem)
         raise SettingsError(read.problems)
-    capacity = default_max_connections(database.instance_class)
+    capacity = None if on_gcp else default_max_connections(database.instance_class)
     if capacity and service.max_database_connections > capacity * CONNECTION_BUDGET_SHARE:
         pulumi.log.warn(
             f"{read.key('serviceMaxCount')} x serviceWorkers x (servicePoolSize + a quarter) = "
@@ -518,12 +554,14 @@ def load_settings(
         pulumi.log.warn(
             f"{read.key('dbDeletionProtection')} is false in prod: only for tearing the stack down"
         )
-    if prod and not load_balancer.deletion_protection:
+    if prod and not on_gcp and not load_balancer.deletion_protection:
         pulumi.log.warn(
             f"{read.key('lbDeletionProtection')} is false in prod: only for tearing the stack down"
         )
 
     return StackSettings(
+        cloud=cloud,
+        gcp=gcp,
         environment=environment,
         domain=domain,
         hosted_zone_id=hosted_zone_id,
@@ -642,7 +680,7 @@ def _database(read: _Reader, prod: bool) -> DatabaseSettings:
     )
 
 
-def _service(read: _Reader, prod: bool) -> ServiceSettings:
+def _service(read: _Reader, prod: bool, *, min_tasks: int = 1) -> ServiceSettings:
     cpu = read.integer("serviceCpu", 256)
     memory = read.integer("serviceMemory", 512)
     if cpu not in FARGATE_MEMORY:
@@ -658,8 +696,8 @@ def _service(read: _Reader, prod: bool) -> ServiceSettings:
             f"for serviceCpu {cpu}, got {memory}",
         )
     minimum_tasks = PROD_MIN_SERVICE_TASKS if prod else 1
-    min_count = read.integer("serviceMinCount", 1)
-    if prod and min_count >= 1:
+    min_count = read.integer("serviceMinCount", min_tasks)
+    if prod and min_count >= min_tasks:
         read.check(
             "serviceMinCount",
             min_count >= minimum_tasks,

@@ -159,6 +159,8 @@ class CostEstimate:
     stack: str
     items: list[CostItem] = field(default_factory=list)
     assumptions: dict[str, Any] = field(default_factory=dict)
+    region: str = REGION
+    prices_as_of: str = PRICES_AS_OF
 
     @property
     def total(self) -> float:
@@ -167,8 +169,8 @@ class CostEstimate:
     def as_dict(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
-            "region": REGION,
-            "prices_as_of": PRICES_AS_OF,
+            "region": self.region,
+            "prices_as_of": self.prices_as_of,
             "currency": "USD",
             "total_monthly": self.total,
             "assumptions": self.assumptions,
@@ -186,8 +188,9 @@ class Recorded(Protocol):
 
 
 class _Builder:
-    def __init__(self, stack: str) -> None:
+    def __init__(self, stack: str, prices: Mapping[str, Price] | None = None) -> None:
         self.estimate = CostEstimate(stack)
+        self.prices = PRICES if prices is None else prices
 
     def add(
         self,
@@ -198,7 +201,7 @@ class _Builder:
         price_key: str,
         multiplier: float = 1.0,
     ) -> None:
-        price = PRICES[price_key]
+        price = self.prices[price_key]
         unit_price = price.amount * multiplier
         self.estimate.items.append(
             CostItem(
@@ -240,6 +243,10 @@ def estimate(
     environment = environment or stack_environment(stack)
     environment = environment if environment in USAGE else "prod"
     usage = usage or USAGE[environment]
+    if any(resource.type.startswith("gcp:") for resource in resources):
+        from ops.cost_gcp import estimate_gcp
+
+        return estimate_gcp(stack, resources, usage, environment)
     build = _Builder(stack)
     hours = HOURS_PER_MONTH
     build.estimate.assumptions = {
@@ -484,8 +491,8 @@ def _storage_and_logs(build: _Builder, resources: list[Recorded], usage: Usage) 
 
 def render(estimate: CostEstimate) -> str:
     lines = [
-        f"Monthly cost estimate: {estimate.stack} ({REGION}, on-demand, USD; prices as of "
-        f"{PRICES_AS_OF})"
+        f"Monthly cost estimate: {estimate.stack} ({estimate.region}, on-demand, USD; prices as of "
+        f"{estimate.prices_as_of})"
     ]
     for item in sorted(estimate.items, key=lambda i: (-i.monthly, i.resource, i.what)):
         lines.append(

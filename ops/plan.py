@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from components.settings import SettingsError
+from components.settings_gcp import applies_to
 from ops import offline
 from ops.cost import estimate, render
 from ops.offline import (
@@ -153,6 +154,48 @@ SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {
     "aws:backup/plan:Plan": ("rules.0.schedule", "rules.0.lifecycle.deleteAfter"),
     "aws:backup/vault:Vault": ("name",),
     "aws:secretsmanager/secret:Secret": ("recoveryWindowInDays",),
+    # Google Cloud (awaterra:cloud gcp)
+    "gcp:compute/network:Network": ("autoCreateSubnetworks", "routingMode"),
+    "gcp:compute/subnetwork:Subnetwork": ("ipCidrRange", "region", "privateIpGoogleAccess"),
+    "gcp:compute/firewall:Firewall": ("direction", "priority", "sourceRanges"),
+    "gcp:sql/databaseInstance:DatabaseInstance": (
+        "databaseVersion",
+        "deletionProtection",
+        "settings.tier",
+        "settings.edition",
+        "settings.availabilityType",
+        "settings.diskSize",
+        "settings.deletionProtectionEnabled",
+        "settings.ipConfiguration.ipv4Enabled",
+        "settings.ipConfiguration.sslMode",
+        "settings.backupConfiguration.location",
+        "settings.backupConfiguration.pointInTimeRecoveryEnabled",
+        "settings.backupConfiguration.backupRetentionSettings.retainedBackups",
+    ),
+    "gcp:sql/user:User": ("type",),
+    "gcp:storage/bucket:Bucket": (
+        "location",
+        "publicAccessPrevention",
+        "uniformBucketLevelAccess",
+        "versioning.enabled",
+        "logging.logBucket",
+        "forceDestroy",
+    ),
+    "gcp:storage/bucketIAMMember:BucketIAMMember": ("role", "member"),
+    "gcp:cloudrunv2/service:Service": (
+        "ingress",
+        "defaultUriDisabled",
+        "deletionProtection",
+        "template.scaling.minInstanceCount",
+        "template.scaling.maxInstanceCount",
+        "template.containers.0.resources.limits.cpu",
+        "template.containers.0.resources.limits.memory",
+    ),
+    "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": ("role", "member"),
+    "gcp:compute/securityPolicy:SecurityPolicy": ("type",),
+    "gcp:compute/sSLPolicy:SSLPolicy": ("profile", "minTlsVersion"),
+    "gcp:compute/globalForwardingRule:GlobalForwardingRule": ("portRange", "loadBalancingScheme"),
+    "gcp:dns/recordSet:RecordSet": ("name", "type"),
 }
 
 # Digests and content hashes change with every source edit; the plan shows their shape only.
@@ -237,15 +280,19 @@ def secret_placeholders(stack: str) -> dict[str, str]:
     project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text()) or {}
     declared = project.get("config") or {}
     present, _ = stack_config(stack)
+    cloud = present.get("awaterra:cloud", "aws")
     missing = {}
     for key, spec in declared.items():
         full = key if ":" in key else f"{project.get('name', 'awaterra')}:{key}"
+        # A gcp stack reads no Datadog key (and refuses one set).
+        if ":" not in key and not applies_to(key, cloud):
+            continue
         if isinstance(spec, Mapping) and spec.get("secret") and full not in present:
             missing[full] = SECRET_PLACEHOLDER
     return missing
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)
 def record(stack: str) -> Recording:
     """One offline run of the program for `stack` (cached: plan, cost and policy tests share it)."""
     if not (offline.STACK_DIR / f"Pulumi.{stack}.yaml").exists():
@@ -377,7 +424,11 @@ def _render_cost(cost: Mapping[str, Any]) -> str:
     from ops.cost import CostEstimate, CostItem
 
     estimate_ = CostEstimate(
-        cost["stack"], [CostItem(**item) for item in cost["items"]], dict(cost["assumptions"])
+        cost["stack"],
+        [CostItem(**item) for item in cost["items"]],
+        dict(cost["assumptions"]),
+        region=cost.get("region", "us-east-1"),
+        prices_as_of=cost.get("prices_as_of", ""),
     )
     return render(estimate_)
 

@@ -85,18 +85,18 @@ def test_config_declarations_use_only_what_the_project_schema_allows() -> None:
             assert spec["items"] == {"type": "string"}, key
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "gcp-dev", "gcp-prod"])
 def test_stack_files_only_set_declared_keys_and_no_secret_in_plain_text(stack: str) -> None:
     declared = set(project_config())
     for key, value in stack_keys(stack).items():
         namespace, _, bare = key.partition(":")
-        if namespace == "aws":
+        if namespace in ("aws", "gcp"):
             continue
         assert namespace == "awaterra" and bare in declared, key
         assert bare not in SECRET_KEYS or isinstance(value, dict), f"{key} must be a secure value"
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "gcp-dev", "gcp-prod"])
 def test_stack_values_have_the_declared_types(stack: str) -> None:
     # What `pulumi config` checks against Pulumi.yaml before it runs the program.
     python_types = {"string": str, "integer": int, "boolean": bool, "array": list}

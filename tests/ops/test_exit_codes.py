@@ -90,4 +90,5 @@ def test_ops_plan_refuses_an_unknown_stack_with_exit_2(capsys: pytest.CaptureFix
     with pytest.raises(SystemExit) as exited:
         plan.main(["no-such-stack"])
     assert exited.value.code == 2
-    assert "no Pulumi.no-such-stack.yaml: known stacks are dev, " in capsys.readouterr().err
+    known = "known stacks are dev, gcp-dev, gcp-prod, prod"
+    assert f"no Pulumi.no-such-stack.yaml: {known}" in capsys.readouterr().err

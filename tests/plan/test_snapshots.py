@@ -11,7 +11,7 @@ import pytest
 from ops.plan import snapshot_diff, snapshot_path
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "gcp-dev", "gcp-prod"])
 def test_reviewed_snapshot_matches_the_program(stack: str) -> None:
     assert snapshot_path(stack).exists(), f"no reviewed snapshot for {stack}: run make plan-update"
     diff = snapshot_diff(stack)

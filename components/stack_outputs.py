@@ -1,0 +1,37 @@
+"""The stack outputs every awaterra stack exports, whatever its cloud and environment.
+
+Tools (ops/, the docs' runbooks, CI) read these names, so a stack never lacks one: an output
+that does not apply is exported as None (on AWS: the Datadog links without Datadog, the Cognito
+ids with external auth; on Google Cloud see components/gcp/stack.py).
+"""
+
+from __future__ import annotations
+
+OUTPUT_NAMES: tuple[str, ...] = (
+    "api_url",
+    "heartbeat_url",
+    "docs_url",
+    "load_balancer_dns_name",
+    "image_ref",
+    "cluster_name",
+    "service_name",
+    "bucket_name",
+    "database_endpoint",
+    "database_secret_arn",
+    "region",
+    "db_instance_identifier",
+    "backup_vault_name",
+    "backup_vault_arn",
+    "backup_copy_vault_name",
+    "backup_copy_vault_arn",
+    "backup_copy_region",
+    "issuer",
+    "jwks_url",
+    "audience",
+    "user_pool_id",
+    "app_client_id",
+    "dashboard_url",
+    "availability_slo_url",
+    "latency_slo_url",
+    "synthetic_url",
+)
