@@ -130,8 +130,21 @@ def evaluate(
             )
         )
     report.findings.sort(key=lambda f: (f.rule_id, f.resource_type, f.resource_name, f.message))
+    # An exception for a rule none of whose resource types this stack has (an AWS rule on a
+    # Google Cloud stack) is not stale: it is for the environment's stacks on the other cloud.
+    clouds = {resource.type.split(":")[0] for resource in inputs}
+    by_id = {rule.id: rule for rule in rules}
+
+    def concerns_this_stack(exception: StackException) -> bool:
+        rule = by_id.get(exception.rule_id)
+        if rule is None or not rule.resource_types:
+            return True
+        return bool(clouds & {token.split(":")[0] for token in rule.resource_types})
+
     report.unused_exceptions = [
-        e for e in exceptions.get(environment or "", ()) if e not in used
+        e
+        for e in exceptions.get(environment or "", ())
+        if e not in used and concerns_this_stack(e)
     ]
     return report
 

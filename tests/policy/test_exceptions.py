@@ -208,3 +208,19 @@ def test_the_final_snapshot_claim_is_checked() -> None:
     """The rule the test above applies, on the sentence that was wrong before."""
     wrong = "the final snapshot and AWS Backup still protect its data."
     assert not re.search(r"\b(no|skips the) final snapshot", wrong)
+
+
+def test_an_exception_for_the_other_cloud_is_not_reported_unused() -> None:
+    exceptions = {
+        "dev": [
+            StackException("alb-waf", "dev", REASON),
+            StackException("gcp-sql-deletion-protection", "dev", REASON),
+        ]
+    }
+    instance = db(multiAz=False, deletionProtection=False)
+    rules = [RULES_BY_ID[rule] for rule in ("alb-waf", "gcp-sql-deletion-protection")]
+    report = evaluate(
+        "dev", [instance], [instance], environment="dev", rules=rules, exceptions=exceptions
+    )
+    # An AWS stack: its unused AWS exception is stale, the Google Cloud one is for gcp stacks.
+    assert [e.rule_id for e in report.unused_exceptions] == ["alb-waf"]
