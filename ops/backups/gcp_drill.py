@@ -106,6 +106,20 @@ def _gone(api: GcpApi, project: str, instance: str) -> bool:
     return False
 
 
+def _when_idle(
+    start: Callable[[], dict[str, Any]], timeout_seconds: float, poll_seconds: float
+) -> dict[str, Any]:
+    """Start an operation, retrying while Cloud SQL answers 409 (another one is in progress)."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            return start()
+        except GcpApiError as exc:
+            if exc.status != 409 or time.monotonic() >= deadline:
+                raise
+        time.sleep(poll_seconds)
+
+
 def _delete(
     api: GcpApi, project: str, temp: str, report: DrillReport, timeout: float, poll: float
 ) -> None:
@@ -119,8 +133,10 @@ def _delete(
             raise
         if (clone.get("settings") or {}).get("deletionProtectionEnabled"):
             patch = {"settings": {"deletionProtectionEnabled": False}}
-            _wait_operation(api, project, api.patch_instance(project, temp, patch), timeout, poll)
-        _wait_operation(api, project, api.delete_instance(project, temp), timeout, poll)
+            started = _when_idle(lambda: api.patch_instance(project, temp, patch), timeout, poll)
+            _wait_operation(api, project, started, timeout, poll)
+        started = _when_idle(lambda: api.delete_instance(project, temp), timeout, poll)
+        _wait_operation(api, project, started, timeout, poll)
         _wait(f"deleting {temp}", lambda: _gone(api, project, temp), timeout, poll)
         report.deleted = True
     except (GcpApiError, DrillTimeout, BackupToolError) as exc:

@@ -45,6 +45,7 @@ class FakeGoogle:
     clone_error: str | None = None
     clone_state: str = "RUNNABLE"
     clone_databases: list[str] | None = None
+    busy_answers: int = 0  # this many PATCH/DELETE requests get 409 (an operation in progress)
     _operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     _on_done: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -134,6 +135,11 @@ class FakeGoogle:
             return self._clone(name, instance, body or {})
         if sub is None and method == "GET":
             return 200, instance
+        if sub is None and method in ("PATCH", "DELETE") and self.busy_answers > 0:
+            self.busy_answers -= 1
+            return _error(
+                409, "Operation failed because another operation was already in progress."
+            )
         if sub is None and method == "PATCH":
             settings = (body or {}).get("settings", {})
             instance["settings"].update(copy.deepcopy(settings))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -402,11 +403,43 @@ def test_drill_deletes_the_clone_when_the_clone_fails(google: FakeGoogle, tmp_pa
 def test_drill_deletes_the_clone_when_the_wait_times_out(
     google: FakeGoogle, tmp_path: Path
 ) -> None:
-    google.clone_polls = 10**6
+    google.clone_state = "PENDING_CREATE"  # the operation ends, the instance never comes up
     report = restore_drill_gcp(_targets(tmp_path), _api(), timeout_seconds=0.5, poll_seconds=0.05)
     assert not report.ok
-    assert any("did not finish within 0.5 s" in error for error in report.errors)
+    assert report.errors == [
+        f"{report.temp_instance} becoming RUNNABLE did not finish within 0.5 s"
+    ]
     assert report.deleted and set(google.instances) == {DB}
+
+
+def test_drill_retries_the_cleanup_while_cloud_sql_is_busy(
+    google: FakeGoogle, tmp_path: Path
+) -> None:
+    google.busy_answers = 3
+    report = restore_drill_gcp(_targets(tmp_path), _api(), timeout_seconds=10, poll_seconds=0)
+    assert report.ok, report.as_text()
+    assert report.deleted and set(google.instances) == {DB}
+    assert google.busy_answers == 0
+
+
+def test_drill_reports_a_clone_it_could_not_delete(google: FakeGoogle, tmp_path: Path) -> None:
+    google.busy_answers = 10**6
+    report = restore_drill_gcp(_targets(tmp_path), _api(), timeout_seconds=0.3, poll_seconds=0.05)
+    assert not report.ok and not report.deleted
+    assert "delete it by hand" in report.errors[-1] and "HTTP 409" in report.errors[-1]
+    assert "NOT deleted" in report.as_text()
+
+
+def test_an_unreachable_api_is_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as free:  # a port nothing listens on once closed
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    monkeypatch.setenv("SQLADMIN_ENDPOINT", f"http://127.0.0.1:{port}")
+    argv = ["verify", *_cli("--db-instance", DB, "--bucket", BUCKET, "--report-dir", str(tmp_path))]
+    assert main(argv, gcp=_api()) == 2
+    assert capsys.readouterr().err.startswith(f"ops.backups: cannot reach http://127.0.0.1:{port}")
 
 
 def test_drill_without_pitr_clones_nothing(google: FakeGoogle, tmp_path: Path) -> None:
