@@ -31,6 +31,7 @@ class DrillReport:
     region: str
     source_instance: str
     snapshot: str | None = None
+    point_in_time: str | None = None  # Google Cloud: the clone's point in time
     temp_instance: str | None = None
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     finished_at: str | None = None
@@ -56,7 +57,11 @@ class DrillReport:
         lines = [
             f"restore drill for stack {self.stack} ({self.region}): {verdict}",
             f"  source instance: {self.source_instance}",
-            f"  snapshot:        {self.snapshot or '-'}",
+            (
+                f"  point in time:   {self.point_in_time}"
+                if self.point_in_time
+                else f"  snapshot:        {self.snapshot or '-'}"
+            ),
             f"  temp instance:   {self.temp_instance or '-'}"
             + (f" (available after {self.restore_seconds:.0f} s)" if self.restore_seconds else ""),
         ]

@@ -4,6 +4,11 @@ Names come from, in order: command-line flags, `--outputs-file` (the JSON that
 `pulumi stack output --json` prints), or `pulumi stack output --json --stack S` when the Pulumi
 CLI is installed. Regions default to `aws:region` and `awaterra:backupCopyRegion` in
 `Pulumi.<stack>.yaml`.
+
+A stack with `awaterra:cloud: gcp` is a Google Cloud stack: the same output names
+(`db_instance_identifier` is the Cloud SQL instance name, `bucket_name` the media bucket,
+`backup_copy_region` the backup location), the region from `gcp:region`, the backup location
+from `awaterra:gcpBackupLocation` and the project from `gcp:project` (or `--project`).
 """
 
 from __future__ import annotations
@@ -50,7 +55,14 @@ FLAG_NAMES = {
     "copy_vault": "--copy-vault",
     "region": "--region",
     "copy_region": "--copy-region",
+    "project": "--project",
 }
+CLOUDS = ("aws", "gcp")
+# Region and backup-location config keys per cloud.
+REGION_KEYS = {"aws": "aws:region", "gcp": "gcp:region"}
+COPY_REGION_KEYS = {"aws": "awaterra:backupCopyRegion", "gcp": "awaterra:gcpBackupLocation"}
+PROD_MIN_RETAINED_BACKUPS = 14  # the settings' prod minimum for dbBackupRetentionDays
+DEFAULT_RETAINED_BACKUPS = 7  # dbBackupRetentionDays when a stack does not set it
 STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
@@ -73,6 +85,14 @@ class BackupTargets:
     vault: str | None
     copy_vault: str | None
     policy: Policy
+    cloud: str = "aws"
+    project: str | None = None
+    environment: str = "dev"
+    min_retained_backups: int = DEFAULT_RETAINED_BACKUPS
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
 
 
 def load_outputs_file(path: Path) -> dict[str, Any]:
@@ -130,6 +150,18 @@ def _from_outputs(outputs: Mapping[str, Any], field: str) -> str | None:
     return None
 
 
+def _min_retained_backups(
+    flags: Mapping[str, str | None], config: Mapping[str, Any], environment: str
+) -> int:
+    """The flag, else the stack's dbBackupRetentionDays; never under 14 in prod."""
+    raw = flags.get("min_retained_backups") or config.get("awaterra:dbBackupRetentionDays")
+    try:
+        minimum = int(raw) if raw is not None else DEFAULT_RETAINED_BACKUPS
+    except (TypeError, ValueError):
+        raise BackupToolError(f"dbBackupRetentionDays must be an integer, got {raw!r}") from None
+    return max(minimum, PROD_MIN_RETAINED_BACKUPS) if environment == "prod" else minimum
+
+
 def resolve_targets(
     stack: str,
     *,
@@ -155,21 +187,37 @@ def resolve_targets(
             value = str(configured) if configured else None
         return value
 
-    region = pick("region", "aws:region")
+    cloud = str(flags.get("cloud") or config.get("awaterra:cloud") or "aws")
+    if cloud not in CLOUDS:
+        raise BackupToolError(
+            f"awaterra:cloud of stack {stack!r} is {cloud!r}; expected one of {', '.join(CLOUDS)}"
+        )
+    region = pick("region", REGION_KEYS[cloud])
     if region is None:
         raise BackupToolError(
-            f"no region for stack {stack!r}: pass --region (Pulumi.{stack}.yaml has no aws:region)"
+            f"no region for stack {stack!r}: pass --region "
+            f"(Pulumi.{stack}.yaml has no {REGION_KEYS[cloud]})"
         )
+    environment = str(config.get("awaterra:environment") or "dev")
     resolved = BackupTargets(
         stack=stack,
         region=region,
-        copy_region=pick("copy_region", "awaterra:backupCopyRegion"),
+        copy_region=pick("copy_region", COPY_REGION_KEYS[cloud]),
         db_instance_id=pick("db_instance_id"),
         bucket=pick("bucket"),
         vault=pick("vault"),
         copy_vault=pick("copy_vault"),
         policy=policy,
+        cloud=cloud,
+        project=(flags.get("project") or str(config.get("gcp:project") or "")) or None,
+        environment=environment,
+        min_retained_backups=_min_retained_backups(flags, config, environment),
     )
+    if cloud == "gcp" and resolved.project is None:
+        raise BackupToolError(
+            f"no Google Cloud project for stack {stack!r}: pass --project "
+            f"(Pulumi.{stack}.yaml has no gcp:project)"
+        )
     missing = [name for name in required if getattr(resolved, name) is None]
     if missing:
         flags_needed = ", ".join(FLAG_NAMES[name] for name in missing)
