@@ -11,6 +11,7 @@ import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -45,6 +46,38 @@ INTEGRATION_NAMESPACES = ("AWS/ApplicationELB", "AWS/ECS", "AWS/RDS")
 AWS_EVALUATION_DELAY_SECONDS = 900
 
 
+class _CommonArgs(Protocol):
+    environment: str
+    domain: str
+    db_max_connections: int
+    site: str
+    notify: str
+    synthetic_locations: Sequence[str]
+    heartbeat_path: str
+
+
+def check_common_args(args: _CommonArgs) -> None:
+    """The checks every cloud's monitoring arguments share."""
+    check_site(args.site)
+    if not args.environment:
+        raise ValueError("environment must not be empty")
+    if not args.domain or "/" in args.domain or "://" in args.domain:
+        raise ValueError(
+            f"domain must be a bare host name like api.example.com, got {args.domain!r}"
+        )
+    if args.db_max_connections < 1:
+        raise ValueError(f"db_max_connections must be positive, got {args.db_max_connections}")
+    for handle in args.notify.split():
+        if not handle.startswith("@"):
+            raise ValueError(
+                f"notify handles start with '@' (e.g. @pagerduty-awaterra), got {handle!r}"
+            )
+    if len(set(args.synthetic_locations)) < 2:
+        raise ValueError("the heartbeat synthetic needs at least two distinct locations")
+    if not args.heartbeat_path.startswith("/"):
+        raise ValueError(f"heartbeat_path must start with '/', got {args.heartbeat_path!r}")
+
+
 @dataclass
 class MonitoringArgs:
     environment: str
@@ -70,24 +103,7 @@ class MonitoringArgs:
     heartbeat_path: str = "/heartbeat"
 
     def __post_init__(self) -> None:
-        check_site(self.site)
-        if not self.environment:
-            raise ValueError("environment must not be empty")
-        if not self.domain or "/" in self.domain or "://" in self.domain:
-            raise ValueError(
-                f"domain must be a bare host name like api.example.com, got {self.domain!r}"
-            )
-        if self.db_max_connections < 1:
-            raise ValueError(f"db_max_connections must be positive, got {self.db_max_connections}")
-        for handle in self.notify.split():
-            if not handle.startswith("@"):
-                raise ValueError(
-                    f"notify handles start with '@' (e.g. @pagerduty-awaterra), got {handle!r}"
-                )
-        if len(set(self.synthetic_locations)) < 2:
-            raise ValueError("the heartbeat synthetic needs at least two distinct locations")
-        if not self.heartbeat_path.startswith("/"):
-            raise ValueError(f"heartbeat_path must start with '/', got {self.heartbeat_path!r}")
+        check_common_args(self)
         if self.aws_integration and not (
             self.aws_account_id and self.aws_account_id.isdigit() and len(self.aws_account_id) == 12
         ):
@@ -306,6 +322,13 @@ class Monitoring(pulumi.ComponentResource):
     TYPE = "awaterra:monitoring:Monitoring"
     # The latency SLO's formula over the p95 query (GCP latencies are in milliseconds).
     P95_FORMULA = "p95"
+    HEARTBEAT_STEPS: Sequence[str] = (
+        "Open the test result: DNS, TLS, timeout or the 503 body naming the failing "
+        "check (database, storage).",
+        "Dashboard > Load balancer: healthy targets? Dashboard > Service: tasks running?",
+        "Database check failing: RDS events and connections; storage check: S3 and "
+        "the task role.",
+    )
 
     dashboard_url: pulumi.Output[str]
     availability_slo_url: pulumi.Output[str]
@@ -620,14 +643,7 @@ class Monitoring(pulumi.ComponentResource):
                 title,
                 "The public heartbeat does not answer 200 with status ok from at least two "
                 "locations: users cannot reach the API or a dependency is down.",
-                (
-                    "Open the test result: DNS, TLS, timeout or the 503 body naming the failing "
-                    "check (database, storage).",
-                    "Dashboard > Load balancer: healthy targets? Dashboard > Service: tasks "
-                    "running?",
-                    "Database check failing: RDS events and connections; storage check: S3 and "
-                    "the task role.",
-                ),
+                self.HEARTBEAT_STEPS,
             ),
             tags=args.tags,
             opts=dd,
