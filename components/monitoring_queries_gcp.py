@@ -1,10 +1,12 @@
 """Datadog metric queries for a stack on Google Cloud: the same signals as on AWS, GCP metrics.
 
 The metrics come from Datadog's Google Cloud integration (Cloud Monitoring, crawled every few
-minutes) and are scoped by the tags Datadog puts on them: `project_id` everywhere, `service_name`
-on Cloud Run, `database_id` (`<project>:<instance>`) on Cloud SQL and `url_map_name` on the load
-balancer. Cloud Run and the load balancer report latencies in milliseconds; Cloud SQL reports CPU
-as a 0-1 fraction: the fragments convert both, so thresholds read as on AWS (seconds, percent).
+minutes). A metric's name is its Cloud Monitoring type with `/` as `.`:
+`run.googleapis.com/request_count` is `gcp.run.request_count`. They are scoped by the tags
+Datadog puts on them: `project_id` everywhere, `service_name` on Cloud Run, `database_id`
+(`<project>:<instance>`) on Cloud SQL and `url_map_name` on the load balancer. Cloud Run and the
+load balancer report latencies in milliseconds; Cloud SQL reports CPU as a 0-1 fraction: the
+fragments convert both, so thresholds read as on AWS (seconds, percent).
 
 The service's own Prometheus metrics are not shipped on Google Cloud (the Cloud Run service has
 no Datadog agent sidecar), so every signal here is a GCP metric.
@@ -14,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-RUN_REQUESTS = "gcp.run.request.count"
-RUN_LATENCIES = "gcp.run.request.latencies"
+RUN_REQUESTS = "gcp.run.request_count"
+RUN_LATENCIES = "gcp.run.request_latencies"
 RUN_INSTANCES = "gcp.run.container.instance_count"
 RUN_CPU = "gcp.run.container.cpu.utilizations"
 RUN_MEMORY = "gcp.run.container.memory.utilizations"

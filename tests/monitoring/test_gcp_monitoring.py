@@ -181,8 +181,8 @@ def test_dashboard_shows_cloud_run_load_balancer_and_cloud_sql(gcp_run: Recordin
     text = json.dumps(document)
     assert "aws." not in text and "awaterra_" not in text
     for metric in (
-        "gcp.run.request.count",
-        "gcp.run.request.latencies.p95",
+        "gcp.run.request_count",
+        "gcp.run.request_latencies.p95",
         "gcp.run.container.instance_count",
         "gcp.cloudsql.database.up",
         "gcp.cloudsql.database.cpu.utilization",
