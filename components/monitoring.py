@@ -11,7 +11,7 @@ import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -408,7 +408,7 @@ class Monitoring(pulumi.ComponentResource):
         )
 
     # The cloud-specific parts; GcpMonitoring (components.monitoring_gcp) overrides them.
-    _dashboard_document = staticmethod(dashboard_document)
+    _dashboard_document: Callable[..., dict[str, Any]] = staticmethod(dashboard_document)
 
     def _scope(self) -> pulumi.Output[MetricScope]:
         args = self._args
