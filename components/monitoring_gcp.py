@@ -51,11 +51,15 @@ class GcpMonitoringArgs:
     project_id: str
     cloud_run_service: pulumi.Input[str]  # the Cloud Run service's name
     sql_instance: pulumi.Input[str]  # the Cloud SQL instance's name (not its connection name)
-    url_map_name: pulumi.Input[str]  # the external HTTPS load balancer's URL map
     min_instances: int
     db_max_connections: int
     api_key: pulumi.Input[str]
     app_key: pulumi.Input[str]
+    # The external HTTPS load balancer, by exactly one of: its URL map's name, or its backend
+    # service (name, id or self link; responses the balancer answers without the backend, such
+    # as a URL map redirect, then do not count).
+    url_map_name: pulumi.Input[str] | None = None
+    backend_service: pulumi.Input[str] | None = None
     site: str = "datadoghq.com"
     notify: str = ""
     datadog_service: str = "awaterra-api"
@@ -70,6 +74,10 @@ class GcpMonitoringArgs:
         if not _PROJECT_ID.match(self.project_id):
             raise ValueError(
                 f"project_id must be a Google Cloud project id, got {self.project_id!r}"
+            )
+        if (self.url_map_name is None) == (self.backend_service is None):
+            raise ValueError(
+                "name the load balancer by exactly one of url_map_name or backend_service"
             )
         if self.min_instances < 0:
             raise ValueError(f"min_instances must be >= 0, got {self.min_instances}")
@@ -198,16 +206,17 @@ class GcpMonitoring(Monitoring):
 
     def _scope(self) -> pulumi.Output[MetricScope]:
         args: GcpMonitoringArgs = self._args  # type: ignore[assignment]
-        return pulumi.Output.all(
-            args.cloud_run_service, args.sql_instance, args.url_map_name
-        ).apply(
+        by_url_map = args.url_map_name is not None
+        lb = args.url_map_name if by_url_map else args.backend_service
+        return pulumi.Output.all(args.cloud_run_service, args.sql_instance, lb).apply(
             lambda values: GcpScope(
                 environment=args.environment,
                 service=args.datadog_service,
                 project_id=args.project_id,
                 cloud_run_service=values[0],
                 sql_instance=values[1],
-                url_map_name=values[2],
+                lb_resource=str(values[2]).rsplit("/", 1)[-1],
+                lb_resource_tag="url_map_name" if by_url_map else "backend_target_name",
                 min_instances=args.min_instances,
             )
         )

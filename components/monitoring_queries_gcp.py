@@ -4,7 +4,8 @@ The metrics come from Datadog's Google Cloud integration (Cloud Monitoring, craw
 minutes). A metric's name is its Cloud Monitoring type with `/` as `.`:
 `run.googleapis.com/request_count` is `gcp.run.request_count`. They are scoped by the tags
 Datadog puts on them: `project_id` everywhere, `service_name` on Cloud Run, `database_id`
-(`<project>:<instance>`) on Cloud SQL and `url_map_name` on the load balancer. Cloud Run and the
+(`<project>:<instance>`) on Cloud SQL and `url_map_name` (or `backend_target_name`, the backend
+service) on the load balancer. Cloud Run and the
 load balancer report latencies in milliseconds; Cloud SQL reports CPU as a 0-1 fraction: the
 fragments convert both, so thresholds read as on AWS (seconds, percent).
 
@@ -41,8 +42,9 @@ class GcpScope:
     project_id: str
     cloud_run_service: str
     sql_instance: str
-    url_map_name: str
+    lb_resource: str  # the URL map's (or backend service's) name
     min_instances: int
+    lb_resource_tag: str = "url_map_name"  # or backend_target_name
 
     @property
     def project(self) -> str:
@@ -58,7 +60,7 @@ class GcpScope:
 
     @property
     def load_balancer(self) -> str:
-        return f"{self.project},url_map_name:{self.url_map_name.lower()}"
+        return f"{self.project},{self.lb_resource_tag}:{self.lb_resource.lower()}"
 
     def lb_requests(self) -> str:
         return f"sum:{LB_REQUESTS}{{{self.load_balancer}}}.as_count()"

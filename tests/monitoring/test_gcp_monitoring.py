@@ -262,11 +262,27 @@ def test_thresholds_flow_into_gcp_monitors() -> None:
     assert monitors["tasks-below-desired"]["query"].startswith("min(last_15m):1 - ")
 
 
+def test_load_balancer_may_be_named_by_its_backend_service() -> None:
+    backend = f"projects/{PROJECT}/global/backendServices/awaterra-prod-backend"
+    recording = _run(lambda: _args(url_map_name=None, backend_service=backend))
+    lb = f"project_id:{PROJECT},backend_target_name:awaterra-prod-backend"
+    monitors = _monitors(recording)
+    assert monitors["latency-p95"]["query"].startswith(
+        f"avg(last_10m):avg:gcp.loadbalancing.https.total_latencies.p95{{{lb}}} / 1000"
+    )
+    availability = recording.named("monitoring-availability").inputs
+    assert availability["query"]["denominator"] == (
+        f"sum:gcp.loadbalancing.https.request_count{{{lb}}}.as_count()"
+    )
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
         ({"project_id": "Bad_Project"}, "project_id must be a Google Cloud project id"),
         ({"min_instances": -1}, "min_instances must be >= 0"),
+        ({"backend_service": "awaterra-backend"}, "exactly one of url_map_name or backend_service"),
+        ({"url_map_name": None}, "exactly one of url_map_name or backend_service"),
         ({"environment": "a-very-long-environment-name-x"}, "service account id"),
         ({"integration_account_id": "DD"}, "service account id"),
         ({"domain": "https://api.example.com"}, "bare host name"),
