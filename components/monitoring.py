@@ -11,6 +11,7 @@ import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -18,7 +19,7 @@ import pulumi_datadog as datadog
 
 from components.datadog_site import api_url, app_url, check_site
 from components.monitoring_dashboard import dashboard_document
-from components.monitoring_queries import MonitoredScope
+from components.monitoring_queries import MetricScope, MonitoredScope
 from components.monitoring_thresholds import MonitoringThresholds
 
 DEFAULT_SYNTHETIC_LOCATIONS = ("aws:us-east-1", "aws:us-west-2", "aws:eu-west-1")
@@ -43,6 +44,38 @@ INTEGRATION_PERMISSIONS = (
 INTEGRATION_NAMESPACES = ("AWS/ApplicationELB", "AWS/ECS", "AWS/RDS")
 # CloudWatch metrics reach Datadog minutes late; evaluating too early sees gaps as zeros.
 AWS_EVALUATION_DELAY_SECONDS = 900
+
+
+class _CommonArgs(Protocol):
+    environment: str
+    domain: str
+    db_max_connections: int
+    site: str
+    notify: str
+    synthetic_locations: Sequence[str]
+    heartbeat_path: str
+
+
+def check_common_args(args: _CommonArgs) -> None:
+    """The checks every cloud's monitoring arguments share."""
+    check_site(args.site)
+    if not args.environment:
+        raise ValueError("environment must not be empty")
+    if not args.domain or "/" in args.domain or "://" in args.domain:
+        raise ValueError(
+            f"domain must be a bare host name like api.example.com, got {args.domain!r}"
+        )
+    if args.db_max_connections < 1:
+        raise ValueError(f"db_max_connections must be positive, got {args.db_max_connections}")
+    for handle in args.notify.split():
+        if not handle.startswith("@"):
+            raise ValueError(
+                f"notify handles start with '@' (e.g. @pagerduty-awaterra), got {handle!r}"
+            )
+    if len(set(args.synthetic_locations)) < 2:
+        raise ValueError("the heartbeat synthetic needs at least two distinct locations")
+    if not args.heartbeat_path.startswith("/"):
+        raise ValueError(f"heartbeat_path must start with '/', got {args.heartbeat_path!r}")
 
 
 @dataclass
@@ -70,24 +103,7 @@ class MonitoringArgs:
     heartbeat_path: str = "/heartbeat"
 
     def __post_init__(self) -> None:
-        check_site(self.site)
-        if not self.environment:
-            raise ValueError("environment must not be empty")
-        if not self.domain or "/" in self.domain or "://" in self.domain:
-            raise ValueError(
-                f"domain must be a bare host name like api.example.com, got {self.domain!r}"
-            )
-        if self.db_max_connections < 1:
-            raise ValueError(f"db_max_connections must be positive, got {self.db_max_connections}")
-        for handle in self.notify.split():
-            if not handle.startswith("@"):
-                raise ValueError(
-                    f"notify handles start with '@' (e.g. @pagerduty-awaterra), got {handle!r}"
-                )
-        if len(set(self.synthetic_locations)) < 2:
-            raise ValueError("the heartbeat synthetic needs at least two distinct locations")
-        if not self.heartbeat_path.startswith("/"):
-            raise ValueError(f"heartbeat_path must start with '/', got {self.heartbeat_path!r}")
+        check_common_args(self)
         if self.aws_integration and not (
             self.aws_account_id and self.aws_account_id.isdigit() and len(self.aws_account_id) == 12
         ):
@@ -116,7 +132,7 @@ class MonitorSpec:
 
     key: str
     title: str
-    query: Callable[[MonitoredScope], str]
+    query: Callable[[MetricScope], str]
     critical: float
     warning: float | None
     meaning: str
@@ -138,7 +154,9 @@ def monitor_specs(limits: MonitoringThresholds, db_max_connections: int) -> list
         MonitorSpec(
             key="latency-p95",
             title=f"API p95 latency above {limits.latency_p95_seconds * 1000:g} ms",
-            query=lambda s: f"avg(last_10m):{s.lb_p95()} > {_number(limits.latency_p95_seconds)}",
+            query=lambda s: (
+                f"avg(last_10m):{s.p95_seconds()} > {_number(limits.latency_p95_seconds)}"
+            ),
             critical=limits.latency_p95_seconds,
             warning=limits.latency_p95_warning_seconds,
             meaning="The slowest 5% of requests take longer than the latency objective.",
@@ -158,8 +176,8 @@ def monitor_specs(limits: MonitoringThresholds, db_max_connections: int) -> list
             # The denominator is clamped to at least `min_requests`: at low traffic a few
             # errors cannot reach the threshold (the low-traffic guard).
             query=lambda s: (
-                "sum(last_10m):100 * (default_zero("
-                f"{s.lb_target_5xx()}) + default_zero({s.lb_elb_5xx()})) / "
+                "sum(last_10m):100 * ("
+                f"{s.five_xx()}) / "
                 f"clamp_min(default_zero({s.lb_requests()}), {min_requests}) "
                 f"> {_number(limits.error_rate_percent)}"
             ),
@@ -183,7 +201,7 @@ def monitor_specs(limits: MonitoringThresholds, db_max_connections: int) -> list
             key="no-healthy-hosts",
             title="No healthy API tasks behind the load balancer",
             query=lambda s: (
-                f"max(last_5m):max:aws.applicationelb.healthy_host_count{{{s.target_group}}} < 1"
+                f"max(last_5m):{s.no_healthy_hosts()} < 1"
             ),
             critical=1,
             warning=None,
@@ -202,8 +220,7 @@ def monitor_specs(limits: MonitoringThresholds, db_max_connections: int) -> list
             key="tasks-below-desired",
             title="Running API tasks below desired for 15 minutes",
             query=lambda s: (
-                f"min(last_15m):avg:aws.ecs.service.desired{{{s.ecs_service}}} - "
-                f"avg:aws.ecs.service.running{{{s.ecs_service}}} > 0"
+                f"min(last_15m):{s.capacity_shortfall()} > 0"
             ),
             critical=0,
             warning=None,
@@ -220,7 +237,7 @@ def monitor_specs(limits: MonitoringThresholds, db_max_connections: int) -> list
             key="db-cpu",
             title=f"Database CPU above {limits.db_cpu_percent:g}%",
             query=lambda s: (
-                f"avg(last_15m):avg:aws.rds.cpuutilization{{{s.database}}} "
+                f"avg(last_15m):{s.db_cpu_percent()} "
                 f"> {_number(limits.db_cpu_percent)}"
             ),
             critical=limits.db_cpu_percent,
@@ -237,7 +254,7 @@ def monitor_specs(limits: MonitoringThresholds, db_max_connections: int) -> list
             key="db-free-storage",
             title=f"Database free storage below {limits.db_free_storage_gib:g} GiB",
             query=lambda s: (
-                f"min(last_15m):min:aws.rds.free_storage_space{{{s.database}}} "
+                f"min(last_15m):{s.db_free_bytes()} "
                 f"< {_number(limits.db_free_storage_bytes)}"
             ),
             critical=limits.db_free_storage_bytes,
@@ -254,7 +271,7 @@ def monitor_specs(limits: MonitoringThresholds, db_max_connections: int) -> list
             key="db-connections",
             title=f"Database connections near the limit ({db_max_connections})",
             query=lambda s: (
-                f"avg(last_10m):avg:aws.rds.database_connections{{{s.database}}} > {connections}"
+                f"avg(last_10m):{s.db_connections()} > {connections}"
             ),
             critical=connections,
             warning=connections_warning,
@@ -302,6 +319,17 @@ def runbook_message(
 class Monitoring(pulumi.ComponentResource):
     """The stack's dashboard, monitors, SLOs, heartbeat synthetic and optional AWS integration."""
 
+    TYPE = "awaterra:monitoring:Monitoring"
+    # The latency SLO's formula over the p95 query (GCP latencies are in milliseconds).
+    P95_FORMULA = "p95"
+    HEARTBEAT_STEPS: Sequence[str] = (
+        "Open the test result: DNS, TLS, timeout or the 503 body naming the failing "
+        "check (database, storage).",
+        "Dashboard > Load balancer: healthy targets? Dashboard > Service: tasks running?",
+        "Database check failing: RDS events and connections; storage check: S3 and "
+        "the task role.",
+    )
+
     dashboard_url: pulumi.Output[str]
     availability_slo_url: pulumi.Output[str]
     latency_slo_url: pulumi.Output[str]
@@ -311,7 +339,7 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("awaterra:monitoring:Monitoring", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         self._name = name
         self._args = args
         app = app_url(args.site)
@@ -326,23 +354,7 @@ class Monitoring(pulumi.ComponentResource):
         )
         dd = pulumi.ResourceOptions(parent=self, provider=self.provider)
 
-        scope = pulumi.Output.all(
-            args.load_balancer_arn_suffix,
-            args.target_group_arn_suffix,
-            args.cluster_name,
-            args.service_name,
-            args.db_instance_identifier,
-        ).apply(
-            lambda values: MonitoredScope(
-                environment=args.environment,
-                service=args.datadog_service,
-                load_balancer_arn_suffix=values[0],
-                target_group_arn_suffix=values[1],
-                cluster_name=values[2],
-                ecs_service_name=values[3],
-                db_instance_identifier=values[4],
-            )
-        )
+        scope = self._scope()
 
         availability = self._availability_slo(scope, dd)
         latency = self._latency_slo(scope, dd)
@@ -351,7 +363,7 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-dashboard",
             dashboard=pulumi.Output.all(scope, availability.id, latency.id).apply(
                 lambda values: json.dumps(
-                    dashboard_document(
+                    self._dashboard_document(
                         values[0],
                         limits,
                         db_max_connections=args.db_max_connections,
@@ -372,7 +384,7 @@ class Monitoring(pulumi.ComponentResource):
         self.dashboard_url = pulumi.Output.concat(app, "/dashboard/", dashboard.id)
 
         monitor_ids: dict[str, pulumi.Output[str]] = {}
-        for spec in monitor_specs(limits, args.db_max_connections):
+        for spec in self._monitor_specs():
             monitor_ids[spec.key] = self._query_monitor(spec, scope, dd).id
         for key, monitor in self._burn_rate_monitors(availability, dd).items():
             monitor_ids[key] = monitor.id
@@ -383,8 +395,7 @@ class Monitoring(pulumi.ComponentResource):
         self.latency_slo_url = pulumi.Output.concat(app, "/slo?slo_id=", latency.id)
         self.monitor_ids = pulumi.Output.all(**monitor_ids)
 
-        if args.aws_integration:
-            self._aws_integration(dd)
+        self._integration(dd)
 
         self.register_outputs(
             {
@@ -396,6 +407,36 @@ class Monitoring(pulumi.ComponentResource):
             }
         )
 
+    # The cloud-specific parts; GcpMonitoring (components.monitoring_gcp) overrides them.
+    _dashboard_document: Callable[..., dict[str, Any]] = staticmethod(dashboard_document)
+
+    def _scope(self) -> pulumi.Output[MetricScope]:
+        args = self._args
+        return pulumi.Output.all(
+            args.load_balancer_arn_suffix,
+            args.target_group_arn_suffix,
+            args.cluster_name,
+            args.service_name,
+            args.db_instance_identifier,
+        ).apply(
+            lambda values: MonitoredScope(
+                environment=args.environment,
+                service=args.datadog_service,
+                load_balancer_arn_suffix=values[0],
+                target_group_arn_suffix=values[1],
+                cluster_name=values[2],
+                ecs_service_name=values[3],
+                db_instance_identifier=values[4],
+            )
+        )
+
+    def _monitor_specs(self) -> list[MonitorSpec]:
+        return monitor_specs(self._args.thresholds, self._args.db_max_connections)
+
+    def _integration(self, dd: pulumi.ResourceOptions) -> None:
+        if self._args.aws_integration:
+            self._aws_integration(dd)
+
     def _message(self, title: str, meaning: str, steps: Sequence[str]) -> pulumi.Output[str]:
         return self.dashboard_url.apply(
             lambda url: runbook_message(title, meaning, steps, self._args.notify, url)
@@ -405,7 +446,7 @@ class Monitoring(pulumi.ComponentResource):
         return f"[awaterra {self._args.environment}] {title}"
 
     def _query_monitor(
-        self, spec: MonitorSpec, scope: pulumi.Output[MonitoredScope], dd: pulumi.ResourceOptions
+        self, spec: MonitorSpec, scope: pulumi.Output[MetricScope], dd: pulumi.ResourceOptions
     ) -> datadog.Monitor:
         return datadog.Monitor(
             f"{self._name}-{spec.key}",
@@ -429,7 +470,7 @@ class Monitoring(pulumi.ComponentResource):
         )
 
     def _availability_slo(
-        self, scope: pulumi.Output[MonitoredScope], dd: pulumi.ResourceOptions
+        self, scope: pulumi.Output[MetricScope], dd: pulumi.ResourceOptions
     ) -> datadog.ServiceLevelObjective:
         target = self._args.thresholds.availability_target_percent
         warning = round(target + (100 - target) / 2, 4)
@@ -459,7 +500,7 @@ class Monitoring(pulumi.ComponentResource):
         )
 
     def _latency_slo(
-        self, scope: pulumi.Output[MonitoredScope], dd: pulumi.ResourceOptions
+        self, scope: pulumi.Output[MetricScope], dd: pulumi.ResourceOptions
     ) -> datadog.ServiceLevelObjective:
         limits = self._args.thresholds
         target = limits.latency_slo_target_percent
@@ -479,7 +520,7 @@ class Monitoring(pulumi.ComponentResource):
                     query_interval_seconds=300,
                     query=datadog.ServiceLevelObjectiveSliSpecificationTimeSliceQueryArgs(
                         formula=datadog.ServiceLevelObjectiveSliSpecificationTimeSliceQueryFormulaArgs(
-                            formula_expression="p95",
+                            formula_expression=self.P95_FORMULA,
                         ),
                         queries=[
                             datadog.ServiceLevelObjectiveSliSpecificationTimeSliceQueryQueryArgs(
@@ -602,14 +643,7 @@ class Monitoring(pulumi.ComponentResource):
                 title,
                 "The public heartbeat does not answer 200 with status ok from at least two "
                 "locations: users cannot reach the API or a dependency is down.",
-                (
-                    "Open the test result: DNS, TLS, timeout or the 503 body naming the failing "
-                    "check (database, storage).",
-                    "Dashboard > Load balancer: healthy targets? Dashboard > Service: tasks "
-                    "running?",
-                    "Database check failing: RDS events and connections; storage check: S3 and "
-                    "the task role.",
-                ),
+                self.HEARTBEAT_STEPS,
             ),
             tags=args.tags,
             opts=dd,

@@ -9,6 +9,7 @@ service's own metrics come from the Agent sidecar's OpenMetrics scrape of `/metr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from components.datadog_shipping import datadog_metric
 
@@ -18,6 +19,27 @@ QUERY_DURATION = datadog_metric("awaterra_db_query_duration_seconds")
 POOL_CHECKED_OUT = datadog_metric("awaterra_db_pool_checked_out")
 POOL_SIZE = datadog_metric("awaterra_db_pool_size")
 WRITE_BATCH_ROWS = datadog_metric("awaterra_db_write_batch_rows")
+
+
+class MetricScope(Protocol):
+    """What the monitors and SLOs ask of a cloud: one query fragment per signal."""
+
+    @property
+    def environment(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+
+    def lb_requests(self) -> str: ...
+    def lb_p95(self) -> str: ...
+    def p95_seconds(self) -> str: ...
+    def five_xx(self) -> str: ...
+    def no_healthy_hosts(self) -> str: ...
+    def capacity_shortfall(self) -> str: ...
+    def db_cpu_percent(self) -> str: ...
+    def db_free_bytes(self) -> str: ...
+    def db_connections(self) -> str: ...
+    def availability_good(self) -> str: ...
+    def availability_total(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +88,30 @@ class MonitoredScope:
 
     def lb_p95(self) -> str:
         return f"avg:aws.applicationelb.target_response_time.p95{{{self.load_balancer}}}"
+
+    def p95_seconds(self) -> str:
+        return self.lb_p95()
+
+    def five_xx(self) -> str:
+        return f"default_zero({self.lb_target_5xx()}) + default_zero({self.lb_elb_5xx()})"
+
+    def no_healthy_hosts(self) -> str:
+        return f"max:aws.applicationelb.healthy_host_count{{{self.target_group}}}"
+
+    def capacity_shortfall(self) -> str:
+        return (
+            f"avg:aws.ecs.service.desired{{{self.ecs_service}}} - "
+            f"avg:aws.ecs.service.running{{{self.ecs_service}}}"
+        )
+
+    def db_cpu_percent(self) -> str:
+        return f"avg:aws.rds.cpuutilization{{{self.database}}}"
+
+    def db_free_bytes(self) -> str:
+        return f"min:aws.rds.free_storage_space{{{self.database}}}"
+
+    def db_connections(self) -> str:
+        return f"avg:aws.rds.database_connections{{{self.database}}}"
 
     def availability_good(self) -> str:
         # RequestCount only counts requests the balancer handed to a target, so requests it

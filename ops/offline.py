@@ -29,6 +29,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from ops import offline_gcp_data
+from ops.offline_datadog_gcp import COMPUTED_DATADOG_GCP
 from ops.offline_firebase import COMPUTED_FIREBASE, invokes_firebase
 from ops.offline_gcp_edge import COMPUTED_EDGE, invokes_edge
 
@@ -180,6 +181,7 @@ COMPUTED: dict[str, ComputedOutputs] = {
 COMPUTED.update(offline_gcp_data.COMPUTED_DATA)
 COMPUTED.update(COMPUTED_EDGE)
 COMPUTED.update(COMPUTED_FIREBASE)
+COMPUTED.update(COMPUTED_DATADOG_GCP)
 
 
 def _generic_arn(type_token: str, name: str, region: str) -> str:
