@@ -122,6 +122,7 @@ TERRAFORM_TYPES: dict[str, str] = {
 # terraform-provider-google the same way (the Google Cloud components' types and their relatives).
 GOOGLE_TERRAFORM_TYPES: dict[str, str] = {
     "gcp:artifactregistry/repository:Repository": "google_artifact_registry_repository",
+    "gcp:identityplatform/config:Config": "google_identity_platform_config",
     "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": (
         "google_artifact_registry_repository_iam_member"
     ),

@@ -163,3 +163,12 @@ def test_a_gcp_type_without_a_terraform_type_is_refused_by_name() -> None:
 def test_every_type_the_gcp_rules_check_is_exported() -> None:
     checked = {t for rule in RULES for t in rule.resource_types if t.startswith("gcp:")}
     assert checked <= set(GOOGLE_TERRAFORM_TYPES)
+
+
+@pytest.mark.parametrize("stack", ["gcp-dev", "gcp-prod"])
+def test_every_google_type_the_stacks_create_is_exported(stack: str) -> None:
+    from ops.checkov_export import GOOGLE_TERRAFORM_TYPES
+    from ops.offline import run_program
+
+    created = {r.type for r in run_program(stack) if r.type.startswith("gcp:")}
+    assert sorted(created - set(GOOGLE_TERRAFORM_TYPES)) == []
