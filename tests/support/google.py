@@ -17,7 +17,7 @@ import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -25,6 +25,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from tests.support.loopback_http import LoopbackHttpServer
 
 
 def new_rsa_key() -> rsa.RSAPrivateKey:
@@ -126,7 +128,7 @@ class Calls:
     sign_blob: list[tuple[str, str]] = field(default_factory=list)  # (email, Authorization)
 
 
-class MetadataServer:
+class MetadataServer(LoopbackHttpServer):
     """The GCE/Cloud Run metadata server's token endpoints and IAM `signBlob`, on loopback.
 
     Tokens are `token-<n>`, valid for `token_ttl` seconds; `signBlob` signs with `key` for
@@ -140,14 +142,11 @@ class MetadataServer:
         self.sign_status = 200  # anything else: signBlob answers that (IAM refused)
         self.calls = Calls()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     @property
     def host(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"{host!s}:{port}"
+        return self.host_port
 
     @property
     def iam_url(self) -> str:
@@ -243,22 +242,6 @@ class MetadataServer:
 
         return Handler
 
-    def __enter__(self) -> MetadataServer:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
 
 def use_metadata_host(monkeypatch: Any, host: str) -> None:

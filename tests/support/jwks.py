@@ -18,13 +18,15 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from tests.support.loopback_http import LoopbackHttpServer
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ def tamper_payload(token: str, **changes: Any) -> str:
     return f"{header}.{_b64_json(body)}.{signature}"
 
 
-class JwksServer:
+class JwksServer(LoopbackHttpServer):
     """Serves `{"keys": [...]}` at `url` on 127.0.0.1 from a background thread."""
 
     def __init__(self, keys: Iterable[SigningKey] = (), *, delay_seconds: float = 0.0) -> None:
@@ -119,8 +121,7 @@ class JwksServer:
         self._keys = list(keys)
         self._lock = threading.Lock()
         self._request_count = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     @property
     def request_count(self) -> int:
@@ -129,9 +130,7 @@ class JwksServer:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "JwksServer is not running"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/.well-known/jwks.json"
+        return f"http://{self.host_port}/.well-known/jwks.json"
 
     def set_keys(self, keys: Iterable[SigningKey]) -> None:
         with self._lock:
@@ -165,19 +164,3 @@ class JwksServer:
 
         return Handler
 
-    def __enter__(self) -> JwksServer:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
