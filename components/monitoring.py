@@ -54,6 +54,21 @@ class _CommonArgs(Protocol):
     notify: str
     synthetic_locations: Sequence[str]
     heartbeat_path: str
+    datadog_service: str
+
+
+def heartbeat_url(args: _CommonArgs) -> str:
+    return f"https://{args.domain}{args.heartbeat_path}"
+
+
+def monitoring_tags(args: _CommonArgs) -> list[str]:
+    """The tags on every monitor, SLO and synthetic, whichever cloud."""
+    return [
+        f"env:{args.environment}",
+        f"service:{args.datadog_service}",
+        "project:awaterra",
+        "managed-by:pulumi",
+    ]
 
 
 def check_common_args(args: _CommonArgs) -> None:
@@ -114,16 +129,11 @@ class MonitoringArgs:
 
     @property
     def heartbeat_url(self) -> str:
-        return f"https://{self.domain}{self.heartbeat_path}"
+        return heartbeat_url(self)
 
     @property
     def tags(self) -> list[str]:
-        return [
-            f"env:{self.environment}",
-            f"service:{self.datadog_service}",
-            "project:awaterra",
-            "managed-by:pulumi",
-        ]
+        return monitoring_tags(self)
 
 
 @dataclass(frozen=True)

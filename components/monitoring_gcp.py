@@ -23,7 +23,9 @@ from components.monitoring import (
     Monitoring,
     MonitorSpec,
     check_common_args,
+    heartbeat_url,
     monitor_specs,
+    monitoring_tags,
 )
 from components.monitoring_dashboard_gcp import dashboard_document
 from components.monitoring_queries import MetricScope
@@ -94,16 +96,11 @@ class GcpMonitoringArgs:
 
     @property
     def heartbeat_url(self) -> str:
-        return f"https://{self.domain}{self.heartbeat_path}"
+        return heartbeat_url(self)
 
     @property
     def tags(self) -> list[str]:
-        return [
-            f"env:{self.environment}",
-            f"service:{self.datadog_service}",
-            "project:awaterra",
-            "managed-by:pulumi",
-        ]
+        return monitoring_tags(self)
 
 
 # Title, meaning and runbook where the AWS wording names AWS; the rest of each spec is shared.
