@@ -1,4 +1,4 @@
-"""`python -m service serve|migrate|token`: the service's command line."""
+"""`python -m service serve|migrate|maintain|token`: the service's command line."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     commands.add_parser("migrate", help="bring the database schema to the newest revision")
+    commands.add_parser(
+        "maintain",
+        help="drop events past EVENT_RETENTION_DAYS, create the next months' partitions",
+    )
     token = commands.add_parser("token", help="print a token signed with the local development key")
     token.add_argument("subject")
     token.add_argument("--admin", action="store_true")
@@ -82,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "database schema is current",
             extra={"fields": {"revision": revision, "database": settings.redacted_database_url()}},
         )
+        return 0
+    if args.command == "maintain":
+        from service.maintain import run as run_maintenance
+
+        for line in run_maintenance(settings).lines():
+            print(line, flush=True)
         return 0
     if settings.environment != "local":
         print(

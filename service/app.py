@@ -45,7 +45,7 @@ from service.middleware import RequestContextMiddleware
 from service.openapi import build_openapi
 from service.queries import build_queries
 from service.ratelimit import RateLimiter
-from service.routes import config, events, heartbeat, map, practices
+from service.routes import account, config, events, heartbeat, map, practices
 from service.routes.docs import docs_routes
 from service.seen import SeenUsers
 from service.services import Services
@@ -58,6 +58,7 @@ ENDPOINTS: Sequence[Endpoint] = (
     *practices.ENDPOINTS,
     *events.ENDPOINTS,
     *config.ENDPOINTS,
+    *account.ENDPOINTS,
 )
 # Most of the traffic: dispatched without Starlette's per-request layers (service.fastlane).
 HOT_ENDPOINTS = [

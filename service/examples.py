@@ -278,6 +278,40 @@ CONFIG_WRITE = Examples(
     },
 )
 
+EXPORT = Examples(
+    responses={
+        200: {
+            "success": True,
+            "data": {
+                "userId": USER,
+                "firstSeenAt": "2026-01-12T19:02:11.000Z",
+                "lastSeenAt": SERVER_WHEN,
+                "practices": [STATE],
+                "events": [
+                    {
+                        "name": "practice.started",
+                        "occurredAt": WHEN,
+                        "receivedAt": SERVER_WHEN,
+                        "properties": {"practiceId": PRACTICE, "source": "home"},
+                    }
+                ],
+            },
+        }
+    },
+)
+
+ERASE_ME = Examples()
+
+ERASE_USER = Examples(
+    parameters={"id": USER},
+    errors={
+        422: ValidationFailed(
+            "invalid path parameters",
+            details=[{"field": "id", "message": "String should have at most 255 characters"}],
+        ),
+    },
+)
+
 
 def error_example(examples: Examples | None, status: int) -> dict[str, Any]:
     """The body the server sends for `status`: the endpoint's own error, else the common one."""

@@ -1,8 +1,14 @@
 """The schema, as SQLAlchemy Core tables (the request path uses Core statements, no ORM).
 
 Every query path has an index: states by user (primary key prefix), states by practice (the
-foreign key), published practices in id order, events by user/name and time, users by last seen.
+foreign key), published practices in id order, events by user or name and arrival time (export,
+erasure, an events listing filtered by user or name, newest first), events by arrival time (the
+key: the unfiltered listing and retention), users by last seen.
 The migrations in `service/migrations/versions` create exactly this; a test compares the two.
+
+On PostgreSQL `events` is partitioned by month of `received_at` (service.partitions): retention
+drops whole months, and its key is (received_at, id) because a partitioned table's key must hold
+the partition key. SQLite keeps one plain table keyed by its integer rowid `id`.
 """
 
 from __future__ import annotations
@@ -127,8 +133,23 @@ events = Table(
     Column("occurred_at", UtcDateTime(), nullable=False),
     Column("received_at", UtcDateTime(), nullable=False),
     Column("properties", JsonDocument, nullable=False),
-    Index("ix_events_user_id_occurred_at", "user_id", "occurred_at"),
-    Index("ix_events_name_occurred_at", "name", "occurred_at"),
+    Index("ix_events_user_id_received_at", "user_id", "received_at"),
+    Index("ix_events_name_received_at", "name", "received_at"),
+    postgresql_partition_by="RANGE (received_at)",
+)
+
+# Append-only record of what admins did to other people's data (erasures). Small on purpose:
+# who, what, to whom, when, and a JSON note; an admin panel can
+# write its own actions here too. Listed newest first by `id` (the key): no other index.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("actor", String(SUBJECT_LENGTH), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(SUBJECT_LENGTH), nullable=False),
+    Column("details", JsonDocument, nullable=False),
 )
 
 config = Table(

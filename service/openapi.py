@@ -191,6 +191,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         responses[str(endpoint.status)] = _response(
             "Success", endpoint.response, endpoint.status, successes.get(endpoint.status), "success"
         )
+    elif endpoint.status == 204:
+        responses["204"] = {"description": "Done: no content", "headers": {
+            "X-Request-ID": REQUEST_ID_HEADER}}
     for status, model in endpoint.extra_responses.items():
         description = (
             "Created" if status == 201 else "Dependency down" if status == 503 else "Success"

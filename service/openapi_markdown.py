@@ -118,6 +118,9 @@ def _operation(method: str, path: str, operation: Mapping[str, Any], who: str) -
             lines += [*_json_block(example), ""]
     lines += ["| status | meaning | body | example message |", "|---|---|---|---|"]
     for status, response in operation["responses"].items():
+        if "content" not in response:  # 204
+            lines.append(f"| {status} | {response['description']} | none | |")
+            continue
         (media_type, media), *_ = response["content"].items()
         shape = type_of(media["schema"]) if media_type == "application/json" else media_type
         message = ""
@@ -129,7 +132,7 @@ def _operation(method: str, path: str, operation: Mapping[str, Any], who: str) -
         lines.append(f"| {status} | {response['description']} | {shape} | {message} |")
     lines.append("")
     for status, response in operation["responses"].items():
-        for media_type, media in response["content"].items():
+        for media_type, media in response.get("content", {}).items():
             if media["schema"].get("$ref") == ERROR_REF:
                 continue  # in the table above
             for example in _examples(media):

@@ -2,7 +2,8 @@
 
 The map write is one `INSERT ... ON CONFLICT DO UPDATE ... WHERE stored < excluded RETURNING`:
 the database decides last-writer-wins atomically, with no read-modify-write race, and a
-replay (same `updatedAt`) changes nothing.
+replay (same `updatedAt`) changes nothing. On PostgreSQL the same statement first takes the
+user's lock shared (service.userlock), so a write and an erasure of that user never interleave.
 """
 
 from __future__ import annotations
@@ -10,12 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Select, String, Text, bindparam, cast, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Select,
+    String,
+    Text,
+    bindparam,
+    cast,
+    func,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.sql.dml import ReturningInsert
 
 from service.models import config, practice_states, practices
+from service.userlock import shared_lock
 
 STATE_COLUMNS = ("user_id", "practice_id", "status", "progress", "state", "updated_at",
                  "server_updated_at")
@@ -40,13 +52,17 @@ class Queries:
 def build_queries(dialect: str) -> Queries:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
 
-    state_insert = insert(practice_states)
-    upsert_state = state_insert.on_conflict_do_update(
-        index_elements=[practice_states.c.user_id, practice_states.c.practice_id],
-        set_={column: state_insert.excluded[column] for column in STATE_UPDATED_COLUMNS},
-        where=practice_states.c.updated_at < state_insert.excluded.updated_at,
-    ).returning(*practice_states.c)
-    upsert_states = build_upsert_states() if dialect == "postgresql" else None
+    if dialect == "postgresql":
+        upsert_state = build_upsert_state_locked()
+        upsert_states: ReturningInsert[Any] | None = build_upsert_states()
+    else:
+        state_insert = insert(practice_states)
+        upsert_state = state_insert.on_conflict_do_update(
+            index_elements=[practice_states.c.user_id, practice_states.c.practice_id],
+            set_={column: state_insert.excluded[column] for column in STATE_UPDATED_COLUMNS},
+            where=practice_states.c.updated_at < state_insert.excluded.updated_at,
+        ).returning(*practice_states.c)
+        upsert_states = None
 
     read_state = select(practice_states).where(
         practice_states.c.user_id == bindparam("user_id"),
@@ -104,10 +120,37 @@ def build_queries(dialect: str) -> Queries:
 
 
 
+def _on_conflict(statement: postgresql.Insert) -> ReturningInsert[Any]:
+    return statement.on_conflict_do_update(
+        index_elements=[practice_states.c.user_id, practice_states.c.practice_id],
+        set_={column: statement.excluded[column] for column in STATE_UPDATED_COLUMNS},
+        where=practice_states.c.updated_at < statement.excluded.updated_at,
+    ).returning(*practice_states.c)
+
+
+def build_upsert_state_locked() -> ReturningInsert[Any]:
+    """The single-row map upsert on PostgreSQL: `INSERT ... SELECT <values> FROM (SELECT
+    <the user's lock, shared>)`, so the lock is held before the row is written and until the
+    statement commits."""
+    guard = select(shared_lock(bindparam("user_id", type_=Text())).label("locked")).subquery(
+        "guard"
+    )
+    values = select(
+        *(
+            bindparam(name, type_=practice_states.c[name].type).label(name)
+            for name in STATE_COLUMNS
+        )
+    ).select_from(guard)
+    return _on_conflict(postgresql.insert(practice_states).from_select(list(STATE_COLUMNS), values))
+
+
 def build_upsert_states() -> ReturningInsert[Any]:
     """The map upsert for many rows at once (PostgreSQL): `INSERT ... SELECT unnest(...)` with
-    the same conflict rule as the single-row statement. The rows must have distinct keys."""
-    rows = select(*(_column_array(name) for name in STATE_COLUMNS))
+    the same conflict rule as the single-row statement. The rows must have distinct keys.
+    Every user's lock is taken (shared) by an aggregate before any row is produced."""
+    user = func.unnest(bindparam("user_id", type_=ARRAY(Text()))).column_valued("user_id")
+    guard = select(func.count(shared_lock(user)).label("locked")).subquery("guard")
+    rows = select(*(_column_array(name) for name in STATE_COLUMNS)).select_from(guard)
     many_insert = postgresql.insert(practice_states).from_select(list(STATE_COLUMNS), rows)
     return many_insert.on_conflict_do_update(
         index_elements=[practice_states.c.user_id, practice_states.c.practice_id],

@@ -297,6 +297,30 @@ class EventsResult(Model):
     data: Accepted
 
 
+class ExportedEvent(Model):
+    name: str
+    occurred_at: datetime
+    received_at: datetime
+    properties: JsonObject
+
+
+class UserExport(Model):
+    user_id: str
+    first_seen_at: datetime | None = Field(description="Null when nothing is recorded.")
+    last_seen_at: datetime | None
+    practices: list[StoredState]
+    events: list[ExportedEvent] = Field(description="Oldest first (by arrival).")
+
+
+class ExportResult(Model):
+    success: Literal[True]
+    data: UserExport
+
+
+class UserPath(Model):
+    id: UserId
+
+
 class ConfigResult(Model):
     success: Literal[True]
     data: Annotated[

@@ -53,6 +53,11 @@ class SeenUsers:
         if len(self._pending) < MAX_PENDING:
             self._pending[subject] = now
 
+    def forget(self, subject: str) -> None:
+        """Drop a pending note (the user was just erased); their next request notes them anew."""
+        self._pending.pop(subject, None)
+        self._recorded.pop(subject, None)
+
     async def flush(self) -> int:
         """Write the pending notes; on failure keep them for the next attempt."""
         pending, self._pending = self._pending, {}

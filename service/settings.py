@@ -46,6 +46,8 @@ class Settings:
     db_iam_auth: str | None = None
     db_sslmode: str | None = None
     db_sslrootcert: str | None = None
+    # How long events are kept (`python -m service maintain` removes older ones).
+    event_retention_days: int = 395
 
     def db_connect_args(self) -> dict[str, Any]:
         """TLS and IAM-token password arguments for every new PostgreSQL connection."""
@@ -229,4 +231,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
         db_iam_auth=db_iam_auth,
         db_sslmode=db_sslmode,
         db_sslrootcert=db_sslrootcert,
+        event_retention_days=_count(env, "EVENT_RETENTION_DAYS", 395),
     )

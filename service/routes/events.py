@@ -1,9 +1,13 @@
-"""`/events`: analytics batches from the app, stored all or nothing."""
+"""`/events`: analytics batches from the app, stored all or nothing.
+
+On PostgreSQL the batch's transaction holds the user's lock shared (service.userlock), so it
+never interleaves with that user's erasure."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from starlette.responses import Response
 
 from service import examples
@@ -11,6 +15,7 @@ from service.endpoints import Access, Call, Endpoint
 from service.jsonresponse import json_response
 from service.models import events
 from service.schemas import EventBatch, EventsResult
+from service.userlock import shared_lock
 
 
 async def post_events(call: Call) -> Response:
@@ -27,6 +32,8 @@ async def post_events(call: Call) -> Response:
         for event in batch.events
     ]
     async with call.services.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(select(shared_lock(call.user.subject)))
         await connection.execute(events.insert(), rows)
     return json_response({"success": True, "data": {"accepted": len(rows)}}, status_code=202)
 
