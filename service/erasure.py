@@ -38,10 +38,10 @@ async def erase_user(engine: AsyncEngine, user_id: str, *, actor: str | None = N
     async with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             await connection.execute(select(exclusive_lock(user_id)))
+        erased_events = await connection.execute(delete(events).where(events.c.user_id == user_id))
         states = await connection.execute(
             delete(practice_states).where(practice_states.c.user_id == user_id)
         )
-        erased_events = await connection.execute(delete(events).where(events.c.user_id == user_id))
         user_rows = await connection.execute(delete(users).where(users.c.subject == user_id))
         erased = Erased(states.rowcount, erased_events.rowcount, user_rows.rowcount)
         if actor is not None:

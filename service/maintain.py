@@ -84,7 +84,9 @@ async def _maintain_postgres(
     partitions = await _partitions(connection)
     for name, pending in partitions.items():
         if pending:
-            await connection.exec_driver_sql(f"ALTER TABLE {PARENT} DETACH PARTITION {name} FINALIZE")
+            await connection.exec_driver_sql(
+                f"ALTER TABLE {PARENT} DETACH PARTITION {name} FINALIZE"
+            )
             await connection.exec_driver_sql(f"DROP TABLE {name}")
             report.finalized.append(name)
     current = Month.of(now)
