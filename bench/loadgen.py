@@ -5,6 +5,12 @@ beyond the status line and Content-Length), so the client takes as little CPU fr
 server under test as Python allows. Each connection sends its next request as soon as the
 previous answer is read, like wrk. Same request sequence as bench/load.lua.
 
+Modes: `map` (POST /map) and `heartbeat` as bench/load.lua; and, for the data-at-scale
+scenarios, `map-read` (GET /map), `practices` (GET /practices), `events` (POST /events, a
+batch of EVENTS_PER_BATCH), `export` (GET /me/export, read whole, chunked) and `erase`
+(DELETE /me: each request erases the next user of the file, once; `--max-requests` stops the
+run when they are used up).
+
 Run as a separate process: `python bench/loadgen.py --help`.
 """
 
@@ -28,6 +34,11 @@ class Totals:
     latencies_us: list[float] = field(default_factory=list)
 
 
+MODES = ("map", "heartbeat", "map-read", "practices", "events", "export", "erase")
+OK_STATUS = {"events": 202, "erase": 204}
+EVENTS_PER_BATCH = 10
+
+
 class RequestMaker:
     def __init__(self, mode: str, host: str, users: list[tuple[str, str]], practices: int) -> None:
         self.mode = mode
@@ -36,10 +47,36 @@ class RequestMaker:
         self.practices = practices
         self.start_us = int(time.time() * 1_000_000)
         self.counter = 0
+        self.ok_status = OK_STATUS.get(mode, 200)
+
+    def _simple(self, method: str, path: str, body: bytes = b"") -> bytes:
+        self.counter += 1
+        _, token = self.users[self.counter % len(self.users)]
+        if self.mode == "erase":
+            _, token = self.users[(self.counter - 1) % len(self.users)]
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {token}\r\n"
+        )
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        return (head + "\r\n").encode() + body
 
     def next(self) -> bytes:
-        if self.mode != "map":
+        if self.mode == "heartbeat":
             return f"GET /heartbeat HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode()
+        if self.mode == "map-read":
+            return self._simple("GET", "/map")
+        if self.mode == "practices":
+            return self._simple("GET", "/practices")
+        if self.mode == "export":
+            return self._simple("GET", "/me/export")
+        if self.mode == "erase":
+            return self._simple("DELETE", "/me")
+        if self.mode == "events":
+            stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            batch = [{"name": "bench.tick", "occurredAt": stamp, "properties": {"n": k}}
+                     for k in range(EVENTS_PER_BATCH)]  # fmt: skip
+            return self._simple("POST", "/events", json.dumps({"events": batch}).encode())
         self.counter += 1
         n = self.counter
         user, token = self.users[n % len(self.users)]
@@ -65,24 +102,44 @@ class RequestMaker:
         return head.encode() + body
 
 
+async def _chunked(reader: asyncio.StreamReader) -> bytes:
+    parts: list[bytes] = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        if size == 0:
+            await reader.readuntil(b"\r\n")
+            return b"".join(parts)
+        parts.append(await reader.readexactly(size))
+        await reader.readexactly(2)
+
+
 async def _connection(
-    host: str, port: int, maker: RequestMaker, deadline: float, totals: Totals
-) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
+    host: str, port: int, maker: RequestMaker, deadline: float, totals: Totals,
+    max_requests: int | None,
+) -> None:  # fmt: skip
+    reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
     try:
         while time.perf_counter() < deadline:
+            if max_requests is not None and maker.counter >= max_requests:
+                break
             started = time.perf_counter()
             writer.write(maker.next())
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
             length = 0
+            chunked = False
             for line in head.split(b"\r\n"):
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
-            body = await reader.readexactly(length) if length else b""
+                elif line.lower() == b"transfer-encoding: chunked":
+                    chunked = True
+            if chunked:
+                body = await _chunked(reader)
+            else:
+                body = await reader.readexactly(length) if length else b""
             totals.latencies_us.append((time.perf_counter() - started) * 1_000_000)
             totals.requests += 1
-            if status != 200:
+            if status != maker.ok_status:
                 totals.not_ok += 1
             elif maker.mode == "map" and b'"applied":true' not in body:
                 totals.not_applied += 1
@@ -101,14 +158,15 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 async def run(
     host: str, port: int, mode: str, connections: int, duration: float,
-    users: list[tuple[str, str]], practices: int,
+    users: list[tuple[str, str]], practices: int, max_requests: int | None = None,
 ) -> dict[str, float]:
     maker = RequestMaker(mode, f"{host}:{port}", users, practices)
     totals = Totals()
     started = time.perf_counter()
     deadline = started + duration
     await asyncio.gather(
-        *(_connection(host, port, maker, deadline, totals) for _ in range(connections))
+        *(_connection(host, port, maker, deadline, totals, max_requests)
+          for _ in range(connections))
     )
     elapsed = time.perf_counter() - started
     latencies = sorted(totals.latencies_us)
@@ -134,7 +192,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", choices=["map", "heartbeat"], required=True)
+    parser.add_argument("--mode", choices=MODES, required=True)
+    parser.add_argument("--max-requests", type=int, help="stop after this many requests")
     parser.add_argument("--connections", type=int, required=True)
     parser.add_argument("--duration", type=float, required=True)
     parser.add_argument("--users-file", type=Path)
@@ -146,7 +205,7 @@ def main() -> None:
             user, token = line.split()
             users.append((user, token))
     work = run(args.host, args.port, args.mode, args.connections, args.duration, users,
-               args.practices)
+               args.practices, args.max_requests)
     try:
         import uvloop
     except ImportError:

@@ -1,16 +1,25 @@
 """Benchmark of the request path: `python bench/run.py` (or `make bench`) from the repository root.
 
-Starts a throwaway PostgreSQL cluster, migrates it with `python -m service migrate`, serves
-the API with `python -m service serve` (one worker, default settings, request logs on), seeds
-practices through `PUT /practices/{id}` with an admin token from `python -m service token`,
-and drives closed-loop load with wrk (or the raw-socket fallback in bench/loadgen.py):
+Starts a throwaway PostgreSQL cluster, durable by default (fsync, synchronous commit and
+full-page writes on, as RDS and Cloud SQL run; `--no-fsync` turns them off and every figure is
+labelled so), migrates it with `python -m service migrate`, seeds `--rows N` map rows and 2N
+events in SQL (tests/support/seed.py), serves the API with `python -m service serve` (request
+logs on) once per `--workers` count (default 1 and the production count, 2), seeds practices
+through `PUT /practices/{id}` with an admin token from `python -m service token`, and drives
+closed-loop load with wrk (or the raw-socket fallback in bench/loadgen.py):
 
 - throughput at 64 connections and latency percentiles at 16 connections,
   for authenticated `POST /map` (distinct users and practices, every write newer than the
   last, so each one really updates its row) and for `GET /heartbeat`;
+- at 16 connections (bench/loadgen.py): `GET /map`, `GET /practices`, `POST /events` (batches
+  of 10), `GET /me/export` and `DELETE /me` (each request erases another seeded user);
 - the worker's peak resident memory under that load (kernel high-water mark, VmHWM);
 - pgbench at 64 connections running the service's own upsert statement (compiled from
-  service.queries), with the service stopped, and the ratio of the two.
+  service.queries), with the service stopped, and the ratio of the two;
+- bench/scale.py: `DELETE /me` of users with 1,000 events and 50 practice states while
+  `POST /map` runs beside it, the worker's memory growth over one export of 100,000 events,
+  the database size, how long `maintain` takes, and `maintain` dropping a month of events
+  while a writer inserts back to back (the longest insert is the lock time writers see).
 
 Not a test: figures depend on the machine. Results are printed and written as JSON to
 bench/results/ (git-ignored).
@@ -19,6 +28,7 @@ bench/results/ (git-ignored).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import functools
 import json
 import os
@@ -44,12 +54,22 @@ if str(ROOT) not in sys.path:
 
 import psutil  # noqa: E402
 
+from bench import scale  # noqa: E402
 from tests.support.postgres import (  # noqa: E402
     PostgresCluster,
     destroy_cluster,
     free_port,
     start_cluster,
 )
+
+PRODUCTION_WORKERS = 2  # components/aws/task_containers.py, Pulumi.prod.yaml
+SCALE_SCENARIOS = [
+    ("GET /map", "map-read"),
+    ("GET /practices", "practices"),
+    ("POST /events", "events"),
+    ("GET /me/export", "export"),
+    ("DELETE /me", "erase"),
+]
 
 LUA_SCRIPT = ROOT / "bench" / "load.lua"
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -60,12 +80,16 @@ TARGETS = {
     "map_p99_ms_max": 20.0,
     "heartbeat_p99_ms_max": 10.0,
     "peak_rss_mb_max": 150.0,
+    "erase_p99_ms_max": 50.0,
+    "export_growth_mb_max": 20.0,
+    "maintain_lock_ms_max": 1000.0,
 }
 
 
 @dataclass
 class LoadResult:
     scenario: str
+    workers: int
     connections: int
     requests: int
     seconds: float
@@ -204,12 +228,14 @@ def seed_practices(base_url: str, admin_token: str, count: int) -> None:
         })
 
 
-def write_users_file(path: Path, data_dir: Path, count: int) -> None:
+def write_users_file(
+    path: Path, data_dir: Path, count: int, prefix: str = "bench-user-", first: int = 1
+) -> None:
     from service.auth import mint_local_token
 
     lines = [
-        f"bench-user-{n} {mint_local_token(f'bench-user-{n}', False, 7200, data_dir)}"
-        for n in range(1, count + 1)
+        f"{prefix}{n} {mint_local_token(f'{prefix}{n}', False, 7200, data_dir)}"
+        for n in range(first, first + count)
     ]
     path.write_text("\n".join(lines) + "\n")
 
@@ -294,6 +320,7 @@ def describe_client(wrk: str | None) -> str:
 def run_load(
     *, wrk: str | None, port: int, mode: str, connections: int, duration: float,
     users_file: Path, practices: int, threads: int, server: psutil.Process,
+    max_requests: int | None = None,
 ) -> dict[str, float]:
     env = dict(os.environ)
     env.update(
@@ -303,13 +330,15 @@ def run_load(
         BENCH_START_US=str(int(time.time() * 1_000_000)),
         BENCH_THREADS=str(threads),
     )
-    if wrk:
+    if wrk and mode in ("map", "heartbeat"):
         command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
                    "--timeout", "5s", "-s", str(LUA_SCRIPT), f"http://127.0.0.1:{port}"]
     else:
         command = [sys.executable, str(ROOT / "bench" / "loadgen.py"), "--port", str(port),
                    "--mode", mode, "--connections", str(connections), "--duration",
                    str(duration), "--users-file", str(users_file), "--practices", str(practices)]
+        if max_requests is not None:
+            command += ["--max-requests", str(max_requests)]
     cpu_before = server_cpu_seconds(server)
     load_before = os.getloadavg()[0]
     started = time.monotonic()
@@ -339,11 +368,14 @@ def write_batch_totals(port: int) -> tuple[float, float]:
     return totals["count"], totals["sum"]
 
 
-def to_result(scenario: str, connections: int, raw: Mapping[str, float]) -> LoadResult:
+def to_result(
+    scenario: str, workers: int, connections: int, raw: Mapping[str, float]
+) -> LoadResult:
     errors = sum(int(raw[k]) for k in ("connect_errors", "read_errors", "write_errors",
                                        "timeouts", "not_ok"))
     return LoadResult(
         scenario=scenario,
+        workers=workers,
         connections=connections,
         requests=int(raw["requests"]),
         seconds=raw["duration_us"] / 1_000_000,
@@ -416,12 +448,32 @@ def run_pgbench(
 # --- the run --------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
+def worker_counts(text: str) -> list[int]:
+    """`--workers 1,2` (argparse type)."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected counts like 1,2, got {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"worker counts must be at least 1, got {text!r}")
+    return counts
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up load")
+    parser.add_argument("--rows", type=int, default=10_000,
+                        help="map rows seeded in SQL before measuring (and twice as many events)")
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--practices", type=int, default=50)
+    parser.add_argument("--heavy-users", type=int, default=100,
+                        help="users with 1,000 events and 50 states each, erased by DELETE /me")
+    parser.add_argument("--export-events", type=int, default=scale.EXPORT_EVENTS,
+                        help="events of the user whose export's memory is measured")
+    parser.add_argument("--no-fsync", action="store_true",
+                        help="UNSAFE, labelled in the output: PostgreSQL without fsync, "
+                             "synchronous commit or full-page writes")
     parser.add_argument("--throughput-connections", type=int, default=64)
     parser.add_argument("--latency-connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=1)
@@ -433,62 +485,131 @@ def main(argv: list[str] | None = None) -> int:
                              "(repeatable)")
     parser.add_argument("--keep-log", action="store_true",
                         help="keep the service's log (kept anyway when a target is missed)")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (default 1); "
-                        "memory is reported per worker, CPU for all of them")
+    parser.add_argument("--workers", type=worker_counts, default=[1, PRODUCTION_WORKERS],
+                        help=f"uvicorn worker counts to measure, e.g. 1,{PRODUCTION_WORKERS} "
+                             f"(default: 1 and the production count, {PRODUCTION_WORKERS})")
     parser.add_argument("--pool-size", type=int, help="DB_POOL_SIZE for the service "
                         "(default: the service's own default)")
     parser.add_argument("--profile", type=Path, metavar="FILE",
                         help="run the server under cProfile, write the stats to FILE and print "
                              "the top functions (slows the server: figures are not comparable)")
     args = parser.parse_args(argv)
+    if args.rows < 100:
+        parser.error("--rows must be at least 100")
+    return args
 
+
+@dataclass
+class Population:
+    """Seeded users the scenarios read and erase, each with a token file."""
+
+    readers: Path
+    erasers: list[Path]
+    heavy: Path
+    export_token: str
+    erasers_each: int
+
+
+def populations(workdir: Path, seeded: Any, workers: list[int], heavy: int) -> Population:
+    from service.auth import mint_local_token
+
+    data_dir = workdir / "data"
+    half = seeded.users // 2
+    readers = workdir / "readers.txt"
+    write_users_file(readers, data_dir, max(1, min(half, 2000)), "seed-user-")
+    each = max(1, (seeded.users - half) // len(workers))
+    erasers = []
+    for index in range(len(workers)):
+        path = workdir / f"erasers-{index}.txt"
+        write_users_file(path, data_dir, each, "seed-user-", half + 1 + index * each)
+        erasers.append(path)
+    heavy_file = workdir / "heavy.txt"
+    write_users_file(heavy_file, data_dir, heavy, "heavy-user-")
+    export_token = mint_local_token("export-user", False, 7200, data_dir)
+    return Population(readers, erasers, heavy_file, export_token, each)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     wrk = None if args.client == "python" else find_wrk(not args.no_install)
     if args.client == "wrk" and not wrk:
         print("wrk is not installed", file=sys.stderr)
         return 2
     client = describe_client(wrk)
+    durability = "fsync OFF (unsafe, not durable)" if args.no_fsync else "durable: fsync on"
     workdir = Path(tempfile.mkdtemp(prefix="awaterra-bench-"))
-    print(f"bench: work directory {workdir}; load generator: {client}", flush=True)
-    cluster = start_cluster()
+    print(f"bench: work directory {workdir}; load generator: {client}; PostgreSQL {durability}",
+          flush=True)
+    cluster = start_cluster(durable=not args.no_fsync)
     results: list[LoadResult] = []
     peak_rss: dict[int, int] = {}
     pgbench: dict[str, float] | None = None
+    data: dict[str, Any] = {"rows": args.rows, "durability": durability}
     try:
         database_url = cluster.create_database(DATABASE_NAME)
         env = service_env(database_url, workdir, args.pool_size, dict(args.env))
         run_cli(env, "migrate")
+        print(f"bench: seeding {args.rows} map rows and {2 * args.rows} events in SQL",
+              flush=True)
+        seeded, seed_seconds = scale.seed_rows(database_url, workdir, args.rows)
+        scale.seed_heavy_users(database_url, args.heavy_users, args.export_events)
+        data.update(seed_seconds=seed_seconds, size_mb_seeded=scale.database_size_mb(database_url))
+        maintain_seconds, _ = scale.time_maintain(env)
+        data["maintain_seconds"] = maintain_seconds
         admin_token = run_cli(env, "token", "bench-admin", "--admin", "--ttl", "7200").strip()
         users_file = workdir / "users.txt"
         write_users_file(users_file, workdir / "data", args.users)
+        args.users_file_for_writes = users_file
+        people = populations(workdir, seeded, args.workers, args.heavy_users)
         port = free_port()
-        with serving(env, port, workdir / "service.log", args.workers, args.profile) as server:
-            seed_practices(f"http://127.0.0.1:{port}", admin_token, args.practices)
-            load = functools.partial(run_load, wrk=wrk, port=port, users_file=users_file,
-                                     practices=args.practices, threads=args.wrk_threads,
-                                     server=server)
-            with PeakMemory(server) as memory:
-                print("bench: warming up", flush=True)
-                load(mode="map", connections=args.throughput_connections, duration=args.warmup)
-                plan = [
-                    ("POST /map", "map", args.throughput_connections),
-                    ("GET /heartbeat", "heartbeat", args.throughput_connections),
-                    ("POST /map", "map", args.latency_connections),
-                    ("GET /heartbeat", "heartbeat", args.latency_connections),
-                ]
-                for label, mode, connections in plan:
-                    print(f"bench: {label} at {connections} connections", flush=True)
-                    statements, writes = write_batch_totals(port)
-                    raw = load(mode=mode, connections=connections, duration=args.duration)
-                    result = to_result(label, connections, raw)
-                    if mode == "map":
-                        more_statements, more_writes = write_batch_totals(port)
-                        if more_statements > statements:
-                            result.writes_per_statement = (
-                                (more_writes - writes) / (more_statements - statements))
-                    results.append(result)
-                marks = memory.high_water_marks()
-                peak_rss = {pid: max(marks.get(pid, 0), memory.sampled_peak.get(pid, 0))
-                            for pid in set(marks) | set(memory.sampled_peak)}
+        for index, workers in enumerate(args.workers):
+            log = workdir / f"service-{workers}.log"
+            with serving(env, port, log, workers, args.profile) as server:
+                seed_practices(f"http://127.0.0.1:{port}", admin_token, args.practices)
+                load = functools.partial(run_load, wrk=wrk, port=port, practices=args.practices,
+                                         threads=args.wrk_threads, server=server)
+                with PeakMemory(server) as memory:
+                    print(f"bench: {workers} worker(s): warming up", flush=True)
+                    load(mode="map", connections=args.throughput_connections,
+                         duration=args.warmup, users_file=users_file)
+                    plan = [
+                        ("POST /map", "map", args.throughput_connections, users_file, None),
+                        ("GET /heartbeat", "heartbeat", args.throughput_connections,
+                         users_file, None),
+                        ("POST /map", "map", args.latency_connections, users_file, None),
+                        ("GET /heartbeat", "heartbeat", args.latency_connections,
+                         users_file, None),
+                        *((label, mode, args.latency_connections,
+                           people.erasers[index] if mode == "erase" else people.readers,
+                           people.erasers_each if mode == "erase" else None)
+                          for label, mode in SCALE_SCENARIOS),
+                    ]
+                    for label, mode, connections, who, limit in plan:
+                        print(f"bench: {workers} worker(s): {label} at {connections} "
+                              "connections", flush=True)
+                        statements, writes = write_batch_totals(port)
+                        raw = load(mode=mode, connections=connections, duration=args.duration,
+                                   users_file=who, max_requests=limit)
+                        result = to_result(label, workers, connections, raw)
+                        if mode == "map":
+                            more_statements, more_writes = write_batch_totals(port)
+                            if more_statements > statements:
+                                result.writes_per_statement = (
+                                    (more_writes - writes) / (more_statements - statements))
+                        results.append(result)
+                    marks = memory.high_water_marks()
+                    for pid in set(marks) | set(memory.sampled_peak):
+                        peak_rss[pid] = max(marks.get(pid, 0), memory.sampled_peak.get(pid, 0))
+                if workers == max(args.workers):
+                    data.update(heavy_erasure(load, args, people, workers))
+                    print("bench: one export of the user with "
+                          f"{args.export_events} events", flush=True)
+                    data["export"] = scale.export_memory_growth(server, port,
+                                                                people.export_token)
+        print("bench: maintain dropping a month of events under writes", flush=True)
+        data["maintain_month"] = scale.maintain_drops_a_month(
+            database_url, workdir, env, max(1000, 2 * args.rows // 13))
+        data["size_mb_end"] = scale.database_size_mb(database_url)
         if not args.skip_pgbench:
             print(f"bench: pgbench at {args.throughput_connections} connections", flush=True)
             script = workdir / "upsert.sql"
@@ -501,14 +622,15 @@ def main(argv: list[str] | None = None) -> int:
         import pstats
 
         pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(30)
-    summary = report(results, peak_rss, pgbench, args, client)
+    summary = report(results, peak_rss, pgbench, args, client, data)
     RESULTS_DIR.mkdir(exist_ok=True)
     out = RESULTS_DIR / f"bench-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     # The service log (~100 MB of request lines) stays only when asked for or when something
     # failed; the bench's signing key and the tokens it signed never stay.
     shutil.rmtree(workdir / "data", ignore_errors=True)
-    (workdir / "users.txt").unlink(missing_ok=True)
+    for tokens in workdir.glob("*.txt"):
+        tokens.unlink()
     if args.keep_log or not all(summary["targets"].values()):
         print(f"\nresults written to {out.relative_to(ROOT)}; service log in {workdir}")
     else:
@@ -517,39 +639,88 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def heavy_erasure(
+    load: Any, args: argparse.Namespace, people: Population, workers: int
+) -> dict[str, Any]:
+    """DELETE /me of the heavy users (4 at a time) while POST /map runs at 16 connections."""
+    print(f"bench: {workers} worker(s): DELETE /me of {args.heavy_users} users with "
+          f"{scale.HEAVY_EVENTS} events and {scale.HEAVY_STATES} states, POST /map beside it",
+          flush=True)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        writes = pool.submit(load, mode="map", connections=args.latency_connections,
+                             duration=max(3.0, args.duration / 2),
+                             users_file=args.users_file_for_writes)
+        time.sleep(0.5)
+        erase = load(mode="erase", connections=4, duration=120.0, users_file=people.heavy,
+                     max_requests=args.heavy_users)
+        beside = writes.result()
+    return {
+        "heavy_erase": to_result("DELETE /me (1,000 events, 50 states)", workers, 4, erase),
+        "map_beside_erase": to_result("POST /map beside it", workers,
+                                      args.latency_connections, beside),
+    }
+
+
+def _row(r: LoadResult) -> str:
+    return (f"{r.scenario:<38}{r.workers:>3}{r.connections:>6}{r.requests_per_second:>9.0f}"
+            f"{r.p50_ms:>9.2f}{r.p95_ms:>9.2f}{r.p99_ms:>9.2f}{r.max_ms:>9.1f}{r.errors:>7}"
+            f"{r.server_cpu_percent:>8.0f}%{r.load_before:>6.1f}>{r.load_after:<4.1f}")
+
+
+def _as_dict(r: LoadResult) -> dict[str, Any]:
+    return {**r.__dict__, "requests_per_second": r.requests_per_second,
+            "requests_per_cpu_second": r.requests_per_cpu_second}
+
+
 def report(
     results: list[LoadResult], peak_rss: Mapping[int, int], pgbench: Mapping[str, float] | None,
-    args: argparse.Namespace, client: str,
+    args: argparse.Namespace, client: str, data: Mapping[str, Any],
 ) -> dict[str, Any]:
     cpu = f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()})"
-    workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
-    print(f"\nawaterra bench: {workers}, PostgreSQL (fsync off), {client}, {cpu}")
-    print(f"{'scenario':<16}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-          f"{'max ms':>9}{'errors':>8}{'stale':>7}{'srv CPU':>9}{'req/CPU-s':>11}"
-          f"{'load avg':>12}")
+    print(f"\nawaterra bench: --rows {args.rows} ({2 * args.rows} events), PostgreSQL "
+          f"{data['durability']}, {client}, {cpu}; {scale.cpu_note()}")
+    print(f"seeded in {data['seed_seconds']:.1f} s; database {data['size_mb_seeded']:.0f} MB "
+          f"seeded, {data.get('size_mb_end', 0):.0f} MB at the end; maintain (nothing to drop) "
+          f"{data['maintain_seconds']:.2f} s")
+    print(f"{'scenario':<38}{'wk':>3}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
+          f"{'p99 ms':>9}{'max ms':>9}{'errors':>7}{'srv CPU':>9}{'load avg':>11}")
     for r in results:
-        print(f"{r.scenario:<16}{r.connections:>6}{r.requests_per_second:>10.0f}{r.p50_ms:>9.2f}"
-              f"{r.p95_ms:>9.2f}{r.p99_ms:>9.2f}{r.max_ms:>9.1f}{r.errors:>8}{r.not_applied:>7}"
-              f"{r.server_cpu_percent:>8.0f}%{r.requests_per_cpu_second:>11.0f}"
-              f"{r.load_before:>6.1f}>{r.load_after:<4.1f}")
-    by_key = {(r.scenario, r.connections): r for r in results}
-    map_load = by_key.get(("POST /map", args.throughput_connections))
-    map_latency = by_key.get(("POST /map", args.latency_connections))
-    heartbeat_latency = by_key.get(("GET /heartbeat", args.latency_connections))
+        print(_row(r))
+    heavy: LoadResult | None = data.get("heavy_erase")
+    beside: LoadResult | None = data.get("map_beside_erase")
+    for extra in (heavy, beside):
+        if extra is not None:
+            print(_row(extra))
+    by_key = {(r.scenario, r.workers, r.connections): r for r in results}
+    top = max(args.workers)
+    map_load = by_key.get(("POST /map", top, args.throughput_connections))
+    map_latency = by_key.get(("POST /map", top, args.latency_connections))
+    heartbeat_latency = by_key.get(("GET /heartbeat", top, args.latency_connections))
     ratio = None
     if pgbench and map_load:
         ratio = map_load.requests_per_second / pgbench["tps"]
-        print(f"{'pgbench upsert':<16}{args.throughput_connections:>6}{pgbench['tps']:>10.0f}"
-              f"  (latency average {pgbench['latency_average_ms']:.2f} ms, "
+        print(f"{'pgbench upsert':<38}{'':>3}{args.throughput_connections:>6}"
+              f"{pgbench['tps']:>9.0f}  (latency average {pgbench['latency_average_ms']:.2f} ms, "
               f"{pgbench['failed']:.0f} failed)")
-        print(f"ratio POST /map / pgbench: {ratio:.3f}")
+        print(f"ratio POST /map ({top} workers) / pgbench: {ratio:.3f}")
     peak_mb = max(peak_rss.values(), default=0) / 2**20
     for r in results:
         if r.writes_per_statement is not None:
-            print(f"{r.scenario} at {r.connections}: {r.writes_per_statement:.1f} writes per "
-                  "upsert statement (coalesced under load, docs/service.md)")
+            print(f"{r.scenario} at {r.connections} ({r.workers} wk): "
+                  f"{r.writes_per_statement:.1f} writes per upsert statement")
     print(f"peak worker RSS under load: {peak_mb:.1f} MB"
           f"{' (the largest worker)' if len(peak_rss) > 1 else ''}")
+    export = data.get("export")
+    if export:
+        print(f"GET /me/export of {args.export_events} events: {export['export_bytes_mb']:.1f} MB "
+              f"in {export['export_seconds']:.2f} s; worker RSS growth "
+              f"{export['rss_growth_mb']:.1f} MB")
+    month = data.get("maintain_month")
+    if month:
+        print(f"maintain dropping {month['partition']} ({month['rows']} events): "
+              f"{month['maintain_seconds']:.2f} s; longest single-row insert beside it "
+              f"{month['writer_max_ms_during']:.1f} ms ({month['writer_inserts_during']} inserts; "
+              f"{month['writer_max_ms_before']:.1f} ms before it)")
 
     checks = {
         f"ratio >= {TARGETS['ratio_min']}": ratio is not None and ratio >= TARGETS["ratio_min"],
@@ -562,19 +733,25 @@ def report(
         "zero errors": bool(results) and all(r.errors == 0 for r in results),
         f"peak RSS <= {TARGETS['peak_rss_mb_max']:g} MB":
             0 < peak_mb <= TARGETS["peak_rss_mb_max"],
+        f"DELETE /me (1,000 events, 50 states) p99 <= {TARGETS['erase_p99_ms_max']:g} ms":
+            heavy is not None and heavy.errors == 0
+            and heavy.p99_ms <= TARGETS["erase_p99_ms_max"],
+        f"export memory growth <= {TARGETS['export_growth_mb_max']:g} MB":
+            bool(export) and export["rss_growth_mb"] <= TARGETS["export_growth_mb_max"],
+        f"writers wait <= {TARGETS['maintain_lock_ms_max']:g} ms while maintain drops a month":
+            bool(month) and month["writer_max_ms_during"] <= TARGETS["maintain_lock_ms_max"],
     }
     print("targets: " + "; ".join(f"{name}: {'met' if ok else 'MISSED'}"
                                   for name, ok in checks.items()))
+    settings = {k: v for k, v in vars(args).items() if k != "users_file_for_writes"}
     return {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "note": scale.cpu_note()},
         "client": client,
-        "settings": vars(args),
-        "scenarios": [
-            {**r.__dict__, "requests_per_second": r.requests_per_second,
-             "requests_per_cpu_second": r.requests_per_cpu_second}
-            for r in results
-        ],
+        "settings": settings,
+        "data": {k: (_as_dict(v) if isinstance(v, LoadResult) else v) for k, v in data.items()},
+        "scenarios": [_as_dict(r) for r in results],
         "pgbench": dict(pgbench) if pgbench else None,
         "ratio": ratio,
         "peak_rss_mb": peak_mb,

@@ -54,6 +54,10 @@ class PostgresCluster:
     port: int
     bindir: Path
     run_as: str | None
+    # Durable: fsync, synchronous commit and full-page writes on, as a production server (RDS,
+    # Cloud SQL) runs. The test suite's cluster is not: it is thrown away after the run.
+    durable: bool = False
+    options: str = ""  # more `-c name=value` settings
 
     @property
     def url(self) -> str:
@@ -78,8 +82,9 @@ class PostgresCluster:
                 "60",
                 "-o",
                 f"-p {self.port} -k {self.datadir.parent} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c max_connections=300",
+                + ("" if self.durable else
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off ")
+                + f"-c max_connections=300 {self.options}",
                 "start",
             ),
             check=True,
@@ -116,7 +121,7 @@ class PostgresCluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
 
-def start_cluster() -> PostgresCluster:
+def start_cluster(*, durable: bool = False, options: str = "") -> PostgresCluster:
     bindir = _bindir()
     run_as = "postgres" if os.geteuid() == 0 else None
     base = Path(tempfile.mkdtemp(prefix="awaterra-pg-"))
@@ -139,7 +144,10 @@ def start_cluster() -> PostgresCluster:
     if run_as:
         cmd = ["runuser", "-u", run_as, "--", *cmd]
     subprocess.run(cmd, check=True, capture_output=True)
-    cluster = PostgresCluster(datadir=datadir, port=free_port(), bindir=bindir, run_as=run_as)
+    cluster = PostgresCluster(
+        datadir=datadir, port=free_port(), bindir=bindir, run_as=run_as, durable=durable,
+        options=options,
+    )
     cluster.start()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -1,0 +1,233 @@
+"""The data-at-scale parts of the benchmark (bench/run.py): a database seeded in SQL, erasure
+of users with much stored, an export's memory, and `maintain` dropping a month under writes.
+
+Not a test: figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import psutil
+
+from service.maintain import maintain
+from service.partitions import Month
+from service.settings import load_settings
+from tests.support.seed import EVENT_DAYS, PRACTICES, Seeded, seed
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY_EVENTS = 1000
+HEAVY_STATES = 50
+EXPORT_EVENTS = 100_000
+
+
+def settings_for(database_url: str, workdir: Path) -> Any:
+    return load_settings({"DATABASE_URL": database_url, "DATA_DIR": str(workdir / "data")})
+
+
+def seed_rows(database_url: str, workdir: Path, rows: int) -> tuple[Seeded, float]:
+    """N map rows and 2N events, in SQL; returns the seed and the seconds it took."""
+    started = time.perf_counter()
+    seeded = asyncio.run(
+        seed(settings_for(database_url, workdir), database_url, states=rows, events=2 * rows)
+    )
+    return seeded, time.perf_counter() - started
+
+
+async def _seed_heavy(database_url: str, heavy: int, export_events: int) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "INSERT INTO users SELECT 'heavy-user-' || n, now(), now() "
+            f"FROM generate_series(1, {heavy}) AS n"
+        )
+        await connection.execute(
+            "INSERT INTO practice_states SELECT 'heavy-user-' || u, 'seed-practice-' || p, "
+            "'completed', 1.0, '{}', now(), now() "
+            f"FROM generate_series(1, {heavy}) AS u, generate_series(1, {HEAVY_STATES}) AS p"
+        )
+        await connection.execute(
+            "INSERT INTO events (user_id, name, occurred_at, received_at, properties) "
+            "SELECT 'heavy-user-' || u, 'heavy', now() - n * interval '1 minute', "
+            "now() - n * interval '1 minute', '{}' "
+            f"FROM generate_series(1, {heavy}) AS u, generate_series(1, {HEAVY_EVENTS}) AS n"
+        )
+        await connection.execute(
+            "INSERT INTO events (user_id, name, occurred_at, received_at, properties) "
+            "SELECT 'export-user', 'export.tick', now() - n * interval '1 second', "
+            "now() - n * interval '1 second', jsonb_build_object('n', n, 'screen', 'home') "
+            f"FROM generate_series(1, {export_events}) AS n"
+        )
+        await connection.execute("ANALYZE")
+    finally:
+        await connection.close()
+    assert HEAVY_STATES <= PRACTICES
+
+
+def seed_heavy_users(database_url: str, heavy: int, export_events: int) -> None:
+    asyncio.run(_seed_heavy(database_url, heavy, export_events))
+
+
+def database_size_mb(database_url: str) -> float:
+    async def size() -> float:
+        connection = await asyncpg.connect(database_url)
+        try:
+            value = await connection.fetchval("SELECT pg_database_size(current_database())")
+        finally:
+            await connection.close()
+        return float(value) / 2**20
+
+    return asyncio.run(size())
+
+
+def time_maintain(env: Mapping[str, str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", "service", "maintain"], cwd=ROOT, env=dict(env),
+        capture_output=True, text=True, timeout=3600, check=False,
+    )  # fmt: skip
+    if completed.returncode != 0:
+        raise RuntimeError(f"maintain failed:\n{completed.stderr}")
+    return time.perf_counter() - started, completed.stdout
+
+
+# --- export memory -------------------------------------------------------------------------
+
+
+def rss_by_pid(server: psutil.Process) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for process in server.children(recursive=True) or [server]:
+        try:
+            out[process.pid] = process.memory_info().rss
+        except psutil.Error:
+            pass
+    return out
+
+
+def export_memory_growth(server: psutil.Process, port: int, token: str) -> dict[str, float]:
+    """Peak RSS growth of the worker that serves one export of EXPORT_EVENTS events."""
+    import urllib.request
+
+    before = rss_by_pid(server)
+    peak = dict(before)
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            for pid, rss in rss_by_pid(server).items():
+                peak[pid] = max(peak.get(pid, 0), rss)
+            stop.wait(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/me/export", headers={"Authorization": f"Bearer {token}"}
+    )
+    size = 0
+    with urllib.request.urlopen(request, timeout=600) as reply:
+        while chunk := reply.read(1 << 16):
+            size += len(chunk)
+    seconds = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+    growth = max(peak[pid] - before.get(pid, peak[pid]) for pid in peak)
+    return {"export_bytes_mb": size / 2**20, "export_seconds": seconds,
+            "rss_growth_mb": growth / 2**20}  # fmt: skip
+
+
+# --- maintain dropping a month under writes -------------------------------------------------
+
+
+async def _seed_expired_month(database_url: str, workdir: Path, rows: int) -> str:
+    """A month past retention holding `rows` events (what a month of the dataset holds)."""
+    month = Month.of(datetime.now(UTC) - timedelta(days=EVENT_DAYS + 60))
+    await maintain(settings_for(database_url, workdir), now=month.start)
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "INSERT INTO events (user_id, name, occurred_at, received_at, properties) "
+            "SELECT 'seed-user-' || (n % 1000 + 1), 'old', $1::timestamptz + n * $2::interval, "
+            "$1::timestamptz + n * $2::interval, '{}' "
+            f"FROM generate_series(0, {rows - 1}) AS n",
+            month.start, (month.end - month.start) / max(rows, 1),
+        )  # fmt: skip
+    finally:
+        await connection.close()
+    return month.name
+
+
+async def _probe_writes(database_url: str, stop: asyncio.Event) -> list[float]:
+    """Single-row event inserts back to back, each one's latency in ms: what a writer sees."""
+    connection = await asyncpg.connect(database_url)
+    latencies: list[float] = []
+    try:
+        while not stop.is_set():
+            started = time.perf_counter()
+            await connection.execute(
+                "INSERT INTO events (user_id, name, occurred_at, received_at, properties) "
+                "VALUES ('probe', 'probe', now(), now(), '{}')"
+            )
+            latencies.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.002)
+    finally:
+        await connection.close()
+    return latencies
+
+
+async def _maintain_under_writes(
+    database_url: str, env: Mapping[str, str]
+) -> tuple[float, str, list[float], list[float]]:
+    stop = asyncio.Event()
+    probe = asyncio.create_task(_probe_writes(database_url, stop))
+    await asyncio.sleep(1.0)
+    stop.set()
+    baseline = await probe
+    stop = asyncio.Event()
+    probe = asyncio.create_task(_probe_writes(database_url, stop))
+    await asyncio.sleep(0.2)
+    started = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "service", "maintain", cwd=ROOT, env=dict(env),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    seconds = time.perf_counter() - started
+    await asyncio.sleep(0.2)
+    stop.set()
+    during = await probe
+    if process.returncode != 0:
+        raise RuntimeError(f"maintain failed:\n{err.decode()}")
+    return seconds, out.decode(), baseline, during
+
+
+def maintain_drops_a_month(
+    database_url: str, workdir: Path, env: Mapping[str, str], rows: int
+) -> dict[str, Any]:
+    partition = asyncio.run(_seed_expired_month(database_url, workdir, rows))
+    seconds, output, baseline, during = asyncio.run(_maintain_under_writes(database_url, env))
+    if f"dropped partition {partition}" not in output:
+        raise RuntimeError(f"maintain did not drop {partition}:\n{output}")
+    return {
+        "partition": partition,
+        "rows": rows,
+        "maintain_seconds": seconds,
+        "writer_max_ms_before": max(baseline, default=0.0),
+        "writer_max_ms_during": max(during, default=0.0),
+        "writer_inserts_during": len(during),
+        "output": output.strip().splitlines(),
+    }
+
+
+def cpu_note() -> str:
+    return f"{os.cpu_count()} CPUs shared with other work (load {os.getloadavg()[0]:.1f})"
