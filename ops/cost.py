@@ -42,6 +42,9 @@ PRICES: dict[str, Price] = {
     "fargate.gb.x86": Price(0.004445, "GB-hour", "AWS Fargate pricing (Linux/x86)"),
     "fargate.vcpu.arm": Price(0.03238, "vCPU-hour", "AWS Fargate pricing (Linux/ARM)"),
     "fargate.gb.arm": Price(0.00356, "GB-hour", "AWS Fargate pricing (Linux/ARM)"),
+    "scheduler.million": Price(
+        1.00, "million invocations", "Amazon EventBridge Scheduler pricing (14 million free)"
+    ),
     "alb.hour": Price(0.0225, "ALB-hour", "Elastic Load Balancing pricing (Application LB)"),
     "alb.lcu": Price(0.008, "LCU-hour", "Elastic Load Balancing pricing (Application LB)"),
     "nat.hour": Price(0.045, "NAT gateway-hour", "Amazon VPC pricing (NAT gateway)"),
@@ -288,8 +291,41 @@ def estimate(
     return build.estimate
 
 
+# The scheduled `maintain` task (components/aws/maintenance.py): one run a day, a few minutes.
+MAINTENANCE_RUNS_PER_MONTH = 30
+MAINTENANCE_MINUTES_PER_RUN = 5
+SCHEDULER_FREE_MILLIONS = 14
+
+
+def _scheduled_tasks(
+    build: _Builder, resources: list[Recorded], definitions: list[Recorded]
+) -> None:
+    for definition in definitions:
+        vcpu = _number(definition.inputs.get("cpu")) / 1024
+        memory_gb = _number(definition.inputs.get("memory")) / 1024
+        platform = definition.inputs.get("runtimePlatform") or {}
+        arch = "arm" if platform.get("cpuArchitecture") == "ARM64" else "x86"
+        task_hours = MAINTENANCE_RUNS_PER_MONTH * MAINTENANCE_MINUTES_PER_RUN / 60
+        what = (f"{MAINTENANCE_RUNS_PER_MONTH} runs x {MAINTENANCE_MINUTES_PER_RUN} min")
+        build.add(definition.name, definition.type, f"{what} x {vcpu:g} vCPU ({arch})",
+                  task_hours * vcpu, f"fargate.vcpu.{arch}")  # fmt: skip
+        build.add(definition.name, definition.type, f"{what} x {memory_gb:g} GB",
+                  task_hours * memory_gb, f"fargate.gb.{arch}")  # fmt: skip
+    for schedule in _of(resources, "aws:scheduler/schedule:Schedule"):
+        millions = MAINTENANCE_RUNS_PER_MONTH / 1e6
+        build.add(schedule.name, schedule.type,
+                  f"{MAINTENANCE_RUNS_PER_MONTH} invocations a month "
+                  f"({SCHEDULER_FREE_MILLIONS} million free)",
+                  max(0.0, millions - SCHEDULER_FREE_MILLIONS), "scheduler.million")  # fmt: skip
+
+
 def _compute(build: _Builder, resources: list[Recorded], hours: int, usage: Usage) -> None:
-    tasks = {t.name: t for t in _of(resources, "aws:ecs/taskDefinition:TaskDefinition")}
+    from components.aws.maintenance import MAINTAIN
+
+    definitions = _of(resources, "aws:ecs/taskDefinition:TaskDefinition")
+    scheduled = [d for d in definitions if str(d.inputs.get("family", "")).endswith(f"-{MAINTAIN}")]
+    _scheduled_tasks(build, resources, scheduled)
+    tasks = {t.name: t for t in definitions if t not in scheduled}
     for service in _of(resources, "aws:ecs/service:Service"):
         count = _number(service.inputs.get("desiredCount"), 1)
         definition = next(iter(tasks.values()), None) if len(tasks) == 1 else None

@@ -45,6 +45,9 @@ GCP_PRICES: dict[str, Price] = {
     "run.gb": Price(
         0.0072, "GiB-hour", "Cloud Run pricing (instance-based billing, $0.000002/GiB-s)"
     ),
+    "scheduler.job": Price(
+        0.10, "job-month", "Cloud Scheduler pricing (3 jobs free per billing account; not counted)"
+    ),
     "lb.rule": Price(0.025, "forwarding rule-hour", "Cloud Load Balancing pricing (first 5 rules)"),
     "lb.gb": Price(0.008, "GB processed", "Cloud Load Balancing pricing (inbound+outbound data)"),
     "armor.policy": Price(5.00, "policy-month", "Cloud Armor pricing (Standard)"),
@@ -181,6 +184,7 @@ def _cloud_run(
         what = f"{minimum:g} min instance(s), {instance_hours:g} instance-hours"
         add(build, service, f"{what} x {vcpu:g} vCPU", instance_hours * vcpu, "run.vcpu")
         add(build, service, f"{what} x {memory_gib:g} GiB", instance_hours * memory_gib, "run.gb")
+    _scheduled_jobs(build, resources)
     for repository in _of(resources, "gcp:artifactregistry/repository:Repository"):
         add(
             build,
@@ -189,6 +193,27 @@ def _cloud_run(
             max(0.0, usage.ecr_gb - 0.5),
             "registry.gb",
         )
+
+
+def _scheduled_jobs(build: _Builder, resources: list[Recorded]) -> None:
+    """The daily `maintain` job (components/gcp/maintenance.py) and its Cloud Scheduler trigger."""
+    from ops.cost import MAINTENANCE_MINUTES_PER_RUN, MAINTENANCE_RUNS_PER_MONTH
+
+    hours = MAINTENANCE_RUNS_PER_MONTH * MAINTENANCE_MINUTES_PER_RUN / 60
+    what = f"{MAINTENANCE_RUNS_PER_MONTH} runs x {MAINTENANCE_MINUTES_PER_RUN} min"
+    for job in _of(resources, "gcp:cloudrunv2/job:Job"):
+        containers = ((job.inputs.get("template") or {}).get("template") or {}).get("containers")
+        container = (containers or [{}])[0]
+        if "maintain" not in (container.get("args") or []):
+            continue  # the migration job runs once per deploy: seconds a month
+        limits = (container.get("resources") or {}).get("limits") or {}
+        vcpu = _number(limits.get("cpu"), 1)
+        memory = str(limits.get("memory") or "512Mi")
+        memory_gib = _number(memory[:-2]) / (1024 if memory.endswith("Mi") else 1)
+        add(build, job, f"{what} x {vcpu:g} vCPU", hours * vcpu, "run.vcpu")
+        add(build, job, f"{what} x {memory_gib:g} GiB", hours * memory_gib, "run.gb")
+    for scheduler in _of(resources, "gcp:cloudscheduler/job:Job"):
+        add(build, scheduler, "one scheduled job", 1, "scheduler.job")
 
 
 def _edge(build: _Builder, resources: list[Recorded], hours: int, usage: Usage) -> None:

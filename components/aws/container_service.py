@@ -12,7 +12,10 @@
   see that module;
 - `LoadBalancer` (components/aws/load_balancer.py): HTTPS-only ALB, `/metrics*` answered 404;
 - the Fargate service: circuit breaker with rollback, 100%/200% rolling deploys, health check
-  grace period, waits for a steady state; target tracking on CPU and requests per target.
+  grace period, waits for a steady state; target tracking on CPU and requests per target;
+- `MaintenanceSchedule` (components/aws/maintenance.py): `python -m service maintain` daily as a
+  task of its own on the same cluster, subnets and security group, started by EventBridge
+  Scheduler with a role that may run only that task definition.
 
 Args (`ContainerServiceArgs`); required first, then the defaults (all the safe choice):
 - `environment` ("dev" | "prod"), `vpc_id`, `public_subnet_ids`, `service_subnet_ids`,
@@ -56,10 +59,12 @@ Args (`ContainerServiceArgs`); required first, then the defaults (all the safe c
   `app_depends_on: Sequence[Mapping] = ()` (`datadog_shipping.app_depends_on`: start after the
   agent / log router), added after the `migrate` SUCCESS dependency.
 - `access_logs_prefix: str = "alb"` (must equal `LogBucket.alb_log_prefix`).
+- `maintenance_schedule: str = "cron(17 3 * * ? *)"` when `maintain` runs (UTC).
 
 Outputs: `load_balancer_arn`, `load_balancer_arn_suffix`, `load_balancer_dns_name`,
 `load_balancer_zone_id`, `target_group_arn_suffix`, `cluster_name`, `service_name`,
-`log_group_name`, `repository_url`, `image_ref`, `task_role_arn`, `execution_role_arn`.
+`log_group_name`, `repository_url`, `image_ref`, `task_role_arn`, `execution_role_arn`,
+`maintenance_schedule_arn`.
 """
 
 from __future__ import annotations
@@ -76,6 +81,11 @@ import pulumi_aws as aws
 from components.aws.image import ContainerImage, ContainerImageArgs
 from components.aws.load_balancer import DEFAULT_SSL_POLICY, LoadBalancer, LoadBalancerArgs
 from components.aws.log_encryption import logs_key_statement
+from components.aws.maintenance import (
+    DEFAULT_SCHEDULE,
+    MaintenanceSchedule,
+    MaintenanceScheduleArgs,
+)
 from components.aws.policy_documents import account_context, customer_key, key_policy
 from components.aws.service_iam import assume_role_policy, execution_policy, task_policy
 from components.aws.task_containers import (
@@ -149,6 +159,7 @@ class ContainerServiceArgs:
     app_docker_labels: Mapping[str, Any] = field(default_factory=dict)
     app_depends_on: Sequence[Mapping[str, str]] = ()
     access_logs_prefix: str = "alb"
+    maintenance_schedule: str = DEFAULT_SCHEDULE
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -232,6 +243,7 @@ class ContainerService(pulumi.ComponentResource):
     image_ref: pulumi.Output[str]
     task_role_arn: pulumi.Output[str]
     execution_role_arn: pulumi.Output[str]
+    maintenance_schedule_arn: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: ContainerServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -331,7 +343,7 @@ class ContainerService(pulumi.ComponentResource):
             opts=child,
         )
 
-        containers = pulumi.Output.all(
+        task_containers = pulumi.Output.all(
             image=image.image_ref,
             region=region,
             log_group=log_group.name,
@@ -354,25 +366,24 @@ class ContainerService(pulumi.ComponentResource):
                 log_level=args.log_level,
             ),
         ).apply(
-            lambda v: json.dumps(
-                TaskContainers(
-                    image=v["image"],
-                    environment=service_environment(**v["environment"]),
-                    secrets=database_secrets(v["secret_arn"]),
-                    log_group_name=v["log_group"],
-                    region=v["region"],
-                    log_stream_prefix=LOG_STREAM_PREFIX,
-                    container_port=CONTAINER_PORT,
-                    workers=args.workers,
-                    user=args.container_user,
-                    log_configuration=v["log_configuration"] or None,
-                    extra_containers=v["extra"],
-                    app_environment={e["name"]: str(e["value"]) for e in v["app_environment"]},
-                    app_docker_labels=v["app_docker_labels"],
-                    app_depends_on=args.app_depends_on,
-                ).definitions()
+            lambda v: TaskContainers(
+                image=v["image"],
+                environment=service_environment(**v["environment"]),
+                secrets=database_secrets(v["secret_arn"]),
+                log_group_name=v["log_group"],
+                region=v["region"],
+                log_stream_prefix=LOG_STREAM_PREFIX,
+                container_port=CONTAINER_PORT,
+                workers=args.workers,
+                user=args.container_user,
+                log_configuration=v["log_configuration"] or None,
+                extra_containers=v["extra"],
+                app_environment={e["name"]: str(e["value"]) for e in v["app_environment"]},
+                app_docker_labels=v["app_docker_labels"],
+                app_depends_on=args.app_depends_on,
             )
         )
+        containers = task_containers.apply(lambda c: json.dumps(c.definitions()))
         task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=family,
@@ -471,6 +482,25 @@ class ContainerService(pulumi.ComponentResource):
             child,
         )  # fmt: skip
 
+        maintenance = MaintenanceSchedule(
+            f"{name}-maintenance",
+            MaintenanceScheduleArgs(
+                cluster_arn=cluster.arn,
+                family=family,
+                container_definitions=task_containers.apply(
+                    lambda c: json.dumps(c.maintenance_definitions())
+                ),
+                execution_role_arn=execution_role.arn,
+                subnet_ids=args.service_subnet_ids,
+                security_group_id=args.service_security_group_id,
+                assign_public_ip=args.assign_public_ip,
+                cpu_architecture=args.cpu_architecture,
+                schedule=args.maintenance_schedule,
+            ),
+            # The first scheduled run must find the schema migrated by the service's tasks.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[service, execution_permissions]),
+        )
+
         self.load_balancer_arn = balancer.load_balancer_arn
         self.load_balancer_arn_suffix = balancer.load_balancer_arn_suffix
         self.load_balancer_dns_name = balancer.dns_name
@@ -483,6 +513,7 @@ class ContainerService(pulumi.ComponentResource):
         self.image_ref = image.image_ref
         self.task_role_arn = task_role.arn
         self.execution_role_arn = execution_role.arn
+        self.maintenance_schedule_arn = maintenance.schedule_arn
         self.register_outputs(
             {
                 "load_balancer_arn": self.load_balancer_arn,
@@ -497,6 +528,7 @@ class ContainerService(pulumi.ComponentResource):
                 "image_ref": self.image_ref,
                 "task_role_arn": self.task_role_arn,
                 "execution_role_arn": self.execution_role_arn,
+                "maintenance_schedule_arn": self.maintenance_schedule_arn,
             }
         )
 

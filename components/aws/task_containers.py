@@ -28,6 +28,7 @@ from typing import Any
 
 APP = "app"
 MIGRATE = "migrate"
+MAINTAIN = "maintain"
 TMP_VOLUME = "tmp"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 ENVIRONMENTS = ("dev", "prod")
@@ -161,3 +162,12 @@ class TaskContainers:
         if self.app_docker_labels:
             app["dockerLabels"] = dict(self.app_docker_labels)
         return [migrate, app, *(dict(c) for c in self.extra_containers)]
+
+    def maintenance_definitions(self) -> list[dict[str, Any]]:
+        """The scheduled maintenance task (components/aws/maintenance.py): one container,
+        `python -m service maintain`, hardened like the others, with the same environment and
+        database secrets. It runs after a release's `migrate` has (it never migrates)."""
+        maintain = self._hardened(MAINTAIN, ["python", "-m", "service", "maintain"], essential=True)
+        # The task has no log router sidecar: it always writes straight to the log group.
+        maintain["logConfiguration"] = self.awslogs()
+        return [maintain]

@@ -24,6 +24,7 @@ DEFAULT_APIS: tuple[str, ...] = (
     "servicenetworking.googleapis.com",  # Private Service Access for Cloud SQL
     "sqladmin.googleapis.com",  # Cloud SQL
     "run.googleapis.com",  # Cloud Run
+    "cloudscheduler.googleapis.com",  # the daily maintenance trigger
     "artifactregistry.googleapis.com",  # container images
     "secretmanager.googleapis.com",  # secrets for the service
     "iam.googleapis.com",  # service accounts

@@ -30,6 +30,8 @@ Args (`CloudRunServiceArgs`); required first:
   `network_tags: Sequence[str] = ()` (firewall rules for the egress).
 - `invoker: "allUsers" | "iam-disabled" | "none" = "allUsers"` see *Invocation* below.
 - `migrate: bool = True`, `migrate_timeout_seconds: int = 600`, `migrate_retries: int = 0`.
+- `maintain: bool = True`, `maintain_schedule: str = "17 3 * * *"` (UTC): the daily
+  `python -m service maintain` job and its Cloud Scheduler trigger (components/gcp/maintenance.py).
 - `launch_stage: str = "GA"` (everything used here is GA), `labels: Mapping[str, str] = {}`.
 - `depends_on: Sequence[Resource] = ()` what the job and the service wait for beyond their
   inputs, typically the `ServiceIdentity` (its secret and Cloud SQL grants must exist before the
@@ -67,7 +69,7 @@ while the job runs and until the new revision is ready. Re-run by hand with
 `gcloud run jobs execute <job> --region <region> --wait`.
 
 Outputs: `service_name`, `service_id`, `uri` (the disabled default URL, for reference),
-`migrate_job_name` (None when `migrate=False`).
+`migrate_job_name` (None when `migrate=False`), `maintain_job_name` (None when `maintain=False`).
 """
 
 from __future__ import annotations
@@ -137,6 +139,8 @@ class CloudRunServiceArgs:
     migrate: bool = True
     migrate_timeout_seconds: int = 600
     migrate_retries: int = 0
+    maintain: bool = True
+    maintain_schedule: str = "17 3 * * *"
     launch_stage: str = "GA"
     labels: Mapping[str, str] = field(default_factory=dict)
     depends_on: Sequence[pulumi.Resource] = ()
@@ -268,6 +272,7 @@ class CloudRunService(pulumi.ComponentResource):
     service_id: pulumi.Output[str]
     uri: pulumi.Output[str]
     migrate_job_name: pulumi.Output[str] | None
+    maintain_job_name: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: CloudRunServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -282,6 +287,7 @@ class CloudRunService(pulumi.ComponentResource):
         depends_on: list[pulumi.Resource] = list(args.depends_on)
         revision_labels: dict[str, pulumi.Input[str]] = dict(labels)
         self.migrate_job_name = None
+        migration: list[pulumi.Resource] = []
         if args.migrate:
             job = gcp.cloudrunv2.Job(
                 f"{name}-migrate",
@@ -328,10 +334,28 @@ class CloudRunService(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
             )
             depends_on.append(job)
+            migration.append(job)
             # Read from the job's outputs: a data dependency, so the revision can only be
             # created after the job (and its execution) succeeded, and it names that execution.
             revision_labels["migrated"] = job.run_execution_token.apply(lambda t: t or "none")
             self.migrate_job_name = job.name
+
+        self.maintain_job_name = None
+        if args.maintain:
+            from components.gcp.maintenance import MaintenanceJob, MaintenanceJobArgs
+
+            maintenance = MaintenanceJob(
+                f"{name}-maintenance",
+                MaintenanceJobArgs(
+                    service=args,
+                    job_name=f"{service_name[:JOB_NAME_PREFIX_LENGTH].rstrip('-')}-maintain",
+                    trigger_account_id=f"{service_name[:18].rstrip('-')}-maint-trigger",
+                    schedule=args.maintain_schedule,
+                ),
+                # The schema the job maintains is the one the migration job creates.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=migration),
+            )
+            self.maintain_job_name = maintenance.job_name
 
         service = gcp.cloudrunv2.Service(
             f"{name}-service",
@@ -421,5 +445,6 @@ class CloudRunService(pulumi.ComponentResource):
                 "service_id": self.service_id,
                 "uri": self.uri,
                 "migrate_job_name": self.migrate_job_name,
+                "maintain_job_name": self.maintain_job_name,
             }
         )

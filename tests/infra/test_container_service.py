@@ -62,8 +62,14 @@ def recording() -> Recording:
     return _run()
 
 
+def _service_task(recording: Recording) -> RecordedResource:
+    definitions = recording.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    (task,) = [t for t in definitions if t.name == "api-task"]
+    return task
+
+
 def _containers(recording: Recording) -> dict[str, dict[str, Any]]:
-    task = recording.one("aws:ecs/taskDefinition:TaskDefinition")
+    task = _service_task(recording)
     return {c["name"]: c for c in json.loads(task.inputs["containerDefinitions"])}
 
 
@@ -273,7 +279,7 @@ def test_task_runs_the_image_by_digest(recording: Recording) -> None:
 
 
 def test_task_platform_matches_the_image_platform(recording: Recording) -> None:
-    task = recording.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    task = _service_task(recording).inputs
     image = recording.one("docker:index/image:Image").inputs
     assert task["runtimePlatform"] == {
         "operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"
@@ -296,7 +302,7 @@ def test_migrations_run_in_an_init_container_before_the_app(recording: Recording
 
 
 def test_containers_are_read_only_and_unprivileged(recording: Recording) -> None:
-    task = recording.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    task = _service_task(recording).inputs
     assert task["volumes"] == [{"name": "tmp"}]
     for container in _containers(recording).values():
         assert container["readonlyRootFilesystem"] is True
@@ -327,7 +333,7 @@ def test_environment_is_exactly_the_contract(recording: Recording) -> None:
 def test_database_credentials_are_injected_from_the_managed_secret(
     recording: Recording,
 ) -> None:
-    task = recording.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    task = _service_task(recording).inputs
     assert "password" not in json.dumps(
         [c["environment"] for c in _containers(recording).values()]
     ).lower()
@@ -483,7 +489,7 @@ def test_datadog_shipping_plugs_in_without_touching_the_contract() -> None:
     assert set(containers) == {
         "migrate", "app", dd.AGENT_INIT_CONTAINER, dd.AGENT_CONTAINER, dd.LOG_ROUTER_CONTAINER
     }  # fmt: skip
-    task = recording.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    task = _service_task(recording).inputs
     assert task["volumes"] == [{"name": "tmp"}, *dd.datadog_volumes(shipping)]
     app = containers["app"]
     assert app["dependsOn"][0] == {"containerName": "migrate", "condition": "SUCCESS"}
@@ -520,7 +526,7 @@ def test_prod_program_runs_every_container_read_only_on_task_volumes() -> None:
     recording = record("prod")  # the whole program with Pulumi.prod.yaml (datadogShipping firelens)
     containers = _containers(recording)
     assert {dd.AGENT_INIT_CONTAINER, dd.AGENT_CONTAINER, dd.LOG_ROUTER_CONTAINER} <= set(containers)
-    task = recording.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    task = _service_task(recording).inputs
     declared = [volume["name"] for volume in task["volumes"]]
     assert len(declared) == len(set(declared))
     for volume in task["volumes"]:
@@ -585,6 +591,6 @@ def test_extra_volumes_reach_the_task_definition() -> None:
     recording = _run(
         replace(ARGS, extra_volumes=({"name": "agent_run"},), extra_containers=(sidecar,))
     )
-    task = recording.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    task = _service_task(recording).inputs
     assert task["volumes"] == [{"name": "tmp"}, {"name": "agent_run"}]
     assert _mounted_volumes(recording)["agent"] == {"agent_run"}

@@ -69,7 +69,7 @@ def policy_documents(recording: Recording) -> list[tuple[RecordedResource, dict[
 
 
 def container(recording: Recording, name: str) -> dict[str, Any]:
-    task = recording.one("aws:ecs/taskDefinition:TaskDefinition")
+    task = recording.one("aws:ecs/taskDefinition:TaskDefinition", "api-task")
     (found,) = [c for c in json.loads(task.inputs["containerDefinitions"]) if c["name"] == name]
     return found
 
@@ -435,7 +435,7 @@ def test_backups_cover_database_and_bucket_and_leave_the_region(stack: Recording
 
 
 def test_datadog_ships_through_firelens_in_prod_only(dev: Recording, prod: Recording) -> None:
-    task = prod.one("aws:ecs/taskDefinition:TaskDefinition")
+    task = prod.one("aws:ecs/taskDefinition:TaskDefinition", "api-task")
     names = {c["name"] for c in json.loads(task.inputs["containerDefinitions"])}
     assert {"app", "migrate", "datadog-agent", "log-router"} <= names
     secret_arn = prod.one("aws:secretsmanager/secret:Secret").outputs["arn"]
@@ -450,12 +450,8 @@ def test_datadog_ships_through_firelens_in_prod_only(dev: Recording, prod: Recor
     assert "com.datadoghq.ad.checks" in app["dockerLabels"]
     dev_environment = {e["name"]: e["value"] for e in container(dev, "app")["environment"]}
     assert dev_environment["DD_TRACE_ENABLED"] == "false"
-    dev_names = {
-        c["name"]
-        for c in json.loads(
-            dev.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"]
-        )
-    }
+    dev_task = dev.one("aws:ecs/taskDefinition:TaskDefinition", "api-task")
+    dev_names = {c["name"] for c in json.loads(dev_task.inputs["containerDefinitions"])}
     assert dev_names == {"app", "migrate"}
 
 

@@ -82,7 +82,7 @@ def test_prod_with_datadog_builds_monitoring_and_ships_from_the_task() -> None:
     lb_suffix = recording.one("aws:lb/loadBalancer:LoadBalancer").outputs["arnSuffix"]
     hosts = next(r for r in recording if r.name == "monitoring-error-rate")
     assert f"loadbalancer:{lb_suffix.lower()}" in hosts.inputs["query"]
-    task = recording.one("aws:ecs/taskDefinition:TaskDefinition")
+    task = recording.one("aws:ecs/taskDefinition:TaskDefinition", "api-task")
     containers = {c["name"]: c for c in json.loads(task.inputs["containerDefinitions"])}
     assert {"datadog-agent", "log-router"} <= set(containers)
     app = containers["app"]

@@ -75,10 +75,10 @@ def test_only_the_load_balancer_reaches_the_service(recording: Recording) -> Non
 
 def test_deletion_protection_is_always_explicit(recording: Recording) -> None:
     assert recording.one(SERVICE).inputs["deletionProtection"] is True
-    assert recording.one(JOB).inputs["deletionProtection"] is True
+    assert recording.one(JOB, "migrate").inputs["deletionProtection"] is True
     off = _run(_args(deletion_protection=False))
     assert off.one(SERVICE).inputs["deletionProtection"] is False
-    assert off.one(JOB).inputs["deletionProtection"] is False
+    assert off.one(JOB, "migrate").inputs["deletionProtection"] is False
 
 
 def test_image_by_digest_service_account_and_gen2(recording: Recording) -> None:
@@ -135,7 +135,7 @@ def test_secrets_are_references_never_values(recording: Recording) -> None:
 def test_direct_vpc_egress_to_private_ranges_only(recording: Recording) -> None:
     for resource, template in (
         (recording.one(SERVICE), lambda i: i["template"]),
-        (recording.one(JOB), lambda i: i["template"]["template"]),
+        (recording.one(JOB, "migrate"), lambda i: i["template"]["template"]),
     ):
         vpc = template(resource.inputs)["vpcAccess"]
         assert vpc == {
@@ -146,7 +146,7 @@ def test_direct_vpc_egress_to_private_ranges_only(recording: Recording) -> None:
 
 
 def test_migration_job_runs_before_the_service_changes(recording: Recording) -> None:
-    job = recording.one(JOB)
+    job = recording.one(JOB, "migrate")
     assert job.inputs["name"] == "api-migrate"
     assert job.inputs["runExecutionToken"] == execution_token(IMAGE)
     assert len(job.inputs["name"]) + len(job.inputs["runExecutionToken"]) < 63
@@ -192,11 +192,11 @@ def test_explicit_dependencies_reach_the_job_and_the_service(
 
     recording = run_program("prod", program=program, use_stack_file=False)
     # A component dependency expands to the component's children.
-    account = recording.one("gcp:serviceaccount/account:Account").urn
+    account = recording.one("gcp:serviceaccount/account:Account", "id-sa").urn
     grant = recording.one("gcp:secretmanager/secretIamMember:SecretIamMember").urn
     for name in ("api-migrate", "api-service"):
         assert {account, grant} <= seen[name], name
-    assert recording.one(JOB).urn in seen["api-service"]
+    assert recording.one(JOB, "migrate").urn in seen["api-service"]
 
 
 def test_a_new_image_means_a_new_migration_execution() -> None:
@@ -230,13 +230,16 @@ def test_outputs_and_parenting(recording: Recording) -> None:
     assert recording.outputs["service_name"] == "api"
     assert recording.outputs["uri"].endswith(".a.run.app")
     component = recording.one("awaterra:gcp:CloudRunService")
-    assert all(r.parent == component.urn for r in recording if r.custom)
+    maintenance = recording.one("awaterra:gcp:MaintenanceJob")
+    assert maintenance.parent == component.urn
+    assert all(r.parent in (component.urn, maintenance.urn) for r in recording if r.custom)
 
 
 def test_opt_outs() -> None:
     recording = _run(
         _args(
             migrate=False,
+            maintain=False,
             min_instances=0,
             max_instances=10,
             cpu_always_allocated=False,

@@ -54,7 +54,7 @@ def envs(resource: RecordedResource) -> dict[str, Any]:
 
 
 def sa_email(recording: Recording) -> str:
-    account = recording.one(SA)
+    account = recording.one(SA, "identity")
     return f"{account.inputs['accountId']}@{account.inputs['project']}.iam.gserviceaccount.com"
 
 
@@ -107,7 +107,7 @@ def test_service_and_migration_job_get_the_wired_environment(stack: Recording) -
             "securetoken@system.gserviceaccount.com"
         ),
     }
-    for resource in (stack.one(RUN), stack.one(JOB)):
+    for resource in (stack.one(RUN), stack.one(JOB, "migrate")):
         env = envs(resource)
         assert {k: env.get(k) for k in expected} == expected, resource.name
         assert "DB_PASSWORD" not in env and "DATABASE_URL" not in env
