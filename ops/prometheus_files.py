@@ -1,4 +1,4 @@
-"""`make prometheus-rules`: write the generated Prometheus files under ops/prometheus/.
+"""`make prometheus-rules`: write the generated Prometheus files and the Grafana dashboard.
 
 `python -m ops.prometheus_files --check` exits 1 naming every file that is out of date.
 """
@@ -6,15 +6,22 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from components.grafana_dashboard import dashboard_document
 from components.prometheus_rules import blackbox_document, render, rules_document
 from ops.prometheus_rule_tests import promtool_stack_document, promtool_tests_document
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DIRECTORY = REPO_ROOT / "ops" / "prometheus"
+DASHBOARD = REPO_ROOT / "ops" / "grafana" / "dashboards" / "awaterra-api.json"
+
+
+def dashboard_text() -> str:
+    return json.dumps(dashboard_document(), indent=2) + "\n"
 
 
 def generated_files() -> dict[Path, str]:
@@ -23,6 +30,7 @@ def generated_files() -> dict[Path, str]:
         DIRECTORY / "blackbox.yml": render(blackbox_document()),
         DIRECTORY / "rules.test.yml": render(promtool_tests_document()),
         DIRECTORY / "test-stack.yml": render(promtool_stack_document()),
+        DASHBOARD: dashboard_text(),
     }
 
 

@@ -24,7 +24,7 @@ from components.prometheus_rules import (
     seconds,
     stack_rules_document,
 )
-from ops.prometheus_files import DIRECTORY, generated_files, main, stale_files
+from ops.prometheus_files import DASHBOARD, DIRECTORY, generated_files, main, stale_files
 
 
 def _tool(name: str) -> str:
@@ -48,7 +48,7 @@ def test_checked_in_files_are_what_the_generator_writes() -> None:
     assert set(generated_files()) == {
         DIRECTORY / name
         for name in ("rules.yml", "blackbox.yml", "rules.test.yml", "test-stack.yml")
-    }
+    } | {DASHBOARD}
 
 
 def test_check_mode_names_a_drifted_file(
@@ -60,6 +60,7 @@ def test_check_mode_names_a_drifted_file(
     shutil.copytree(DIRECTORY, copy)
     (copy / "rules.yml").write_text((copy / "rules.yml").read_text().replace("> 0.2", "> 0.3"))
     monkeypatch.setattr(files, "DIRECTORY", copy)
+    monkeypatch.setattr(files, "DASHBOARD", copy / "dashboard.json")
     monkeypatch.setattr(files, "REPO_ROOT", tmp_path)
     assert main(["--check"]) == 1
     error = capsys.readouterr().err
