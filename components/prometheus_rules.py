@@ -2,8 +2,10 @@
 
 Thresholds come from `MonitoringThresholds`; titles, meanings and runbooks from the Datadog
 monitor specs; each monitor's window is read from its own Datadog query (`avg(last_10m):...`),
-so changing a window or a threshold there changes both paths. `make prometheus-rules` writes
-`ops/prometheus/rules.yml` and `ops/prometheus/blackbox.yml`; a test fails when they drift.
+so changing a window or a threshold there changes both paths. The runbooks are AWS's words
+(components.aws.monitoring_wording): the prometheus path is built for AWS stacks.
+`make prometheus-rules` (ops/prometheus_files.py) writes ops/prometheus/; a test fails when
+the checked-in files drift.
 
 What differs per stack (the task floor and the database's `max_connections`) is not in the
 rules file: it is two recording rules of a stack group (`stack_rules_document`), so one rules
@@ -21,7 +23,16 @@ from typing import Any
 
 import yaml
 
-from components.monitoring import Monitoring, MonitorSpec, monitor_specs
+from components.aws.monitoring_wording import AWS_HEARTBEAT_STEPS, monitor_specs
+from components.datadog.specs import (
+    BURN_RUNBOOK,
+    BURN_WINDOWS,
+    BurnWindow,
+    MonitorSpec,
+    burn_meaning,
+    burn_rate,
+    burn_title,
+)
 from components.monitoring_thresholds import MonitoringThresholds
 
 RULES_FILE = Path(__file__).resolve().parents[1] / "ops" / "prometheus" / "rules.yml"
@@ -42,47 +53,6 @@ DB_MAX_CONNECTIONS = "awaterra:stack:db_max_connections"
 # Datadog's synthetic: a failure lasting this long (min_failure_duration) alerts.
 HEARTBEAT_FAILURE_SECONDS = 120
 HEARTBEAT_INTERVAL_SECONDS = 60  # the synthetic's tick_every
-
-
-@dataclass(frozen=True)
-class BurnWindow:
-    key: str
-    long_window: str
-    short_window: str
-    priority: int
-    pace: str
-
-
-# The availability SLO's multi-window burn-rate alerts (the Datadog SLO alerts use the same).
-BURN_WINDOWS = (
-    BurnWindow(
-        "burn-rate-fast", "1h", "5m", 1, "fast: 2% of the 30-day error budget gone in an hour"
-    ),
-    BurnWindow(
-        "burn-rate-slow", "6h", "30m", 2, "slow: 5% of the 30-day error budget gone in six hours"
-    ),
-)
-
-BURN_RUNBOOK = (
-    "Dashboard > Load balancer > 5xx: which side fails, balancer or tasks?",
-    "Follow the 'API 5xx rate' runbook; a deploy in the window is the first suspect.",
-    "Open the SLO to see how much budget is left before deciding to roll back.",
-)
-
-
-def burn_rate(limits: MonitoringThresholds, window: BurnWindow) -> float:
-    return limits.fast_burn_rate if window.key == "burn-rate-fast" else limits.slow_burn_rate
-
-
-def burn_title(limits: MonitoringThresholds, window: BurnWindow) -> str:
-    return f"Availability error budget burning {burn_rate(limits, window):g}x ({window.pace})"
-
-
-def burn_meaning(limits: MonitoringThresholds) -> str:
-    return (
-        "At this pace the availability objective "
-        f"({limits.availability_target_percent:g}% over 30 days) will be missed."
-    )
 
 
 @dataclass(frozen=True)
@@ -287,7 +257,7 @@ def query_alerts(limits: MonitoringThresholds) -> list[PrometheusAlert]:
                 f"{limits.heartbeat_max_response_ms} ms: users cannot reach the API or a "
                 "dependency is down."
             ),
-            runbook=tuple(Monitoring.HEARTBEAT_STEPS),
+            runbook=tuple(AWS_HEARTBEAT_STEPS),
         )
     )
     return alerts
