@@ -854,7 +854,8 @@ def _monitoring(read: _Reader, prod: bool, on_gcp: bool) -> MonitoringSettings:
                 f"is {mode!r} but awaterra:datadogEnabled is {legacy.strip().lower()}: they "
                 "disagree; remove datadogEnabled (monitoring replaces it) or make them match",
             )
-    if mode == "none" and prod:
+    # Google Cloud stacks wire no alerting path yet (components/gcp/stack.py): AWS only.
+    if mode == "none" and prod and not on_gcp:
         read.fail(
             "monitoring" if raw is not None else "datadogEnabled",
             "must name an alerting path in prod (monitoring: datadog, prometheus or both); "
