@@ -44,7 +44,7 @@ def _policy(resource: RecordedResource) -> dict[str, Any]:
 
 
 def _containers(recording: Recording) -> dict[str, dict[str, Any]]:
-    task = recording.one("aws:ecs/taskDefinition:TaskDefinition")
+    task = recording.one("aws:ecs/taskDefinition:TaskDefinition", "api-task")
     return {c["name"]: c for c in json.loads(task.inputs["containerDefinitions"])}
 
 
