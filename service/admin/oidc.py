@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio.to_thread
+import requests
 from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
@@ -80,10 +81,14 @@ class OidcClient:
         with self._lock:
             if self._metadata is not None:
                 return self._metadata
-        with OAuth2Session(self.client_id) as http:
-            response = http.get(self.discovery_url, timeout=HTTP_TIMEOUT_SECONDS)
-            response.raise_for_status()
-            document = response.json()
+        response = requests.get(
+            self.discovery_url,
+            timeout=HTTP_TIMEOUT_SECONDS,
+            headers={"Accept": "application/json"},
+            allow_redirects=False,
+        )
+        response.raise_for_status()
+        document = response.json()
         if not isinstance(document, dict):
             raise ValueError("discovery document is not an object")
         endpoints = {

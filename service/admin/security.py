@@ -27,7 +27,9 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     ),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    # same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on the
+    # panel's own form posts, which the origin check must then refuse.
+    (b"referrer-policy", b"same-origin"),
     (b"cache-control", b"no-store"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
@@ -72,7 +74,7 @@ class PanelGuard:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(too_large_message(limit, self.max_upload_bytes))
+                    raise BodyTooLarge(too_large_message(scope["path"], self.max_upload_bytes))
             return message
 
         scope.setdefault("state", {})["body_limit"] = limit
@@ -80,8 +82,8 @@ class PanelGuard:
 
 
 
-def too_large_message(limit: int, max_upload_bytes: int) -> str:
-    if limit > FORM_LIMIT_BYTES:
+def too_large_message(path: str, max_upload_bytes: int) -> str:
+    if path.startswith(UPLOAD_PATHS):
         return (
             f"The upload is larger than {format_size(max_upload_bytes)}. "
             "Nothing was saved; choose a smaller file."
@@ -100,7 +102,7 @@ def refuse_declared_too_large(request: Request, max_upload_bytes: int) -> None:
     limit: int = request.scope.get("state", {}).get("body_limit", FORM_LIMIT_BYTES)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(too_large_message(limit, max_upload_bytes))
+        raise BodyTooLarge(too_large_message(request.url.path, max_upload_bytes))
 
 
 def expected_origin(request: Request, base_url: str | None) -> str:
