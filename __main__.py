@@ -1,6 +1,6 @@
 """awaterra: the mobile app backend, on AWS or Google Cloud, wired from validated stack settings.
 
-`awaterra:cloud` chooses the composition: components/aws_stack.py (aws, the default) or
+`awaterra:cloud` chooses the composition: components/aws/stack.py (aws, the default) or
 components/gcp/stack.py (gcp). Both export the same output names (components/stack_outputs.py).
 """
 
@@ -18,6 +18,6 @@ if settings.cloud == "gcp":
     for name, value in build_gcp_stack(settings).items():
         pulumi.export(name, value)
 else:
-    from components.aws_stack import build_aws_stack
+    from components.aws.stack import build_aws_stack
 
     build_aws_stack(settings)

@@ -1,4 +1,9 @@
-"""Pulumi components of the awaterra stack: one module per ComponentResource.
+"""Pulumi components of the awaterra backend, a package per cloud and the shared parts beside.
 
-`settings` reads and validates the stack configuration; the other modules never read config.
+- `aws/`: the Amazon Web Services components and `aws/stack.py`, the AWS composition.
+- `gcp/`: the Google Cloud components and `gcp/stack.py`, the Google Cloud composition.
+- `datadog/`: Datadog as code shared by both clouds (site, metrics, monitors, widgets).
+- beside them, cloud-neutral: `settings` (reads and validates every stack's configuration; the
+  only module that reads config), `settings_gcp`, `firebase`, `image_build`,
+  `monitoring_thresholds`, `stack_outputs`.
 """

@@ -1,6 +1,6 @@
 """Cloud-neutral parts of the service image: the content tag and the pulumi-docker build.
 
-Shared by the ECR image (components/image.py) and the Artifact Registry one
+Shared by the ECR image (components/aws/image.py) and the Artifact Registry one
 (components/gcp/registry.py): the tag is a SHA-256 over the service's files (see
 `content_hash`), and `build_and_push` builds `service/Dockerfile` and pushes it with the given
 registry credentials; the caller deploys `repo_digest` (the image by digest), never the tag.

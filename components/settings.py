@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeVar, cast
 
 import pulumi
 
-from components.database import default_max_connections
+from components.aws.database import default_max_connections
 from components.settings_gcp import GcpSettings, other_cloud_problems, read_gcp
 
 NAMESPACE = "awaterra"

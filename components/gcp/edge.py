@@ -11,7 +11,7 @@ Args (`EdgeArgs`):
   "TLS_1_3" = "TLS_1_2"` (RESTRICTED: TLS 1.2 with forward-secret AEAD ciphers only, and
   TLS 1.3; the SSL policy object is named for the stack).
 - `http_redirect: bool = False`: also listen on port 80, answering only a 301 to HTTPS (same
-  address). Off by default for the reason given in components/load_balancer.py: the clients are
+  address). Off by default for the reason given in components/aws/load_balancer.py: the clients are
   apps configured with https:// URLs, and a plaintext port only invites a token sent in clear.
 - `blocked_paths: Sequence[str] = ("/metrics", "/metrics/*")` answered 404 by the load
   balancer itself (a route with a 100 % fault-injection abort, status 404: the URL map's way

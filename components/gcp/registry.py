@@ -16,7 +16,7 @@ Args (`RegistryArgs`):
   after this many days. `cleanup_dry_run: bool = False` (True only logs what would go).
 - `vulnerability_scanning: bool = True` (container scanning; billed per image scanned).
 - `context`, `dockerfile`, `hashed_paths`, `platform`, `build_args`, `tag` as for the ECR image
-  (components/image.py; the tag is the same content hash, from components/image_build.py).
+  (components/aws/image.py; the tag is the same content hash, from components/image_build.py).
 - `labels: Mapping[str, str] = {}`.
 
 The image is built by pulumi-docker and pushed with the deploying identity's OAuth access token

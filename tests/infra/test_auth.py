@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.auth import UserPool, UserPoolArgs
+from components.aws.auth import UserPool, UserPoolArgs
 from ops.offline import Recording, run_program
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.backup import MANAGED_POLICIES, BackupArgs, Backups
+from components.aws.backup import MANAGED_POLICIES, BackupArgs, Backups
 from ops.offline import RecordedResource, Recording, run_program
 from tests.infra.policy_helpers import by_sid, statements
 

@@ -7,8 +7,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.bucket import MediaBucket, MediaBucketArgs
-from components.log_bucket import LogBucket, LogBucketArgs
+from components.aws.bucket import MediaBucket, MediaBucketArgs
+from components.aws.log_bucket import LogBucket, LogBucketArgs
 from ops.offline import RecordedResource, Recording, run_program
 from tests.infra.policy_helpers import as_list, by_sid, statements
 

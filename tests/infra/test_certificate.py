@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.certificate import TlsCertificate, TlsCertificateArgs
+from components.aws.certificate import TlsCertificate, TlsCertificateArgs
 from ops.offline import Recording, run_program
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.container_service import ContainerService, ContainerServiceArgs
-from components.load_balancer import listener_ports
+from components.aws.container_service import ContainerService, ContainerServiceArgs
+from components.aws.load_balancer import listener_ports
 from ops.offline import RecordedResource, Recording, run_program
 
 ACCOUNT = "123456789012"
@@ -447,7 +447,7 @@ def test_extra_container_names_may_not_shadow_ours() -> None:
 
 
 def test_policy_builders_refuse_what_would_widen_access() -> None:
-    from components.service_iam import execution_policy, task_policy
+    from components.aws.service_iam import execution_policy, task_policy
 
     for bad in ("arn:aws:s3:::media/*", "arn:aws:s3:::*", "media"):
         with pytest.raises(ValueError, match="is not a bucket ARN"):
@@ -460,7 +460,7 @@ def test_policy_builders_refuse_what_would_widen_access() -> None:
 
 
 def test_datadog_shipping_plugs_in_without_touching_the_contract() -> None:
-    from components import datadog_shipping as dd
+    from components.aws import datadog_shipping as dd
 
     shipping = dd.DatadogShippingArgs(
         mode="firelens", site="datadoghq.eu", environment="prod", service="awaterra-api",
@@ -514,7 +514,7 @@ def _mounted_volumes(recording: Recording) -> dict[str, set[str]]:
 
 
 def test_prod_program_runs_every_container_read_only_on_task_volumes() -> None:
-    from components import datadog_shipping as dd
+    from components.aws import datadog_shipping as dd
     from ops.plan import record
 
     recording = record("prod")  # the whole program with Pulumi.prod.yaml (datadogShipping firelens)

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.database import Database, DatabaseArgs, default_max_connections
+from components.aws.database import Database, DatabaseArgs, default_max_connections
 from ops.offline import RecordedResource, Recording, run_program
 from tests.infra.policy_helpers import statements
 

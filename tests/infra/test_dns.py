@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.dns import DnsRecord, DnsRecordArgs
+from components.aws.dns import DnsRecord, DnsRecordArgs
 from ops.offline import run_program
 
 LB_DNS = "awaterra-alb-1234567890.us-east-1.elb.amazonaws.com"

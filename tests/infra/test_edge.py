@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.edge import WebAcl, WebAclArgs
+from components.aws.edge import WebAcl, WebAclArgs
 from ops.offline import Recording, run_program
 
 ALB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/api/50dc6c49"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from components.image import (
+from components.aws.image import (
     ContainerImage,
     ContainerImageArgs,
     content_hash,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.network import Network, NetworkArgs
+from components.aws.network import Network, NetworkArgs
 from ops.offline import RecordedResource, Recording, run_program
 from tests.infra.policy_helpers import as_list, document, statements
 

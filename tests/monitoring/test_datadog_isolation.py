@@ -32,14 +32,14 @@ def test_importing_every_other_component_does_not_load_pulumi_datadog() -> None:
     result = _run(
         "import importlib, json, pkgutil, sys\n"
         "import components\n"
-        "names = [m.name for m in pkgutil.iter_modules(components.__path__)]\n"
+        "names = [m.name for m in pkgutil.walk_packages(components.__path__, 'components.')]\n"
         "for name in names:\n"
-        # The two entry points (AWS, Google Cloud) are the only modules that import it.
-        "    if name not in ('monitoring', 'monitoring_gcp'):\n"
-        "        importlib.import_module(f'components.{name}')\n"
+        # The shared Datadog monitoring and its two cloud subclasses are the only importers.
+        "    if not name.endswith('.monitoring'):\n"
+        "        importlib.import_module(name)\n"
         "print(json.dumps({'loaded': 'pulumi_datadog' in sys.modules, 'modules': names}))\n"
     )
-    assert "datadog_shipping" in result["modules"]  # type: ignore[operator]
+    assert "components.aws.datadog_shipping" in result["modules"]  # type: ignore[operator]
     assert result["loaded"] is False
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from components import datadog_shipping as shipping
-from components.datadog_secret import DatadogApiKeySecret, DatadogApiKeySecretArgs
-from components.datadog_site import api_url, app_url
+from components.aws import datadog_shipping as shipping
+from components.aws.datadog_secret import DatadogApiKeySecret, DatadogApiKeySecretArgs
+from components.datadog.site import api_url, app_url
 from ops.offline import run_program
 from service.metrics import METRICS
 
@@ -60,7 +60,7 @@ def test_sidecar_runs_the_agent_with_the_key_from_secrets_manager() -> None:
     assert agent["logConfiguration"]["logDriver"] == "awslogs"
     assert agent["logConfiguration"]["options"]["awslogs-group"] == "/awaterra/prod/api"
     # The execution role may only create streams under ContainerService's prefix.
-    from components.container_service import LOG_STREAM_PREFIX
+    from components.aws.container_service import LOG_STREAM_PREFIX
 
     assert agent["logConfiguration"]["options"]["awslogs-stream-prefix"] == LOG_STREAM_PREFIX
     # Sidecar mode leaves the app's logs in CloudWatch.
@@ -167,7 +167,7 @@ def test_site_urls(site: str, api: str, app: str) -> None:
 
 
 def test_settings_and_monitoring_agree_on_the_sites() -> None:
-    from components.datadog_site import DATADOG_SITES
+    from components.datadog.site import DATADOG_SITES
     from components.settings import DATADOG_SITES as SETTINGS_SITES
 
     assert set(SETTINGS_SITES) == set(DATADOG_SITES)

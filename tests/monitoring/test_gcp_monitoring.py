@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.monitoring_gcp import (
+from components.gcp.monitoring import (
     IMPERSONATION_ROLE,
     INTEGRATION_ROLES,
     GcpMonitoring,

@@ -10,8 +10,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.monitoring import Monitoring, MonitoringArgs, monitor_specs
-from components.monitoring_dashboard import GROUP_TITLES
+from components.aws.monitoring import Monitoring, MonitoringArgs, monitor_specs
+from components.aws.monitoring_dashboard import GROUP_TITLES
 from components.monitoring_thresholds import MonitoringThresholds
 from ops.offline import Recording, run_program
 

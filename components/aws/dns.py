@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.certificate import require_dns_name
+from components.aws.certificate import require_dns_name
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 
 Security groups form a chain that references groups, never address ranges, past the load
 balancer: internet -> load balancer (`public_ports`: 443 only by default, 80 as well when the
-load balancer redirects it, see `components.load_balancer.listener_ports`) -> service (the
+load balancer redirects it, see `components.aws.load_balancer.listener_ports`) -> service (the
 container port, only from the load balancer) -> database (5432, only from the service). The
 database group has no egress; the service may reach the database and HTTPS (ECR, Secrets
 Manager, S3, the JWKS URL, Datadog).
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_policy import (
+from components.aws.policy_documents import (
     account_context,
     assume_role_policy,
     customer_key,
@@ -60,7 +60,7 @@ class NetworkArgs:
     service_port: int = 8000
     database_port: int = 5432
     # Ports the load balancer accepts from the internet: exactly the ports it listens on
-    # (components.load_balancer.listener_ports); 80 only when it redirects to 443.
+    # (components.aws.load_balancer.listener_ports); 80 only when it redirects to 443.
     public_ports: Sequence[int] = (443,)
 
     def __post_init__(self) -> None:

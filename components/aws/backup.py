@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_policy import (
+from components.aws.policy_documents import (
     account_context,
     assume_role_policy,
     customer_key,

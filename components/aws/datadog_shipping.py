@@ -48,6 +48,8 @@ from typing import Any
 
 import pulumi
 
+from components.datadog.metrics import DATADOG_METRIC_NAMESPACE, PROMETHEUS_TO_DATADOG
+
 SHIPPING_MODES = ("none", "sidecar", "firelens")
 
 AGENT_CONTAINER = "datadog-agent"
@@ -74,23 +76,6 @@ DEFAULT_AGENT_IMAGE = "public.ecr.aws/datadog/agent:7"
 DEFAULT_LOG_ROUTER_IMAGE = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
 TRACE_AGENT_PORT = 8126
 DOGSTATSD_PORT = 8125
-
-# How the Agent's OpenMetrics check names the service's Prometheus metrics in Datadog.
-# Histograms arrive as distributions (percentiles computed server-side across tasks).
-DATADOG_METRIC_NAMESPACE = "awaterra"
-PROMETHEUS_TO_DATADOG = {
-    "awaterra_http_request_duration_seconds": "http.request.duration",
-    "awaterra_http_requests_in_flight": "http.requests.in_flight",
-    "awaterra_db_query_duration_seconds": "db.query.duration",
-    "awaterra_db_write_batch_rows": "db.write.batch_rows",
-    "awaterra_db_pool_checked_out": "db.pool.checked_out",
-    "awaterra_db_pool_size": "db.pool.size",
-}
-
-
-def datadog_metric(prometheus_name: str) -> str:
-    """The Datadog name of one of the service's Prometheus metrics."""
-    return f"{DATADOG_METRIC_NAMESPACE}.{PROMETHEUS_TO_DATADOG[prometheus_name]}"
 
 
 @dataclass(frozen=True)

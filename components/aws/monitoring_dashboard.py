@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from components.monitoring_queries import (
+from components.aws.monitoring_queries import MonitoredScope
+from components.datadog.metrics import (
     IN_FLIGHT,
     POOL_CHECKED_OUT,
     POOL_SIZE,
     QUERY_DURATION,
     REQUEST_DURATION,
     WRITE_BATCH_ROWS,
-    MonitoredScope,
 )
+from components.datadog.widgets import formula, group, marker, slo_widget, timeseries
 from components.monitoring_thresholds import MonitoringThresholds
 
 GROUP_TITLES = ("Objectives", "API", "Service (ECS)", "Load balancer", "Database")
@@ -28,99 +29,19 @@ GROUP_TITLES = ("Objectives", "API", "Service (ECS)", "Load balancer", "Database
 APP_FILTER = "$env,$route,service:{service}"
 
 
-def _query(name: str, query: str) -> dict[str, Any]:
-    return {"data_source": "metrics", "name": name, "query": query}
-
-
-# Units Datadog knows by name (scaling and display); anything else is shown as a plain label.
-CANONICAL_UNITS = frozenset({"second", "percent", "byte", "request", "connection", "host"})
-
-
-def _formula(formula: str, alias: str, unit: str) -> dict[str, Any]:
-    if unit in CANONICAL_UNITS:
-        display: dict[str, Any] = {"type": "canonical_unit", "unit_name": unit}
-    else:
-        display = {"type": "custom_unit_label", "label": unit}
-    return {"formula": formula, "alias": alias, "number_format": {"unit": display}}
-
-
-def _marker(value: float, label: str, severity: str = "error") -> dict[str, Any]:
-    text = str(int(value)) if float(value).is_integer() else repr(float(value))
-    return {"value": f"y = {text}", "display_type": f"{severity} dashed", "label": label}
-
-
-def timeseries(
-    title: str,
-    queries: Sequence[tuple[str, str]],
-    formulas: Sequence[dict[str, Any]],
-    *,
-    display: str = "line",
-    markers: Sequence[dict[str, Any]] = (),
-    yaxis_label: str = "",
-) -> dict[str, Any]:
-    """A timeseries widget on metric queries (name, query) combined by formulas."""
-    definition: dict[str, Any] = {
-        "type": "timeseries",
-        "title": title,
-        "title_align": "left",
-        "show_legend": True,
-        "legend_layout": "auto",
-        "requests": [
-            {
-                "response_format": "timeseries",
-                "display_type": display,
-                "queries": [_query(name, query) for name, query in queries],
-                "formulas": list(formulas),
-            }
-        ],
-    }
-    if markers:
-        definition["markers"] = list(markers)
-    if yaxis_label:
-        definition["yaxis"] = {"label": yaxis_label, "include_zero": True}
-    return {"definition": definition}
-
-
-def slo_widget(title: str, slo_id: str) -> dict[str, Any]:
-    return {
-        "definition": {
-            "type": "slo",
-            "title": title,
-            "title_align": "left",
-            "slo_id": slo_id,
-            "view_type": "detail",
-            "view_mode": "overall",
-            "time_windows": ["7d", "30d"],
-            "show_error_budget": True,
-        }
-    }
-
-
-def group(title: str, widgets: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "definition": {
-            "type": "group",
-            "title": title,
-            "layout_type": "ordered",
-            "show_title": True,
-            "widgets": list(widgets),
-        }
-    }
-
-
 def _objectives(slo_ids: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
     return [slo_widget(title, slo_id) for title, slo_id in slo_ids]
 
 
 def _api(scope: MonitoredScope, limits: MonitoringThresholds) -> list[dict[str, Any]]:
     app = APP_FILTER.format(service=scope.service)
-    latency_marker = _marker(limits.latency_p95_seconds, "p95 objective")
-    error_marker = _marker(limits.error_rate_percent, "5xx alert threshold")
+    latency_marker = marker(limits.latency_p95_seconds, "p95 objective")
+    error_marker = marker(limits.error_rate_percent, "5xx alert threshold")
     return [
         timeseries(
             "Requests per second by endpoint",
             [("requests", f"count:{REQUEST_DURATION}{{{app}}} by {{route}}.as_rate()")],
-            [_formula("requests", "requests/s", "request")],
+            [formula("requests", "requests/s", "request")],
             display="bars",
             yaxis_label="requests/s",
         ),
@@ -132,9 +53,9 @@ def _api(scope: MonitoredScope, limits: MonitoringThresholds) -> list[dict[str, 
                 ("p99", f"p99:{REQUEST_DURATION}{{{app}}}"),
             ],
             [
-                _formula("p50", "p50", "second"),
-                _formula("p95", "p95", "second"),
-                _formula("p99", "p99", "second"),
+                formula("p50", "p50", "second"),
+                formula("p95", "p95", "second"),
+                formula("p99", "p99", "second"),
             ],
             markers=[latency_marker],
             yaxis_label="seconds",
@@ -142,7 +63,7 @@ def _api(scope: MonitoredScope, limits: MonitoringThresholds) -> list[dict[str, 
         timeseries(
             "Latency p95 by endpoint",
             [("p95", f"p95:{REQUEST_DURATION}{{{app}}} by {{route}}")],
-            [_formula("p95", "p95", "second")],
+            [formula("p95", "p95", "second")],
             markers=[latency_marker],
             yaxis_label="seconds",
         ),
@@ -152,7 +73,7 @@ def _api(scope: MonitoredScope, limits: MonitoringThresholds) -> list[dict[str, 
                 ("errors", f"count:{REQUEST_DURATION}{{{app},status:4*}} by {{route}}.as_count()"),
                 ("all", f"count:{REQUEST_DURATION}{{{app}}} by {{route}}.as_count()"),
             ],
-            [_formula("100 * errors / all", "4xx %", "percent")],
+            [formula("100 * errors / all", "4xx %", "percent")],
             yaxis_label="% of requests",
         ),
         timeseries(
@@ -161,14 +82,14 @@ def _api(scope: MonitoredScope, limits: MonitoringThresholds) -> list[dict[str, 
                 ("errors", f"count:{REQUEST_DURATION}{{{app},status:5*}} by {{route}}.as_count()"),
                 ("all", f"count:{REQUEST_DURATION}{{{app}}} by {{route}}.as_count()"),
             ],
-            [_formula("100 * errors / all", "5xx %", "percent")],
+            [formula("100 * errors / all", "5xx %", "percent")],
             markers=[error_marker],
             yaxis_label="% of requests",
         ),
         timeseries(
             "Requests in flight",
             [("in_flight", f"sum:{IN_FLIGHT}{{$env,service:{scope.service}}}")],
-            [_formula("in_flight", "in flight", "request")],
+            [formula("in_flight", "in flight", "request")],
             yaxis_label="requests",
         ),
     ]
@@ -183,7 +104,7 @@ def _service(scope: MonitoredScope) -> list[dict[str, Any]]:
                 ("running", f"avg:aws.ecs.service.running{{{ecs}}}"),
                 ("desired", f"avg:aws.ecs.service.desired{{{ecs}}}"),
             ],
-            [_formula("running", "running", "task"), _formula("desired", "desired", "task")],
+            [formula("running", "running", "task"), formula("desired", "desired", "task")],
             yaxis_label="tasks",
         ),
         timeseries(
@@ -192,8 +113,8 @@ def _service(scope: MonitoredScope) -> list[dict[str, Any]]:
                 ("avg", f"avg:aws.ecs.service.cpuutilization{{{ecs}}}"),
                 ("max", f"max:aws.ecs.service.cpuutilization.maximum{{{ecs}}}"),
             ],
-            [_formula("avg", "average", "percent"), _formula("max", "busiest task", "percent")],
-            markers=[_marker(80, "scale-out pressure", "warning")],
+            [formula("avg", "average", "percent"), formula("max", "busiest task", "percent")],
+            markers=[marker(80, "scale-out pressure", "warning")],
             yaxis_label="%",
         ),
         timeseries(
@@ -202,8 +123,8 @@ def _service(scope: MonitoredScope) -> list[dict[str, Any]]:
                 ("avg", f"avg:aws.ecs.service.memory_utilization{{{ecs}}}"),
                 ("max", f"max:aws.ecs.service.memory_utilization.maximum{{{ecs}}}"),
             ],
-            [_formula("avg", "average", "percent"), _formula("max", "busiest task", "percent")],
-            markers=[_marker(90, "OOM risk")],
+            [formula("avg", "average", "percent"), formula("max", "busiest task", "percent")],
+            markers=[marker(90, "OOM risk")],
             yaxis_label="%",
         ),
         timeseries(
@@ -211,7 +132,7 @@ def _service(scope: MonitoredScope) -> list[dict[str, Any]]:
             # replaced, and the replacement shows up as pending.
             "Restarts: tasks pending (replacements and scale-outs)",
             [("pending", f"max:aws.ecs.service.pending{{{ecs}}}")],
-            [_formula("pending", "pending", "task")],
+            [formula("pending", "pending", "task")],
             display="bars",
             yaxis_label="tasks",
         ),
@@ -228,8 +149,8 @@ def _load_balancer(scope: MonitoredScope, limits: MonitoringThresholds) -> list[
                 ("healthy", f"sum:aws.applicationelb.healthy_host_count{{{tg}}}"),
                 ("unhealthy", f"sum:aws.applicationelb.un_healthy_host_count{{{tg}}}"),
             ],
-            [_formula("healthy", "healthy", "host"), _formula("unhealthy", "unhealthy", "host")],
-            markers=[_marker(1, "no healthy targets below this")],
+            [formula("healthy", "healthy", "host"), formula("unhealthy", "unhealthy", "host")],
+            markers=[marker(1, "no healthy targets below this")],
             yaxis_label="targets",
         ),
         timeseries(
@@ -240,19 +161,19 @@ def _load_balancer(scope: MonitoredScope, limits: MonitoringThresholds) -> list[
                 ("p99", f"avg:aws.applicationelb.target_response_time.p99{{{lb}}}"),
             ],
             [
-                _formula("avg", "average", "second"),
-                _formula("p95", "p95", "second"),
-                _formula("p99", "p99", "second"),
+                formula("avg", "average", "second"),
+                formula("p95", "p95", "second"),
+                formula("p99", "p99", "second"),
             ],
-            markers=[_marker(limits.latency_p95_seconds, "p95 objective")],
+            markers=[marker(limits.latency_p95_seconds, "p95 objective")],
             yaxis_label="seconds",
         ),
         timeseries(
             "5xx: from the load balancer vs from the tasks",
             [("elb", scope.lb_elb_5xx()), ("target", scope.lb_target_5xx())],
             [
-                _formula("elb", "load balancer 5xx", "response"),
-                _formula("target", "task 5xx", "response"),
+                formula("elb", "load balancer 5xx", "response"),
+                formula("target", "task 5xx", "response"),
             ],
             display="bars",
             yaxis_label="responses",
@@ -260,7 +181,7 @@ def _load_balancer(scope: MonitoredScope, limits: MonitoringThresholds) -> list[
         timeseries(
             "Requests through the load balancer",
             [("requests", scope.lb_requests())],
-            [_formula("requests", "requests", "request")],
+            [formula("requests", "requests", "request")],
             display="bars",
             yaxis_label="requests",
         ),
@@ -275,28 +196,28 @@ def _database(
         timeseries(
             "Database CPU",
             [("cpu", f"avg:aws.rds.cpuutilization{{{db}}}")],
-            [_formula("cpu", "CPU", "percent")],
+            [formula("cpu", "CPU", "percent")],
             markers=[
-                _marker(limits.db_cpu_percent, "alert"),
-                _marker(limits.db_cpu_warning_percent, "warning", "warning"),
+                marker(limits.db_cpu_percent, "alert"),
+                marker(limits.db_cpu_warning_percent, "warning", "warning"),
             ],
             yaxis_label="%",
         ),
         timeseries(
             f"Connections vs limit ({max_connections})",
             [("connections", f"avg:aws.rds.database_connections{{{db}}}")],
-            [_formula("connections", "connections", "connection")],
+            [formula("connections", "connections", "connection")],
             markers=[
-                _marker(max_connections, "max_connections"),
-                _marker(round(max_connections * limits.db_connections_ratio), "alert", "warning"),
+                marker(max_connections, "max_connections"),
+                marker(round(max_connections * limits.db_connections_ratio), "alert", "warning"),
             ],
             yaxis_label="connections",
         ),
         timeseries(
             "Free storage",
             [("free", f"min:aws.rds.free_storage_space{{{db}}}")],
-            [_formula("free", "free", "byte")],
-            markers=[_marker(limits.db_free_storage_bytes, "alert")],
+            [formula("free", "free", "byte")],
+            markers=[marker(limits.db_free_storage_bytes, "alert")],
             yaxis_label="bytes",
         ),
         timeseries(
@@ -305,7 +226,7 @@ def _database(
                 ("read", f"avg:aws.rds.read_latency{{{db}}}"),
                 ("write", f"avg:aws.rds.write_latency{{{db}}}"),
             ],
-            [_formula("read", "read", "second"), _formula("write", "write", "second")],
+            [formula("read", "read", "second"), formula("write", "write", "second")],
             yaxis_label="seconds",
         ),
         timeseries(
@@ -315,8 +236,8 @@ def _database(
                 ("size", f"sum:{POOL_SIZE}{{$env,service:{scope.service}}}"),
             ],
             [
-                _formula("checked_out", "checked out", "connection"),
-                _formula("size", "pool size", "connection"),
+                formula("checked_out", "checked out", "connection"),
+                formula("size", "pool size", "connection"),
             ],
             yaxis_label="connections",
         ),
@@ -326,13 +247,13 @@ def _database(
                 ("mean", f"avg:{WRITE_BATCH_ROWS}{{$env,service:{scope.service}}}"),
                 ("p95", f"p95:{WRITE_BATCH_ROWS}{{$env,service:{scope.service}}}"),
             ],
-            [_formula("mean", "mean", "item"), _formula("p95", "p95", "item")],
+            [formula("mean", "mean", "item"), formula("p95", "p95", "item")],
             yaxis_label="writes",
         ),
         timeseries(
             "Query duration p95 by statement type",
             [("p95", f"p95:{QUERY_DURATION}{{$env,service:{scope.service}}} by {{operation}}")],
-            [_formula("p95", "p95", "second")],
+            [formula("p95", "p95", "second")],
             yaxis_label="seconds",
         ),
     ]

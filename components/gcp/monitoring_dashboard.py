@@ -2,7 +2,7 @@
 
 Objectives, API (Cloud Run's request metrics by response class: the service's own per-endpoint
 metrics are not shipped on Google Cloud), Service (Cloud Run), Load balancer and Database
-(Cloud SQL). Pure, like components.monitoring_dashboard, whose widget helpers it reuses.
+(Cloud SQL). Pure, like components.aws.monitoring_dashboard, whose widget helpers it reuses.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from components.monitoring_dashboard import _formula, _marker, group, slo_widget, timeseries
-from components.monitoring_queries_gcp import (
+from components.datadog.widgets import formula, group, marker, slo_widget, timeseries
+from components.gcp.monitoring_queries import (
     LB_LATENCIES,
     LB_REQUESTS,
     RUN_CPU,
@@ -30,7 +30,7 @@ GROUP_TITLES = ("Objectives", "API", "Service (Cloud Run)", "Load balancer", "Da
 
 
 def _ms(name: str) -> dict[str, Any]:
-    return _formula(f"{name} / 1000", name, "second")
+    return formula(f"{name} / 1000", name, "second")
 
 
 def _api(scope: GcpScope, limits: MonitoringThresholds) -> list[dict[str, Any]]:
@@ -39,7 +39,7 @@ def _api(scope: GcpScope, limits: MonitoringThresholds) -> list[dict[str, Any]]:
         timeseries(
             "Requests per second by response class",
             [("requests", f"sum:{RUN_REQUESTS}{{{run}}} by {{response_code_class}}.as_rate()")],
-            [_formula("requests", "requests/s", "request")],
+            [formula("requests", "requests/s", "request")],
             display="bars",
             yaxis_label="requests/s",
         ),
@@ -48,7 +48,7 @@ def _api(scope: GcpScope, limits: MonitoringThresholds) -> list[dict[str, Any]]:
             "Latency average / p95 / p99 (Cloud Run)",
             [(p, f"avg:{RUN_LATENCIES}.{p}{{{run}}}") for p in ("avg", "p95", "p99")],
             [_ms(p) for p in ("avg", "p95", "p99")],
-            markers=[_marker(limits.latency_p95_seconds, "p95 objective")],
+            markers=[marker(limits.latency_p95_seconds, "p95 objective")],
             yaxis_label="seconds",
         ),
         timeseries(
@@ -57,8 +57,8 @@ def _api(scope: GcpScope, limits: MonitoringThresholds) -> list[dict[str, Any]]:
                 ("errors", scope.run_5xx()),
                 ("all", f"sum:{RUN_REQUESTS}{{{run}}}.as_count()"),
             ],
-            [_formula("100 * errors / all", "5xx %", "percent")],
-            markers=[_marker(limits.error_rate_percent, "5xx alert threshold")],
+            [formula("100 * errors / all", "5xx %", "percent")],
+            markers=[marker(limits.error_rate_percent, "5xx alert threshold")],
             yaxis_label="% of requests",
         ),
     ]
@@ -70,22 +70,22 @@ def _service(scope: GcpScope) -> list[dict[str, Any]]:
         timeseries(
             f"Instances by state (min instances {scope.min_instances})",
             [("instances", f"sum:{RUN_INSTANCES}{{{run}}} by {{state}}")],
-            [_formula("instances", "instances", "instance")],
-            markers=[_marker(scope.min_instances, "min instances", "warning")],
+            [formula("instances", "instances", "instance")],
+            markers=[marker(scope.min_instances, "min instances", "warning")],
             yaxis_label="instances",
         ),
         timeseries(
             "CPU utilisation p95",
             [("cpu", f"avg:{RUN_CPU}.p95{{{run}}}")],
-            [_formula("cpu * 100", "CPU", "percent")],
-            markers=[_marker(80, "scale-out pressure", "warning")],
+            [formula("cpu * 100", "CPU", "percent")],
+            markers=[marker(80, "scale-out pressure", "warning")],
             yaxis_label="%",
         ),
         timeseries(
             "Memory utilisation p95",
             [("memory", f"avg:{RUN_MEMORY}.p95{{{run}}}")],
-            [_formula("memory * 100", "memory", "percent")],
-            markers=[_marker(90, "OOM risk")],
+            [formula("memory * 100", "memory", "percent")],
+            markers=[marker(90, "OOM risk")],
             yaxis_label="%",
         ),
     ]
@@ -102,20 +102,20 @@ def _load_balancer(scope: GcpScope, limits: MonitoringThresholds) -> list[dict[s
                 ("p99", f"avg:{LB_LATENCIES}.p99{{{lb}}}"),
             ],
             [_ms("avg"), _ms("p95"), _ms("p99")],
-            markers=[_marker(limits.latency_p95_seconds, "p95 objective")],
+            markers=[marker(limits.latency_p95_seconds, "p95 objective")],
             yaxis_label="seconds",
         ),
         timeseries(
             "5xx: all responses vs from Cloud Run",
             [("lb", scope.lb_5xx()), ("run", scope.run_5xx())],
-            [_formula("lb", "all 5xx", "response"), _formula("run", "Cloud Run 5xx", "response")],
+            [formula("lb", "all 5xx", "response"), formula("run", "Cloud Run 5xx", "response")],
             display="bars",
             yaxis_label="responses",
         ),
         timeseries(
             "Requests by response class",
             [("requests", f"sum:{LB_REQUESTS}{{{lb}}} by {{response_code_class}}.as_count()")],
-            [_formula("requests", "requests", "request")],
+            [formula("requests", "requests", "request")],
             display="bars",
             yaxis_label="requests",
         ),
@@ -130,33 +130,33 @@ def _database(
         timeseries(
             "Instance up",
             [("up", scope.db_up())],
-            [_formula("up", "up", "item")],
-            markers=[_marker(1, "down below this")],
+            [formula("up", "up", "item")],
+            markers=[marker(1, "down below this")],
         ),
         timeseries(
             "Database CPU",
             [("cpu", f"avg:{SQL_CPU}{{{db}}}")],
-            [_formula("cpu * 100", "CPU", "percent")],
+            [formula("cpu * 100", "CPU", "percent")],
             markers=[
-                _marker(limits.db_cpu_percent, "alert"),
-                _marker(limits.db_cpu_warning_percent, "warning", "warning"),
+                marker(limits.db_cpu_percent, "alert"),
+                marker(limits.db_cpu_warning_percent, "warning", "warning"),
             ],
             yaxis_label="%",
         ),
         timeseries(
             f"Connections vs limit ({max_connections})",
             [("connections", scope.db_connections())],
-            [_formula("connections", "connections", "connection")],
+            [formula("connections", "connections", "connection")],
             markers=[
-                _marker(max_connections, "max_connections"),
-                _marker(round(max_connections * limits.db_connections_ratio), "alert", "warning"),
+                marker(max_connections, "max_connections"),
+                marker(round(max_connections * limits.db_connections_ratio), "alert", "warning"),
             ],
             yaxis_label="connections",
         ),
         timeseries(
             "Disk: used vs quota",
             [("used", f"max:{SQL_DISK_USED}{{{db}}}"), ("quota", f"min:{SQL_DISK_QUOTA}{{{db}}}")],
-            [_formula("used", "used", "byte"), _formula("quota", "quota", "byte")],
+            [formula("used", "used", "byte"), formula("quota", "quota", "byte")],
             yaxis_label="bytes",
         ),
     ]
@@ -170,7 +170,7 @@ def dashboard_document(
     slo_ids: Sequence[tuple[str, str]],
     domain: str,
 ) -> dict[str, Any]:
-    """The dashboard JSON, same signature as components.monitoring_dashboard's."""
+    """The dashboard JSON, same signature as components.aws.monitoring_dashboard's."""
     groups = [
         group(GROUP_TITLES[0], [slo_widget(title, slo_id) for title, slo_id in slo_ids]),
         group(GROUP_TITLES[1], _api(scope, limits)),

@@ -1,49 +1,32 @@
-"""Datadog as code for one stack: dashboard, monitors with runbooks, SLOs, synthetics.
+"""Datadog as code for one stack, whichever cloud: dashboard, monitors with runbooks, SLOs and
+the heartbeat synthetic.
 
-The only module that imports pulumi_datadog (the import costs seconds): `__main__` imports it
-and constructs `Monitoring` only when `awaterra:datadogEnabled` is true, so a stack without
-Datadog registers nothing Datadog-related and never loads the package.
+With the cloud modules that subclass it (components/aws/monitoring.py,
+components/gcp/monitoring.py), the only code that imports pulumi_datadog (the import costs
+seconds): a stack composition imports them only when Datadog is on, so a stack without Datadog
+registers nothing Datadog-related and never loads the package.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_datadog as datadog
 
-from components.datadog_site import api_url, app_url, check_site
-from components.monitoring_dashboard import dashboard_document
-from components.monitoring_queries import MetricScope, MonitoredScope
+from components.datadog.metrics import MetricScope
+from components.datadog.site import api_url, app_url, check_site
 from components.monitoring_thresholds import MonitoringThresholds
 
+# Datadog's managed synthetic locations (Datadog names them after the cloud region they run in).
 DEFAULT_SYNTHETIC_LOCATIONS = ("aws:us-east-1", "aws:us-west-2", "aws:eu-west-1")
-# Datadog's own AWS account, which assumes the integration role (gov has its own).
-DATADOG_AWS_ACCOUNTS = {"ddog-gov.com": "065115117704"}
-DATADOG_AWS_ACCOUNT_DEFAULT = "464622532012"
-# Read-only permissions for the metrics this stack's dashboard and monitors use.
-INTEGRATION_PERMISSIONS = (
-    "cloudwatch:Describe*",
-    "cloudwatch:Get*",
-    "cloudwatch:List*",
-    "ec2:Describe*",
-    "ecs:Describe*",
-    "ecs:List*",
-    "elasticloadbalancing:Describe*",
-    "rds:Describe*",
-    "rds:List*",
-    "tag:GetResources",
-    "tag:GetTagKeys",
-    "tag:GetTagValues",
-)
-INTEGRATION_NAMESPACES = ("AWS/ApplicationELB", "AWS/ECS", "AWS/RDS")
-# CloudWatch metrics reach Datadog minutes late; evaluating too early sees gaps as zeros.
-AWS_EVALUATION_DELAY_SECONDS = 900
+
+# A cloud's words for one monitor: `runbook` always, `title` and `meaning` where needed.
+Wording = Mapping[str, object]
 
 
 class _CommonArgs(Protocol):
@@ -93,49 +76,6 @@ def check_common_args(args: _CommonArgs) -> None:
         raise ValueError(f"heartbeat_path must start with '/', got {args.heartbeat_path!r}")
 
 
-@dataclass
-class MonitoringArgs:
-    environment: str
-    domain: str
-    cluster_name: pulumi.Input[str]
-    service_name: pulumi.Input[str]  # the ECS service
-    load_balancer_arn_suffix: pulumi.Input[str]
-    target_group_arn_suffix: pulumi.Input[str]
-    db_instance_identifier: pulumi.Input[str]
-    db_max_connections: int
-    api_key: pulumi.Input[str]
-    app_key: pulumi.Input[str]
-    site: str = "datadoghq.com"
-    # Datadog handles to notify, e.g. "@pagerduty-awaterra @slack-ops"; "" = alerts in the UI only.
-    notify: str = ""
-    datadog_service: str = "awaterra-api"  # the `service` tag on the API's metrics and traces
-    aws_integration: bool = False
-    aws_account_id: str | None = None
-    aws_region: str = "us-east-1"
-    aws_integration_role_name: str | None = None
-    thresholds: MonitoringThresholds = field(default_factory=MonitoringThresholds)
-    synthetic_locations: Sequence[str] = DEFAULT_SYNTHETIC_LOCATIONS
-    heartbeat_path: str = "/heartbeat"
-
-    def __post_init__(self) -> None:
-        check_common_args(self)
-        if self.aws_integration and not (
-            self.aws_account_id and self.aws_account_id.isdigit() and len(self.aws_account_id) == 12
-        ):
-            raise ValueError(
-                "aws_integration needs aws_account_id, the 12-digit AWS account to integrate, "
-                f"got {self.aws_account_id!r}"
-            )
-
-    @property
-    def heartbeat_url(self) -> str:
-        return heartbeat_url(self)
-
-    @property
-    def tags(self) -> list[str]:
-        return monitoring_tags(self)
-
-
 @dataclass(frozen=True)
 class MonitorSpec:
     """One query alert: what it watches, when it fires and what the responder does."""
@@ -146,7 +86,7 @@ class MonitorSpec:
     critical: float
     warning: float | None
     meaning: str
-    runbook: Sequence[str]
+    runbook: Sequence[str] = ()
     priority: int = 2
     notify_no_data: bool = False
 
@@ -156,7 +96,26 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def monitor_specs(limits: MonitoringThresholds, db_max_connections: int) -> list[MonitorSpec]:
+def monitor_specs(
+    limits: MonitoringThresholds, db_max_connections: int, wording: Mapping[str, Wording]
+) -> list[MonitorSpec]:
+    """The monitors every cloud runs, in each cloud's `wording` (its runbook, and its title and
+    meaning where the shared ones do not fit); keys, queries, thresholds and windows are shared.
+    """
+    specs = _shared_specs(limits, db_max_connections)
+    keys = {spec.key for spec in specs}
+    if set(wording) != keys:
+        raise ValueError(
+            f"wording must cover exactly the monitors {sorted(keys)}, got {sorted(wording)}"
+        )
+    worded = [replace(spec, **wording[spec.key]) for spec in specs]  # type: ignore[arg-type]
+    for spec in worded:
+        if not spec.runbook:
+            raise ValueError(f"monitor {spec.key!r} has no runbook steps")
+    return worded
+
+
+def _shared_specs(limits: MonitoringThresholds, db_max_connections: int) -> list[MonitorSpec]:
     connections = round(db_max_connections * limits.db_connections_ratio)
     connections_warning = round(db_max_connections * limits.db_connections_warning_ratio)
     min_requests = limits.error_rate_min_requests
@@ -170,14 +129,6 @@ def monitor_specs(limits: MonitoringThresholds, db_max_connections: int) -> list
             critical=limits.latency_p95_seconds,
             warning=limits.latency_p95_warning_seconds,
             meaning="The slowest 5% of requests take longer than the latency objective.",
-            runbook=(
-                "Dashboard > API: find the endpoint whose p95 rose (Latency p95 by endpoint).",
-                "Dashboard > Database: high CPU, read/write latency or a full connection pool "
-                "point at the database; check slow queries in Performance Insights.",
-                "Dashboard > Service (ECS): CPU near 100% means too few tasks; raise "
-                "serviceMaxCount or the task size.",
-                "A fresh deploy? Compare with the previous image tag; roll back if it caused this.",
-            ),
             priority=2,
         ),
         MonitorSpec(
@@ -197,102 +148,58 @@ def monitor_specs(limits: MonitoringThresholds, db_max_connections: int) -> list
                 "More than the threshold share of requests failed with a 5xx (counted over at "
                 f"least {min_requests} requests, so quiet periods do not page)."
             ),
-            runbook=(
-                "Dashboard > Load balancer > 5xx: balancer 5xx (502/503/504) mean tasks are "
-                "unreachable or unhealthy; task 5xx mean the API itself fails.",
-                "Task 5xx: search the logs for level:error and the request ids; "
-                "`/heartbeat` names a failing dependency (database, storage).",
-                "Balancer 5xx: check healthy targets and the ECS service events (failed "
-                "health checks, OOM kills, deployment circuit breaker).",
-            ),
             priority=1,
         ),
         MonitorSpec(
             key="no-healthy-hosts",
-            title="No healthy API tasks behind the load balancer",
-            query=lambda s: (
-                f"max(last_5m):{s.no_healthy_hosts()} < 1"
-            ),
+            title="No healthy API instances behind the load balancer",
+            query=lambda s: f"max(last_5m):{s.no_healthy_hosts()} < 1",
             critical=1,
             warning=None,
             meaning="The load balancer has no healthy target: every request gets a 503.",
-            runbook=(
-                "ECS console > service > Events and stopped tasks: why do tasks fail health "
-                "checks or stop (image pull, secrets, migrations, OOM)?",
-                "Check the task logs for the migrate container and the app's startup errors.",
-                "If a deploy caused it and the circuit breaker did not roll back, redeploy the "
-                "previous image tag.",
-            ),
             priority=1,
             notify_no_data=True,
         ),
         MonitorSpec(
             key="tasks-below-desired",
-            title="Running API tasks below desired for 15 minutes",
-            query=lambda s: (
-                f"min(last_15m):{s.capacity_shortfall()} > 0"
-            ),
+            title="Running API instances below desired for 15 minutes",
+            query=lambda s: f"min(last_15m):{s.capacity_shortfall()} > 0",
             critical=0,
             warning=None,
-            meaning="ECS cannot keep the desired number of tasks running.",
-            runbook=(
-                "ECS console > service > Events: capacity, image pull, secret or subnet errors.",
-                "Stopped tasks' 'stopped reason': Essential container exited / OutOfMemory / "
-                "health check failures.",
-                "Check the Fargate service quota and the subnets' free IP addresses.",
-            ),
+            meaning="The platform cannot keep the desired number of API instances running.",
             priority=2,
         ),
         MonitorSpec(
             key="db-cpu",
             title=f"Database CPU above {limits.db_cpu_percent:g}%",
             query=lambda s: (
-                f"avg(last_15m):{s.db_cpu_percent()} "
-                f"> {_number(limits.db_cpu_percent)}"
+                f"avg(last_15m):{s.db_cpu_percent()} > {_number(limits.db_cpu_percent)}"
             ),
             critical=limits.db_cpu_percent,
             warning=limits.db_cpu_warning_percent,
             meaning="The database is CPU-bound; latency and errors follow.",
-            runbook=(
-                "Performance Insights: top SQL by load; a missing index or a new query pattern?",
-                "Dashboard > Database > Query duration by statement type.",
-                "Scale up dbInstanceClass (a brief failover on Multi-AZ) if load is organic.",
-            ),
             priority=2,
         ),
         MonitorSpec(
             key="db-free-storage",
             title=f"Database free storage below {limits.db_free_storage_gib:g} GiB",
             query=lambda s: (
-                f"min(last_15m):{s.db_free_bytes()} "
-                f"< {_number(limits.db_free_storage_bytes)}"
+                f"min(last_15m):{s.db_free_bytes()} < {_number(limits.db_free_storage_bytes)}"
             ),
             critical=limits.db_free_storage_bytes,
             warning=limits.db_free_storage_warning_bytes,
             meaning="The database volume is nearly full; writes fail when it is.",
-            runbook=(
-                "Storage autoscaling grows the volume up to dbMaxAllocatedStorageGb: is that "
-                "limit reached? Raise it with `pulumi config set dbMaxAllocatedStorageGb`.",
-                "Look for unexpected growth (analytics events, bloat) before adding space.",
-            ),
             priority=2,
         ),
         MonitorSpec(
             key="db-connections",
             title=f"Database connections near the limit ({db_max_connections})",
-            query=lambda s: (
-                f"avg(last_10m):{s.db_connections()} > {connections}"
-            ),
+            query=lambda s: f"avg(last_10m):{s.db_connections()} > {connections}",
             critical=connections,
             warning=connections_warning,
             meaning=(
                 f"Connections approach max_connections ({db_max_connections}); new ones will "
                 "be refused."
-            ),
-            runbook=(
-                "Connections scale with tasks x workers x pool size: did autoscaling add tasks?",
-                "Lower servicePoolSize or serviceMaxCount, or raise the instance class.",
-                "Look for leaked connections: Dashboard > Database > pool checked out vs size.",
             ),
             priority=2,
         ),
@@ -326,19 +233,16 @@ def runbook_message(
     return "\n".join(lines)
 
 
-class Monitoring(pulumi.ComponentResource):
-    """The stack's dashboard, monitors, SLOs, heartbeat synthetic and optional AWS integration."""
+class DatadogMonitoring(pulumi.ComponentResource):
+    """The stack's dashboard, monitors, SLOs and heartbeat synthetic; each cloud's subclass
+    supplies its metric scope, its monitors' wording, its dashboard and its integration."""
 
-    TYPE = "awaterra:monitoring:Monitoring"
+    TYPE: str  # each cloud's own type token
+    # Cloud metrics reach Datadog minutes late; evaluating too early sees gaps as zeros.
+    EVALUATION_DELAY_SECONDS = 900
     # The latency SLO's formula over the p95 query (GCP latencies are in milliseconds).
     P95_FORMULA = "p95"
-    HEARTBEAT_STEPS: Sequence[str] = (
-        "Open the test result: DNS, TLS, timeout or the 503 body naming the failing "
-        "check (database, storage).",
-        "Dashboard > Load balancer: healthy targets? Dashboard > Service: tasks running?",
-        "Database check failing: RDS events and connections; storage check: S3 and "
-        "the task role.",
-    )
+    HEARTBEAT_STEPS: Sequence[str]  # what to check first when the heartbeat fails
 
     dashboard_url: pulumi.Output[str]
     availability_slo_url: pulumi.Output[str]
@@ -346,9 +250,7 @@ class Monitoring(pulumi.ComponentResource):
     synthetic_url: pulumi.Output[str]
     monitor_ids: pulumi.Output[dict[str, str]]
 
-    def __init__(
-        self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: Any, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
         self._name = name
         self._args = args
@@ -417,35 +319,17 @@ class Monitoring(pulumi.ComponentResource):
             }
         )
 
-    # The cloud-specific parts; GcpMonitoring (components.monitoring_gcp) overrides them.
-    _dashboard_document: Callable[..., dict[str, Any]] = staticmethod(dashboard_document)
+    # The cloud-specific parts.
+    _dashboard_document: Callable[..., dict[str, Any]]
 
     def _scope(self) -> pulumi.Output[MetricScope]:
-        args = self._args
-        return pulumi.Output.all(
-            args.load_balancer_arn_suffix,
-            args.target_group_arn_suffix,
-            args.cluster_name,
-            args.service_name,
-            args.db_instance_identifier,
-        ).apply(
-            lambda values: MonitoredScope(
-                environment=args.environment,
-                service=args.datadog_service,
-                load_balancer_arn_suffix=values[0],
-                target_group_arn_suffix=values[1],
-                cluster_name=values[2],
-                ecs_service_name=values[3],
-                db_instance_identifier=values[4],
-            )
-        )
+        raise NotImplementedError
 
     def _monitor_specs(self) -> list[MonitorSpec]:
-        return monitor_specs(self._args.thresholds, self._args.db_max_connections)
+        raise NotImplementedError
 
     def _integration(self, dd: pulumi.ResourceOptions) -> None:
-        if self._args.aws_integration:
-            self._aws_integration(dd)
+        raise NotImplementedError
 
     def _message(self, title: str, meaning: str, steps: Sequence[str]) -> pulumi.Output[str]:
         return self.dashboard_url.apply(
@@ -468,7 +352,7 @@ class Monitoring(pulumi.ComponentResource):
                 critical=_number(spec.critical),
                 warning=None if spec.warning is None else _number(spec.warning),
             ),
-            evaluation_delay=AWS_EVALUATION_DELAY_SECONDS,
+            evaluation_delay=self.EVALUATION_DELAY_SECONDS,
             require_full_window=False,
             notify_no_data=spec.notify_no_data,
             no_data_timeframe=30 if spec.notify_no_data else None,
@@ -583,9 +467,14 @@ class Monitoring(pulumi.ComponentResource):
                 f"{self._name}-{key}",
                 name=self._monitor_name(title),
                 type="slo alert",
-                query=slo.id.apply(functools.partial(
-                    burn_rate_query, long_window=long_window, short_window=short_window, rate=rate
-                )),
+                query=slo.id.apply(
+                    functools.partial(
+                        burn_rate_query,
+                        long_window=long_window,
+                        short_window=short_window,
+                        rate=rate,
+                    )
+                ),
                 message=self._message(
                     title,
                     "At this pace the availability objective "
@@ -658,85 +547,3 @@ class Monitoring(pulumi.ComponentResource):
             tags=args.tags,
             opts=dd,
         )
-
-    def _aws_integration(self, dd: pulumi.ResourceOptions) -> None:
-        args = self._args
-        assert args.aws_account_id is not None  # checked in MonitoringArgs
-        role_name = args.aws_integration_role_name or f"DatadogIntegration-{args.environment}"
-        aws_opts = pulumi.ResourceOptions(parent=self)
-        external_id = datadog.aws.IntegrationExternalId(f"{self._name}-external-id", opts=dd)
-        datadog_account = DATADOG_AWS_ACCOUNTS.get(args.site, DATADOG_AWS_ACCOUNT_DEFAULT)
-        role = aws.iam.Role(
-            f"{self._name}-integration-role",
-            name=role_name,
-            description="Assumed by Datadog to read this stack's CloudWatch metrics and tags",
-            assume_role_policy=external_id.id.apply(
-                lambda external: _trust_policy(datadog_account, external)
-            ),
-            opts=aws_opts,
-        )
-        aws.iam.RolePolicy(
-            f"{self._name}-integration-read",
-            role=role.id,
-            policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": list(INTEGRATION_PERMISSIONS),
-                            "Resource": "*",
-                        }
-                    ],
-                }
-            ),
-            opts=aws_opts,
-        )
-        datadog.aws.IntegrationAccount(
-            f"{self._name}-aws-account",
-            aws_account_id=args.aws_account_id,
-            aws_partition="aws-us-gov" if args.site == "ddog-gov.com" else "aws",
-            aws_regions=datadog.aws.IntegrationAccountAwsRegionsArgs(
-                include_onlies=[args.aws_region]
-            ),
-            auth_config=datadog.aws.IntegrationAccountAuthConfigArgs(
-                aws_auth_config_role=datadog.aws.IntegrationAccountAuthConfigAwsAuthConfigRoleArgs(
-                    role_name=role.name,
-                    external_id=external_id.id,
-                )
-            ),
-            metrics_config=datadog.aws.IntegrationAccountMetricsConfigArgs(
-                namespace_filters=datadog.aws.IntegrationAccountMetricsConfigNamespaceFiltersArgs(
-                    include_onlies=list(INTEGRATION_NAMESPACES)
-                ),
-            ),
-            logs_config=datadog.aws.IntegrationAccountLogsConfigArgs(
-                lambda_forwarder=datadog.aws.IntegrationAccountLogsConfigLambdaForwarderArgs(),
-            ),
-            resources_config=datadog.aws.IntegrationAccountResourcesConfigArgs(
-                cloud_security_posture_management_collection=False,
-                extended_collection=False,
-            ),
-            traces_config=datadog.aws.IntegrationAccountTracesConfigArgs(
-                xray_services=datadog.aws.IntegrationAccountTracesConfigXrayServicesArgs(),
-            ),
-            account_tags=args.tags,
-            opts=pulumi.ResourceOptions.merge(dd, pulumi.ResourceOptions(depends_on=[role])),
-        )
-
-
-def _trust_policy(datadog_account: str, external_id: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{datadog_account}:root"},
-                    "Action": "sts:AssumeRole",
-                    # The external id stops anyone else's Datadog org from assuming the role.
-                    "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
-                }
-            ],
-        }
-    )

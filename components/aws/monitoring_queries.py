@@ -1,45 +1,14 @@
-"""Datadog metric queries for one stack, shared by its dashboard, monitors and SLOs.
+"""Datadog metric queries for one AWS stack, shared by its dashboard, monitors and SLOs.
 
 AWS metrics (aws.applicationelb.*, aws.ecs.*, aws.rds.*) come from Datadog's AWS integration and
 are scoped by the stack's own resource identifiers, which Datadog lowercases into tags. The
 service's own metrics come from the Agent sidecar's OpenMetrics scrape of `/metrics`
-(components.datadog_shipping) and are scoped by `env`/`service` tags.
+(components.aws.datadog_shipping) and are scoped by `env`/`service` tags.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
-
-from components.datadog_shipping import datadog_metric
-
-REQUEST_DURATION = datadog_metric("awaterra_http_request_duration_seconds")
-IN_FLIGHT = datadog_metric("awaterra_http_requests_in_flight")
-QUERY_DURATION = datadog_metric("awaterra_db_query_duration_seconds")
-POOL_CHECKED_OUT = datadog_metric("awaterra_db_pool_checked_out")
-POOL_SIZE = datadog_metric("awaterra_db_pool_size")
-WRITE_BATCH_ROWS = datadog_metric("awaterra_db_write_batch_rows")
-
-
-class MetricScope(Protocol):
-    """What the monitors and SLOs ask of a cloud: one query fragment per signal."""
-
-    @property
-    def environment(self) -> str: ...
-    @property
-    def service(self) -> str: ...
-
-    def lb_requests(self) -> str: ...
-    def lb_p95(self) -> str: ...
-    def p95_seconds(self) -> str: ...
-    def five_xx(self) -> str: ...
-    def no_healthy_hosts(self) -> str: ...
-    def capacity_shortfall(self) -> str: ...
-    def db_cpu_percent(self) -> str: ...
-    def db_free_bytes(self) -> str: ...
-    def db_connections(self) -> str: ...
-    def availability_good(self) -> str: ...
-    def availability_total(self) -> str: ...
 
 
 @dataclass(frozen=True)

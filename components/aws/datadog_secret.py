@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_policy import account_context, customer_key, key_policy
+from components.aws.policy_documents import account_context, customer_key, key_policy
 
 
 @dataclass

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import pulumi
 
-from components.auth import UserPool, UserPoolArgs
-from components.backup import BackupArgs, Backups
-from components.bucket import MediaBucket, MediaBucketArgs
-from components.certificate import TlsCertificate, TlsCertificateArgs
-from components.container_service import ContainerService, ContainerServiceArgs
-from components.database import Database, DatabaseArgs, default_max_connections
-from components.datadog_secret import DatadogApiKeySecret, DatadogApiKeySecretArgs
-from components.datadog_shipping import (
+from components.aws.auth import UserPool, UserPoolArgs
+from components.aws.backup import BackupArgs, Backups
+from components.aws.bucket import MediaBucket, MediaBucketArgs
+from components.aws.certificate import TlsCertificate, TlsCertificateArgs
+from components.aws.container_service import ContainerService, ContainerServiceArgs
+from components.aws.database import Database, DatabaseArgs, default_max_connections
+from components.aws.datadog_secret import DatadogApiKeySecret, DatadogApiKeySecretArgs
+from components.aws.datadog_shipping import (
     DatadogShippingArgs,
     app_depends_on,
     app_docker_labels,
@@ -31,12 +31,12 @@ from components.datadog_shipping import (
     datadog_volumes,
     image_build_args,
 )
-from components.dns import DnsRecord, DnsRecordArgs
-from components.edge import WebAcl, WebAclArgs
-from components.image import REPO_ROOT, ContainerImageArgs, image_tag
-from components.load_balancer import listener_ports
-from components.log_bucket import LogBucket, LogBucketArgs
-from components.network import Network, NetworkArgs
+from components.aws.dns import DnsRecord, DnsRecordArgs
+from components.aws.edge import WebAcl, WebAclArgs
+from components.aws.image import REPO_ROOT, ContainerImageArgs, image_tag
+from components.aws.load_balancer import listener_ports
+from components.aws.log_bucket import LogBucket, LogBucketArgs
+from components.aws.network import Network, NetworkArgs
 from components.settings import StackSettings
 
 SERVICE_NAME = "awaterra-api"
@@ -245,7 +245,7 @@ def build_aws_stack(settings: StackSettings) -> None:
         # Imported only here: pulumi_datadog takes seconds to load and dev does not need it.
         import pulumi_aws as aws
 
-        from components.monitoring import Monitoring, MonitoringArgs
+        from components.aws.monitoring import Monitoring, MonitoringArgs
 
         monitoring = Monitoring(
             "monitoring",

@@ -29,7 +29,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_policy import account_context, assume_role_policy, customer_key, key_policy
+from components.aws.policy_documents import (
+    account_context,
+    assume_role_policy,
+    customer_key,
+    key_policy,
+)
 
 _INSTANCE_CLASS = re.compile(r"^db\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9-]{0,62}$")

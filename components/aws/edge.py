@@ -35,8 +35,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_policy import account_context, customer_key, key_policy
-from components.log_encryption import logs_key_statement
+from components.aws.log_encryption import logs_key_statement
+from components.aws.policy_documents import account_context, customer_key, key_policy
 
 COMMON = "AWSManagedRulesCommonRuleSet"
 DEFAULT_MANAGED_RULE_GROUPS = (

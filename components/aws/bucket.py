@@ -24,8 +24,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_policy import account_context, customer_key, key_policy, policy_document
-from components.s3_baseline import abort_multipart_rule, lock_down, transport_statements
+from components.aws.policy_documents import (
+    account_context,
+    customer_key,
+    key_policy,
+    policy_document,
+)
+from components.aws.s3_baseline import abort_multipart_rule, lock_down, transport_statements
 
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 CORS_METHODS = ("PUT", "GET", "HEAD")

@@ -2,15 +2,15 @@
 
 `ContainerService(name, ContainerServiceArgs(...))` creates
 - a KMS key (rotating) for the repository and the log group;
-- `ContainerImage` (components/image.py): ECR repository (scan on push, immutable tags, KMS,
+- `ContainerImage` (components/aws/image.py): ECR repository (scan on push, immutable tags, KMS,
   lifecycle) and the image built from `service/Dockerfile`, tagged by content, run by digest;
 - an ECS cluster with Container Insights, a log group with retention and KMS encryption;
-- separate execution and task roles (components/service_iam.py: exact ARNs, no `*` actions);
-- the task definition (components/task_containers.py): `migrate` init container, then `app`,
+- separate execution and task roles (components/aws/service_iam.py: exact ARNs, no `*` actions);
+- the task definition (components/aws/task_containers.py): `migrate` init container, then `app`,
   read-only root filesystem, non-root, environment exactly as docs/service.md lists it,
   DB_USER/DB_PASSWORD injected from the RDS-managed secret. Why an init container migrates:
   see that module;
-- `LoadBalancer` (components/load_balancer.py): HTTPS-only ALB, `/metrics*` answered 404;
+- `LoadBalancer` (components/aws/load_balancer.py): HTTPS-only ALB, `/metrics*` answered 404;
 - the Fargate service: circuit breaker with rollback, 100%/200% rolling deploys, health check
   grace period, waits for a steady state; target tracking on CPU and requests per target.
 
@@ -40,7 +40,7 @@ Args (`ContainerServiceArgs`); required first, then the defaults (all the safe c
   `container_user: str = "10001:10001"` (the image's non-root user).
 - `extra_containers: Sequence[Mapping] = ()` further container definitions (camelCase ECS JSON,
   values may be Outputs), e.g. the Datadog agent sidecar or FireLens log router from
-  components/datadog_shipping.py; names must differ from `app`/`migrate`.
+  components/aws/datadog_shipping.py; names must differ from `app`/`migrate`.
 - `extra_volumes: Sequence[Mapping] = ()` further task-level ephemeral volumes (Fargate bind
   mounts, `{"name": ...}` only) for the extra containers' writable paths under a read-only root
   filesystem (`datadog_shipping.datadog_volumes`). Names must be unique and differ from the app's
@@ -73,12 +73,12 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_policy import account_context, customer_key, key_policy
-from components.image import ContainerImage, ContainerImageArgs
-from components.load_balancer import DEFAULT_SSL_POLICY, LoadBalancer, LoadBalancerArgs
-from components.log_encryption import logs_key_statement
-from components.service_iam import assume_role_policy, execution_policy, task_policy
-from components.task_containers import (
+from components.aws.image import ContainerImage, ContainerImageArgs
+from components.aws.load_balancer import DEFAULT_SSL_POLICY, LoadBalancer, LoadBalancerArgs
+from components.aws.log_encryption import logs_key_statement
+from components.aws.policy_documents import account_context, customer_key, key_policy
+from components.aws.service_iam import assume_role_policy, execution_policy, task_policy
+from components.aws.task_containers import (
     APP,
     CONTRACT_VARIABLES,
     ENVIRONMENTS,

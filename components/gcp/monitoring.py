@@ -1,35 +1,37 @@
-"""Datadog as code for a stack on Google Cloud: the AWS monitors, SLOs and synthetic, GCP metrics.
+"""Datadog as code for a stack on Google Cloud: the shared monitors, SLOs and synthetic on GCP
+metrics.
 
-`GcpMonitoring` is `components.monitoring.Monitoring` with the cloud-specific parts swapped: the
-scope (components.monitoring_queries_gcp), the dashboard (components.monitoring_dashboard_gcp),
-the runbook wording where a step names an AWS console, and the integration: Datadog's keyless
+`GcpMonitoring` is `components.datadog.monitoring.DatadogMonitoring` with Google Cloud's parts:
+the scope (components.gcp.monitoring_queries), the dashboard (components.gcp.monitoring_dashboard),
+the runbook wording (GCP_WORDING), and the integration: Datadog's keyless
 Google Cloud integration (`datadog.gcp.IntegrationSts`). Datadog's own principal impersonates a
 read-only service account created here; no key is ever created or stored.
-Monitor keys, thresholds, windows, priorities and step counts are those of `monitor_specs`.
+Monitor keys, queries' shape, thresholds, windows and priorities are the shared ones.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_datadog as datadog
 import pulumi_gcp as gcp
 
-from components.monitoring import (
+from components.datadog.metrics import MetricScope
+from components.datadog.monitoring import (
     DEFAULT_SYNTHETIC_LOCATIONS,
-    Monitoring,
+    DatadogMonitoring,
     MonitorSpec,
+    Wording,
     check_common_args,
     heartbeat_url,
     monitor_specs,
     monitoring_tags,
 )
-from components.monitoring_dashboard_gcp import dashboard_document
-from components.monitoring_queries import MetricScope
-from components.monitoring_queries_gcp import GcpScope
+from components.gcp.monitoring_dashboard import dashboard_document
+from components.gcp.monitoring_queries import GcpScope
 from components.monitoring_thresholds import MonitoringThresholds
 
 # Datadog's documented roles for the integration's service account, all read-only.
@@ -103,8 +105,8 @@ class GcpMonitoringArgs:
         return monitoring_tags(self)
 
 
-# Title, meaning and runbook where the AWS wording names AWS; the rest of each spec is shared.
-_GCP_WORDING: dict[str, dict[str, object]] = {
+# Each monitor's runbook, and its title and meaning where Google Cloud has its own words.
+GCP_WORDING: dict[str, Wording] = {
     "latency-p95": {
         "runbook": (
             "Dashboard > API: did Cloud Run's own p95 rise too, or only the load balancer's?",
@@ -171,14 +173,11 @@ _GCP_WORDING: dict[str, dict[str, object]] = {
 
 
 def gcp_monitor_specs(limits: MonitoringThresholds, db_max_connections: int) -> list[MonitorSpec]:
-    """`monitor_specs` with Google Cloud wording; queries come from the GcpScope."""
-    return [
-        replace(spec, **_GCP_WORDING.get(spec.key, {}))  # type: ignore[arg-type]
-        for spec in monitor_specs(limits, db_max_connections)
-    ]
+    """The shared monitors in Google Cloud's words; queries come from the GcpScope."""
+    return monitor_specs(limits, db_max_connections, GCP_WORDING)
 
 
-class GcpMonitoring(Monitoring):
+class GcpMonitoring(DatadogMonitoring):
     """The stack's dashboard, monitors, SLOs, heartbeat and keyless GCP integration."""
 
     TYPE = "awaterra:monitoring:GcpMonitoring"
@@ -186,8 +185,7 @@ class GcpMonitoring(Monitoring):
     HEARTBEAT_STEPS: Sequence[str] = (
         "Open the test result: DNS, TLS, timeout or the 503 body naming the failing "
         "check (database, storage).",
-        "Dashboard > Load balancer: 5xx from the balancer? Dashboard > Service: instances "
-        "running?",
+        "Dashboard > Load balancer: 5xx from the balancer? Dashboard > Service: instances running?",
         "Database check failing: Cloud SQL operations and connections; storage check: the "
         "bucket and the service account's roles.",
     )
@@ -198,11 +196,12 @@ class GcpMonitoring(Monitoring):
     def __init__(
         self, name: str, args: GcpMonitoringArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        self._args: GcpMonitoringArgs
         self.integration_service_account_email = None
-        super().__init__(name, args, opts)  # type: ignore[arg-type]
+        super().__init__(name, args, opts)
 
     def _scope(self) -> pulumi.Output[MetricScope]:
-        args: GcpMonitoringArgs = self._args  # type: ignore[assignment]
+        args = self._args
         by_url_map = args.url_map_name is not None
         lb = args.url_map_name if by_url_map else args.backend_service
         return pulumi.Output.all(args.cloud_run_service, args.sql_instance, lb).apply(
@@ -222,7 +221,7 @@ class GcpMonitoring(Monitoring):
         return gcp_monitor_specs(self._args.thresholds, self._args.db_max_connections)
 
     def _integration(self, dd: pulumi.ResourceOptions) -> None:
-        args: GcpMonitoringArgs = self._args  # type: ignore[assignment]
+        args = self._args
         if not args.gcp_integration:
             return
         gcp_opts = pulumi.ResourceOptions(parent=self)

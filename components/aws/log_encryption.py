@@ -1,7 +1,7 @@
 """The KMS key-policy statement that lets CloudWatch Logs use a key for exactly one log group.
 
-Shared by the service's log group (components/container_service.py) and the WAF log group
-(components/edge.py); used with `components.aws_policy.key_policy` / `customer_key`.
+Shared by the service's log group (components/aws/container_service.py) and the WAF log group
+(components/aws/edge.py); used with `components.aws.policy_documents.key_policy` / `customer_key`.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.aws_policy import account_context, policy_document
-from components.s3_baseline import abort_multipart_rule, lock_down, transport_statements
+from components.aws.policy_documents import account_context, policy_document
+from components.aws.s3_baseline import abort_multipart_rule, lock_down, transport_statements
 
 # Regions opened before August 2022 deliver ALB logs from a regional AWS account
 # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html).
