@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from starlette.datastructures import UploadFile
 
+from service.admin.security import format_size
+
 ALLOWED_DESCRIPTION = "audio (MP3, M4A, OGG, WAV), video (MP4, WebM) or an image (PNG, JPEG, WebP)"
 
 
@@ -53,7 +55,7 @@ async def recognise(upload: UploadFile, max_bytes: int) -> Kind:
     if size == 0:
         raise MediaRefused("The file is empty.")
     if size > max_bytes:
-        raise MediaRefused(f"The file is larger than {max_bytes // (1024 * 1024)} MiB.")
+        raise MediaRefused(f"The file is larger than {format_size(max_bytes)}.")
     await upload.seek(0)
     head = await upload.read(16)
     await upload.seek(0)

@@ -16,6 +16,7 @@ from service.admin.forms import field, file_field, nul_errors, page_number, quer
 from service.admin.media import ALLOWED_DESCRIPTION, MediaRefused, media_key, recognise
 from service.admin.panel import actor_of, form_of, page, panel_of
 from service.admin.render import render
+from service.admin.security import format_size
 from service.routes.practices import MEDIA_URL_SECONDS
 from service.schemas import PracticePath, PracticeWrite
 from service.storage import InvalidStorageKey, StorageUnavailable
@@ -103,7 +104,7 @@ async def _form_page(
         errors=errors,
         media_url=await _media_link(request, row),
         allowed_media=ALLOWED_DESCRIPTION,
-        max_upload_mib=panel_of(request).settings.max_upload_bytes // (1024 * 1024),
+        max_upload=format_size(panel_of(request).settings.max_upload_bytes),
         saved=request.query_params.get("saved") == "1" and request.method == "GET",
     )
 
