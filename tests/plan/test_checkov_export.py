@@ -335,11 +335,14 @@ def test_checkov_report_is_read_and_parsing_errors_are_refused() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "gcp-dev", "gcp-prod"])
 def test_every_skip_names_resources_the_stack_exports(stack: str) -> None:
+    from policy.environment import stack_cloud, stack_environment
+
     addresses = {r.address for r in exported_resources(record(stack))}
+    environment, cloud = stack_environment(stack) or "", stack_cloud(stack)
     for skip in load_skips():
-        if stack in skip.stacks:
+        if skip.applies_to(environment, cloud):
             named = [a for a in addresses if any(fnmatchcase(a, p) for p in skip.resources)]
             assert named, (skip.check_id, skip.resources)
 
