@@ -21,7 +21,7 @@ import boto3
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, FileChooser, Page, expect, sync_playwright
 
 from service.app import create_app
 from service.migrate import migrate
@@ -285,6 +285,10 @@ def test_keyboard_only_create_and_publish_then_a_user_sees_it(
     media = tmp_path / "breathing.wav"
     media.write_bytes(wav_bytes())
     practice = unique("kb")
+    # Listening early turns on Chromium's file chooser interception before the key press
+    # that opens it (turned on only inside expect_file_chooser, it can come too late).
+    chosen: list[FileChooser] = []
+    page.on("filechooser", lambda chooser: chosen.append(chooser))
     sign_in_locally(page, local_panel, "keys@example.test")
     page.goto(f"{local_panel.url}/admin/practices/new")
 
@@ -308,9 +312,11 @@ def test_keyboard_only_create_and_publish_then_a_user_sees_it(
     tab_to("published")
     page.keyboard.press("Space")
     tab_to("media")
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
-    chooser.value.set_files(str(media))
+    page.keyboard.press("Space")
+    if not chosen:
+        page.wait_for_event("filechooser")
+    assert len(chosen) == 1 and chosen[0].element.get_attribute("id") == "media"
+    chosen[0].set_files(str(media))
     page.keyboard.press("Tab")
     expect(page.locator(":focus")).to_have_text("Save")
     page.keyboard.press("Enter")
