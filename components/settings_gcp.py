@@ -42,6 +42,7 @@ SHARED_KEYS = frozenset(
         "corsAllowedOrigins",
         "bucketAccessLogs",
         "forceDestroy",
+        "monitoring",
     }
 )
 GCP_ONLY_KEYS = frozenset({"gcpDnsZone", "gcpBackupLocation", "dbTier"})

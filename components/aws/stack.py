@@ -20,7 +20,11 @@ from components.aws.auth import UserPool, UserPoolArgs
 from components.aws.backup import BackupArgs, Backups
 from components.aws.bucket import MediaBucket, MediaBucketArgs
 from components.aws.certificate import TlsCertificate, TlsCertificateArgs
-from components.aws.container_service import ContainerService, ContainerServiceArgs
+from components.aws.container_service import (
+    CONTAINER_PORT,
+    ContainerService,
+    ContainerServiceArgs,
+)
 from components.aws.database import Database, DatabaseArgs, default_max_connections
 from components.aws.datadog_secret import DatadogApiKeySecret, DatadogApiKeySecretArgs
 from components.aws.datadog_shipping import (
@@ -35,10 +39,12 @@ from components.aws.datadog_shipping import (
 )
 from components.aws.dns import DnsRecord, DnsRecordArgs
 from components.aws.edge import WebAcl, WebAclArgs
+from components.aws.grafana import Grafana, GrafanaArgs
 from components.aws.image import REPO_ROOT, ContainerImageArgs, image_tag
 from components.aws.load_balancer import listener_ports
 from components.aws.log_bucket import LogBucket, LogBucketArgs
 from components.aws.network import Network, NetworkArgs
+from components.aws.prometheus import PrometheusAlerting, PrometheusAlertingArgs
 from components.settings import StackSettings
 
 SERVICE_NAME = "awaterra-api"
@@ -176,6 +182,27 @@ def build_aws_stack(settings: StackSettings) -> None:
         environment=settings.environment,
         service=SERVICE_NAME,
     )
+    # The prometheus path: the workspace first, since the task runs its collector.
+    prometheus: PrometheusAlerting | None = None
+    if settings.monitoring.prometheus:
+        prometheus = PrometheusAlerting(
+            "prometheus",
+            PrometheusAlertingArgs(
+                environment=settings.environment,
+                heartbeat_url=f"https://{settings.domain}/heartbeat",
+                app_port=CONTAINER_PORT,
+                min_tasks=settings.service.min_count,
+                db_max_connections=default_max_connections(settings.database.instance_class)
+                or 80,
+                db_instance_identifier=database.instance_identifier,
+                log_group_name=service_log_group,
+                alert_emails=settings.monitoring.alert_emails,
+                log_retention_days=settings.service.log_retention_days,
+            ),
+        )
+    collector = prometheus.containers(settings.region) if prometheus is not None else []
+    collector_volumes = prometheus.volumes() if prometheus is not None else []
+
     service = ContainerService(
         "api",
         ContainerServiceArgs(
@@ -215,8 +242,8 @@ def build_aws_stack(settings: StackSettings) -> None:
             log_group_name=service_log_group,
             image_tag=settings.service.image_tag,
             image_build_args=image_defaults.build_args,
-            extra_containers=datadog_containers(shipping),
-            extra_volumes=datadog_volumes(shipping),
+            extra_containers=[*datadog_containers(shipping), *collector],
+            extra_volumes=[*datadog_volumes(shipping), *collector_volumes],
             log_configuration=app_log_configuration(shipping),
             # The pool the connection budget in settings counts on (docs/deploy.md).
             app_environment=[
@@ -307,6 +334,25 @@ def build_aws_stack(settings: StackSettings) -> None:
         # Every stack exports the same names (components/stack_outputs.py): none without Datadog.
         for name in ("dashboard_url", "availability_slo_url", "latency_slo_url", "synthetic_url"):
             pulumi.export(name, None)
+
+    if prometheus is not None:
+        prometheus.grant_remote_write(service.task_role_arn)
+        grafana = Grafana(
+            "grafana",
+            GrafanaArgs(
+                environment=settings.environment,
+                workspace_arn=prometheus.workspace_arn,
+                query_url=prometheus.query_url,
+                region=settings.region,
+                grafana_url=settings.monitoring.grafana_url,
+                grafana_token=settings.monitoring.grafana_token,
+            ),
+        )
+        pulumi.export("grafana_dashboard_url", grafana.dashboard_url)
+        pulumi.export("prometheus_workspace_arn", prometheus.workspace_arn)
+    else:
+        pulumi.export("grafana_dashboard_url", None)
+        pulumi.export("prometheus_workspace_arn", None)
 
     backups = Backups(
         "backups",

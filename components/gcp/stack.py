@@ -248,6 +248,9 @@ def build_gcp_stack(settings: StackSettings) -> dict[str, Any]:
         "availability_slo_url": None,
         "latency_slo_url": None,
         "synthetic_url": None,
+        # The prometheus path is built for AWS stacks only.
+        "grafana_dashboard_url": None,
+        "prometheus_workspace_arn": None,
     }
     if tuple(outputs) != OUTPUT_NAMES:
         raise AssertionError("components/gcp/stack.py must export exactly OUTPUT_NAMES")
