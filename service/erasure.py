@@ -47,15 +47,17 @@ async def erase_user(engine: AsyncEngine, user_id: str, *, actor: str | None = N
         if actor is not None:
             await connection.execute(
                 insert(audit_log).values(
-                    occurred_at=datetime.now(UTC),
+                    at=datetime.now(UTC),
                     actor=actor,
                     action=ERASE_ACTION,
                     target=user_id,
-                    details={
+                    # What was stored (rows per table) before; nothing after.
+                    before={
                         "practiceStates": erased.practice_states,
                         "events": erased.events,
                         "userRows": erased.user_rows,
                     },
+                    after=None,
                 )
             )
     return erased

@@ -138,20 +138,6 @@ events = Table(
     postgresql_partition_by="RANGE (received_at)",
 )
 
-# Append-only record of what admins did to other people's data (erasures). Small on purpose:
-# who, what, to whom, when, and a JSON note; an admin panel can
-# write its own actions here too. Listed newest first by `id` (the key): no other index.
-audit_log = Table(
-    "audit_log",
-    metadata,
-    Column("id", EventId, primary_key=True, autoincrement=True),
-    Column("occurred_at", UtcDateTime(), nullable=False),
-    Column("actor", String(SUBJECT_LENGTH), nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("target", String(SUBJECT_LENGTH), nullable=False),
-    Column("details", JsonDocument, nullable=False),
-)
-
 config = Table(
     "config",
     metadata,
@@ -159,4 +145,19 @@ config = Table(
     Column("value", JsonDocument, nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("updated_by", String(SUBJECT_LENGTH), nullable=False),
+)
+
+# Every change made through the admin panel, append-only (the migration adds triggers that
+# refuse UPDATE and DELETE): who, when, what, and the values before and after.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor", String(SUBJECT_LENGTH), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(SUBJECT_LENGTH), nullable=False),
+    Column("before", JsonDocument, nullable=True),
+    Column("after", JsonDocument, nullable=True),
+    Index("ix_audit_log_at", "at"),
 )

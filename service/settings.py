@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
+
+from service.admin.config import AdminSettings, load_admin_settings
 
 Environment = Literal["local", "dev", "prod"]
 ENVIRONMENTS: tuple[Environment, ...] = ("local", "dev", "prod")
@@ -48,6 +50,7 @@ class Settings:
     db_sslrootcert: str | None = None
     # How long events are kept (`python -m service maintain` removes older ones).
     event_retention_days: int = 395
+    admin: AdminSettings = field(default_factory=AdminSettings)
 
     def db_connect_args(self) -> dict[str, Any]:
         """TLS and IAM-token password arguments for every new PostgreSQL connection."""
@@ -205,6 +208,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
             problems.append(
                 "ENVIRONMENT=prod needs a bucket: set STORAGE_URL=s3://bucket or gs://bucket"
             )
+    admin = load_admin_settings(env, environment, auth["AUTH_ISSUER"], problems)
     if problems:
         raise SettingsError("; ".join(problems))
 
@@ -232,4 +236,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
         db_sslmode=db_sslmode,
         db_sslrootcert=db_sslrootcert,
         event_retention_days=_count(env, "EVENT_RETENTION_DAYS", 395),
+        admin=admin,
     )

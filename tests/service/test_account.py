@@ -186,9 +186,9 @@ async def test_admin_erases_a_user_and_it_is_audited(
             )
         ).all()
     assert [(r.actor, r.action) for r in rows] == [(admin, "user.erase"), (admin, "user.erase")]
-    assert rows[0].details == {"practiceStates": 1, "events": 2, "userRows": 0}
-    assert rows[1].details == {"practiceStates": 0, "events": 0, "userRows": 0}
-    assert rows[0].occurred_at <= rows[1].occurred_at
+    assert rows[0].before == {"practiceStates": 1, "events": 2, "userRows": 0}
+    assert rows[1].before == {"practiceStates": 0, "events": 0, "userRows": 0}
+    assert rows[0].after is None and rows[0].at <= rows[1].at
 
 
 async def test_users_erase_themselves_unaudited(

@@ -1,4 +1,4 @@
-"""Events partitioned by month of arrival (PostgreSQL); indexes for what is queried; audit log.
+"""Events partitioned by month of arrival (PostgreSQL); indexes for what is queried.
 
 On PostgreSQL the existing `events` table is renamed, a partitioned `events` is created with one
 partition per month from the oldest stored event to a few months ahead, every row is copied
@@ -8,8 +8,8 @@ migration's transaction: writers wait for it, and a failure leaves the old table
 
 On SQLite `events` stays one table; only its indexes change.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-02
 """
 
@@ -20,11 +20,10 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-from service.models import EventId, JsonDocument, UtcDateTime
 from service.partitions import MONTHS_AHEAD, Month, months_between
 
-revision = "0002"
-down_revision: str | None = "0001"
+revision = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | None = None
 depends_on: str | None = None
 
@@ -40,19 +39,6 @@ def _copy(source: str) -> sa.Insert:
     target = sa.table("events", *(sa.column(name) for name in COLUMNS))
     origin = sa.table(source, *(sa.column(name) for name in COLUMNS))
     return sa.insert(target).from_select(list(COLUMNS), sa.select(*origin.c))
-
-
-def _create_audit_log() -> None:
-    op.create_table(
-        "audit_log",
-        sa.Column("id", EventId, autoincrement=True, nullable=False),
-        sa.Column("occurred_at", UtcDateTime(), nullable=False),
-        sa.Column("actor", sa.String(255), nullable=False),
-        sa.Column("action", sa.String(64), nullable=False),
-        sa.Column("target", sa.String(255), nullable=False),
-        sa.Column("details", JsonDocument, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
-    )
 
 
 def _partition_months(connection: sa.Connection, table: str) -> list[Month]:
@@ -98,7 +84,6 @@ def upgrade() -> None:
             op.drop_index(name, table_name="events")
         for name, columns in NEW_INDEXES.items():
             op.create_index(name, "events", columns)
-    _create_audit_log()
 
 
 def _downgrade_postgres() -> None:
@@ -124,7 +109,6 @@ def _downgrade_postgres() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("audit_log")
     if op.get_bind().dialect.name == "postgresql":
         _downgrade_postgres()
     else:
