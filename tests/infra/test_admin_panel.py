@@ -93,7 +93,7 @@ def test_the_session_key_is_random_secret_and_encrypted_with_its_own_key(
 
 
 def _container(recording: Recording, name: str) -> dict[str, Any]:
-    task = recording.one("aws:ecs/taskDefinition:TaskDefinition")
+    task = recording.one("aws:ecs/taskDefinition:TaskDefinition", "api-task")
     (found,) = [c for c in json.loads(task.inputs["containerDefinitions"]) if c["name"] == name]
     return found
 
