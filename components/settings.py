@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeVar, cast
 import pulumi
 
 from components.aws.database import default_max_connections
+from components.settings_firebase import FirebaseSettings, read_firebase
 from components.settings_gcp import GcpSettings, other_cloud_problems, read_gcp
 
 NAMESPACE = "awaterra"
@@ -129,6 +130,10 @@ DEFAULTS: Mapping[str, Any] = {
     "gcpDnsZone": "",
     "gcpBackupLocation": "",
     "dbTier": "db-custom-1-3840",
+    # On with datadogEnabled: Datadog's keyless Google Cloud integration (one per project).
+    "datadogGcpIntegration": True,
+    # Any stack: the mobile apps in Firebase (components/settings_firebase.py); {}: none.
+    "firebase": {},
 }
 REQUIRED_KEYS = ("domain", "hostedZoneId")
 SECRET_KEYS = ("datadogApiKey", "datadogAppKey")
@@ -272,6 +277,7 @@ class DatadogSettings:
     notify: str
     aws_integration: bool
     shipping: str
+    gcp_integration: bool = False  # gcp stacks only: datadogGcpIntegration while enabled
 
 
 @dataclass(frozen=True)
@@ -293,6 +299,7 @@ class StackSettings:
     backup: BackupSettings
     bucket: BucketSettings
     datadog: DatadogSettings
+    firebase: FirebaseSettings | None = None  # the optional `firebase` block
 
     @property
     def is_prod(self) -> bool:
@@ -483,6 +490,7 @@ def load_settings(
             bool(_HOSTED_ZONE_ID.match(hosted_zone_id)),
             f"must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ, got {hosted_zone_id!r}",
         )
+    firebase = read_firebase(read)
     placeholders = [
         placeholder_problem(name, value, example)
         for name, value, example, pattern in (
@@ -492,6 +500,7 @@ def load_settings(
         )
         if value and pattern.search(value)
     ]
+    placeholders.extend(firebase.placeholders() if firebase else ())
     if offline:
         for problem in placeholders:
             pulumi.log.warn(f"PLACEHOLDER (refused by a real preview/up): {problem}")
@@ -523,7 +532,7 @@ def load_settings(
     )
     backup = _backup(read, region)
     bucket = _bucket(read, prod)
-    datadog = _datadog(read)
+    datadog = _datadog(read, on_gcp)
     default_tags = _default_tags(read, aws.get("defaultTags"))
     if prod:
         # The protections the issue and the policy pack require of prod; the two deletion
@@ -576,6 +585,7 @@ def load_settings(
         backup=backup,
         bucket=bucket,
         datadog=datadog,
+        firebase=firebase,
     )
 
 
@@ -809,10 +819,12 @@ def _bucket(read: _Reader, prod: bool) -> BucketSettings:
     )
 
 
-def _datadog(read: _Reader) -> DatadogSettings:
+def _datadog(read: _Reader, on_gcp: bool) -> DatadogSettings:
     enabled = read.boolean("datadogEnabled")
     api_key = read.secret("datadogApiKey")
     app_key = read.secret("datadogAppKey")
+    # Read (and checked) on every gcp stack; it only matters while Datadog is on.
+    gcp_integration = on_gcp and read.boolean("datadogGcpIntegration")
     if enabled:
         for name, value in (("datadogApiKey", api_key), ("datadogAppKey", app_key)):
             if value is None:
@@ -829,4 +841,5 @@ def _datadog(read: _Reader) -> DatadogSettings:
         notify=read.text("datadogNotify"),
         aws_integration=read.boolean("datadogAwsIntegration"),
         shipping=read.choice("datadogShipping", DATADOG_SHIPPING_MODES),
+        gcp_integration=enabled and gcp_integration,
     )

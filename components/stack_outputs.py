@@ -2,7 +2,8 @@
 
 Tools (ops/, the docs' runbooks, CI) read these names, so a stack never lacks one: an output
 that does not apply is exported as None (on AWS: the Datadog links without Datadog, the Cognito
-ids with external auth; on Google Cloud see components/gcp/stack.py).
+ids with external auth; on any stack: the Firebase configs without a `firebase` block; on Google
+Cloud see components/gcp/stack.py).
 """
 
 from __future__ import annotations
@@ -34,4 +35,9 @@ OUTPUT_NAMES: tuple[str, ...] = (
     "availability_slo_url",
     "latency_slo_url",
     "synthetic_url",
+    # Datadog's Google Cloud integration: the service account it impersonates (gcp stacks).
+    "datadog_gcp_service_account",
+    # The optional `firebase` block: the apps' config files, secret (None without the block).
+    "ios_config",
+    "android_config",
 )
