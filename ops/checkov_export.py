@@ -160,6 +160,7 @@ GOOGLE_TERRAFORM_TYPES: dict[str, str] = {
     "gcp:kms/cryptoKey:CryptoKey": "google_kms_crypto_key",
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": "google_kms_crypto_key_iam_member",
     "gcp:kms/keyRing:KeyRing": "google_kms_key_ring",
+    "gcp:projects/serviceIdentity:ServiceIdentity": "google_project_service_identity",
     "gcp:logging/projectBucketConfig:ProjectBucketConfig": "google_logging_project_bucket_config",
     "gcp:logging/projectSink:ProjectSink": "google_logging_project_sink",
     "gcp:monitoring/alertPolicy:AlertPolicy": "google_monitoring_alert_policy",

@@ -23,7 +23,7 @@ from typing import Any
 from ops.checkov_export import DEFAULT_OUTPUT_DIR, ExportError, export
 from ops.plan import known_stacks
 from policy.checkov_skips import Finding, SkipsError, Triage, load_skips, triage
-from policy.environment import stack_environment
+from policy.environment import stack_cloud, stack_environment
 
 CHECKOV_TIMEOUT_SECONDS = 600
 
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m ops.checkov_scan", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("stack", help="stack name (dev, prod)")
+    parser.add_argument("stack", help="stack name (dev, prod, gcp-dev, gcp-prod)")
     parser.add_argument(
         "--checkov", type=Path, required=True, help="the checkov executable (its own venv)"
     )
@@ -128,8 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SkipsError, ExportError, CheckovError) as error:
         print(f"checkov scan failed: {error}", file=sys.stderr)
         return 2
-    # The skip list is per environment, like policy/exceptions.yaml; unknown: no skips.
-    outcome = triage(stack_environment(args.stack) or "", result.failures, skips)
+    # The skip list is per environment, like policy/exceptions.yaml (unknown: no skips), and
+    # per cloud (an entry's check id names it).
+    environment = stack_environment(args.stack) or ""
+    outcome = triage(environment, result.failures, skips, stack_cloud(args.stack))
     print(render(args.stack, result, outcome))
     return 1 if outcome.unexplained or outcome.unused else 0
 

@@ -51,6 +51,7 @@ GCP_PRICES: dict[str, Price] = {
     "armor.rule": Price(1.00, "rule-month", "Cloud Armor pricing (Standard)"),
     "armor.requests": Price(0.75, "million requests", "Cloud Armor pricing (Standard)"),
     "registry.gb": Price(0.10, "GB-month (0.5 GB free)", "Artifact Registry pricing (storage)"),
+    "kms.version": Price(0.06, "key version-month", "Cloud KMS pricing (software key versions)"),
     "gcs.dual.gb": Price(0.044, "GB-month", "Cloud Storage pricing (Standard, dual-region)"),
     "gcs.regional.gb": Price(0.020, "GB-month", "Cloud Storage pricing (Standard, regional)"),
     "gcs.turbo.gb": Price(0.04, "GB replicated", "Cloud Storage pricing (turbo replication)"),
@@ -189,6 +190,11 @@ def _cloud_run(
             max(0.0, usage.ecr_gb - 0.5),
             "registry.gb",
         )
+    for key in _of(resources, "gcp:kms/cryptoKey:CryptoKey"):
+        # Rotation adds a version each period and old ones stay enabled (they decrypt old data).
+        period_days = _number(str(key.inputs.get("rotationPeriod", "0s")).removesuffix("s")) / 86400
+        versions = 1 + (int(365 // period_days) if period_days else 0)
+        add(build, key, f"{versions} key versions (a year of rotation)", versions, "kms.version")
 
 
 def _edge(build: _Builder, resources: list[Recorded], hours: int, usage: Usage) -> None:

@@ -96,7 +96,15 @@ def _service(name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
     return {"project": _project(inputs)}
 
 
+def _service_identity(name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    # A service's agent: service-<number>@gcp-sa-<api>.iam.gserviceaccount.com.
+    api = str(inputs.get("service", "")).removesuffix(".googleapis.com")
+    email = f"service-{PROJECT_NUMBER}@gcp-sa-{api}.iam.gserviceaccount.com"
+    return {"email": email, "member": f"serviceAccount:{email}"}
+
+
 COMPUTED_DATA: dict[str, ComputedOutputs] = {
+    "gcp:projects/serviceIdentity:ServiceIdentity": _service_identity,
     "gcp:projects/service:Service": _service,
     "gcp:compute/network:Network": _network,
     "gcp:compute/subnetwork:Subnetwork": _subnetwork,

@@ -1,9 +1,11 @@
 """The documented checkov skip list (policy/checkov_skips.yaml) and how findings are matched to it.
 
 An entry names a checkov check, the stacks and the Terraform addresses (shell patterns) it covers,
-and why. Where the same trade-off is already an exception to one of our own rules, the entry says
-so (`mirrors`) and the exception must exist for each of its stacks: the two lists cannot drift
-apart silently. Malformed entries are load errors.
+and why. The check id names its cloud (CKV_AWS_n, CKV_GCP_n): an entry only ever counts for stacks
+of that cloud, so gcp-dev neither uses nor reports as stale the entries written for AWS's dev.
+Where the same trade-off is already an exception to one of our own rules, the entry says so
+(`mirrors`) and the exception must exist for each of its stacks: the two lists cannot drift apart
+silently. Malformed entries are load errors.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import yaml
 from policy.exceptions import MINIMUM_REASON_LENGTH, StackException
 
 SKIPS_FILE = Path(__file__).with_name("checkov_skips.yaml")
-CHECK_ID = re.compile(r"^CKV2?_AWS_\d+$")
+CHECK_ID = re.compile(r"^CKV2?_(AWS|GCP)_\d+$")
+CLOUDS = {"AWS": "aws", "GCP": "gcp"}
 _KEYS = frozenset({"check", "stacks", "resources", "reason", "mirrors"})
 
 
@@ -45,12 +48,27 @@ class Skip:
     reason: str
     mirrors: str | None = None
 
-    def matches(self, stack: str, finding: Finding) -> bool:
+    @property
+    def cloud(self) -> str:
+        return cloud_of(self.check_id)
+
+    def applies_to(self, stack: str, cloud: str) -> bool:
+        return stack in self.stacks and self.cloud == cloud
+
+    def matches(self, stack: str, finding: Finding, cloud: str = "aws") -> bool:
         return (
             finding.check_id == self.check_id
-            and stack in self.stacks
+            and self.applies_to(stack, cloud)
             and any(fnmatchcase(finding.resource, pattern) for pattern in self.resources)
         )
+
+
+def cloud_of(check_id: str) -> str:
+    """aws or gcp, from a checkov id (CKV_AWS_1, CKV2_GCP_13)."""
+    match = CHECK_ID.match(check_id)
+    if match is None:
+        raise SkipsError(f"not a checkov AWS or GCP id: {check_id!r}")
+    return CLOUDS[match.group(1)]
 
 
 def _strings(value: Any, where: str, key: str) -> tuple[str, ...]:
@@ -70,7 +88,8 @@ def parse_skips(document: Any, exceptions: Mapping[str, Sequence[StackException]
         check_id = str(entry.get("check") or "")
         if not CHECK_ID.match(check_id):
             raise SkipsError(
-                f"{where} check must be a checkov AWS id (CKV_AWS_n), got {check_id!r}"
+                f"{where} check must be a checkov AWS or GCP id (CKV_AWS_n, CKV_GCP_n), "
+                f"got {check_id!r}"
             )
         where = f"{where} ({check_id})"
         unexpected = set(entry) - _KEYS
@@ -122,16 +141,19 @@ class Triage:
     unused: list[Skip]  # entries for this stack that matched no failure: stale
 
 
-def triage(stack: str, failures: Sequence[Finding], skips: Sequence[Skip]) -> Triage:
+def triage(
+    stack: str, failures: Sequence[Finding], skips: Sequence[Skip], cloud: str = "aws"
+) -> Triage:
+    """`stack` is the environment the entries name (dev, prod); `cloud` the stack's cloud."""
     explained: list[tuple[Finding, Skip]] = []
     unexplained: list[Finding] = []
     used: set[Skip] = set()
     for finding in failures:
-        skip = next((s for s in skips if s.matches(stack, finding)), None)
+        skip = next((s for s in skips if s.matches(stack, finding, cloud)), None)
         if skip is None:
             unexplained.append(finding)
         else:
             explained.append((finding, skip))
             used.add(skip)
-    unused = [s for s in skips if stack in s.stacks and s not in used]
+    unused = [s for s in skips if s.applies_to(stack, cloud) and s not in used]
     return Triage(explained=explained, unexplained=unexplained, unused=unused)

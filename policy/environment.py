@@ -49,3 +49,20 @@ def stack_environment(stack: str, root: Path | None = None) -> str | None:
         return None
     config = document.get("config") if isinstance(document, Mapping) else None
     return environment_of(config if isinstance(config, Mapping) else {}, root)
+
+
+CLOUDS = ("aws", "gcp")
+CLOUD_KEY = "awaterra:cloud"
+
+
+def stack_cloud(stack: str, root: Path | None = None) -> str:
+    """aws or gcp, as Pulumi.<stack>.yaml sets `awaterra:cloud` (aws when unset or unreadable:
+    the program's default)."""
+    root = root or PROJECT_ROOT
+    try:
+        document = yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return "aws"
+    config = document.get("config") if isinstance(document, Mapping) else None
+    value = config.get(CLOUD_KEY) if isinstance(config, Mapping) else None
+    return str(value) if value in CLOUDS else "aws"

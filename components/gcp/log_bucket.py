@@ -3,8 +3,10 @@
 `LogBucket(name, LogBucketArgs(location="US"))`
 
 Locked down like the media bucket (uniform bucket-level access, public access prevention
-enforced, soft delete), but not versioned and with no logging of its own (a log bucket that
-logged to itself would loop). Objects are deleted after `retention_days`. The only writer is
+enforced, soft delete, versioning), with no logging of its own (a log bucket that logged to
+itself would loop). Objects are deleted after `retention_days`; a log object deleted before
+that (by a person: the writer cannot) stays recoverable as a noncurrent version for
+`noncurrent_days`. The only writer is
 Google's usage-log group `cloud-storage-analytics@google.com`, with `roles/storage.objectCreator`
 on this bucket only: it can add log objects, not read or replace them.
 
@@ -30,6 +32,7 @@ class LogBucketArgs:
     data_locations: Sequence[str] = ()
     retention_days: int = 365
     soft_delete_seconds: int = 7 * 24 * 3600
+    noncurrent_days: int = 30
     force_destroy: bool = False
     bucket_name: str | None = None
     project: pulumi.Input[str] | None = None
@@ -43,6 +46,8 @@ class LogBucketArgs:
             self.soft_delete_seconds == 0 or 7 * 86400 <= self.soft_delete_seconds <= 90 * 86400
         ):
             raise ValueError("LogBucket: soft_delete_seconds must be 0 or 7..90 days")
+        if self.noncurrent_days < 1:
+            raise ValueError("LogBucket: noncurrent_days must be >= 1")
 
 
 class LogBucket(pulumi.ComponentResource):
@@ -67,7 +72,7 @@ class LogBucket(pulumi.ComponentResource):
             storage_class="STANDARD",
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
-            versioning=gcp.storage.BucketVersioningArgs(enabled=False),
+            versioning=gcp.storage.BucketVersioningArgs(enabled=True),
             soft_delete_policy=gcp.storage.BucketSoftDeletePolicyArgs(
                 retention_duration_seconds=args.soft_delete_seconds
             ),
@@ -75,6 +80,12 @@ class LogBucket(pulumi.ComponentResource):
                 gcp.storage.BucketLifecycleRuleArgs(
                     action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
                     condition=gcp.storage.BucketLifecycleRuleConditionArgs(age=args.retention_days),
+                ),
+                gcp.storage.BucketLifecycleRuleArgs(
+                    action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
+                    condition=gcp.storage.BucketLifecycleRuleConditionArgs(
+                        days_since_noncurrent_time=args.noncurrent_days
+                    ),
                 ),
                 abort_multipart_rule(1),
             ],

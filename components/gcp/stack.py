@@ -45,6 +45,7 @@ from components.gcp.bucket import MediaBucket, MediaBucketArgs
 from components.gcp.cloud_run import CloudRunService, CloudRunServiceArgs
 from components.gcp.database import SERVICE_ACCOUNT_SUFFIX, Database, DatabaseArgs
 from components.gcp.edge import Edge, EdgeArgs
+from components.gcp.encryption_key import EncryptionKey, EncryptionKeyArgs
 from components.gcp.identity import Identity, IdentityArgs
 from components.gcp.log_bucket import LogBucket, LogBucketArgs
 from components.gcp.network import Network, NetworkArgs
@@ -168,16 +169,30 @@ def build_gcp_stack(settings: StackSettings) -> dict[str, Any]:
         after_apis,
     )
 
+    # The image is encrypted with a key of the stack's own (CMEK), as ECR's is on AWS.
+    registry_key = EncryptionKey(
+        "registry-key",
+        EncryptionKeyArgs(
+            project=project,
+            location=region,
+            service="artifactregistry.googleapis.com",
+            labels=labels,
+        ),
+        after_apis,
+    )
     registry = Registry(
         "registry",
         RegistryArgs(
             project=project,
             location=region,
             repository_id="awaterra",
+            kms_key_name=registry_key.key_name,
             tag=settings.service.image_tag,
             labels=labels,
         ),
-        after_apis,
+        pulumi.ResourceOptions.merge(
+            after_apis, pulumi.ResourceOptions(depends_on=[registry_key.grant])
+        ),
     )
 
     auth = Identity(

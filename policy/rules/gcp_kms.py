@@ -1,4 +1,4 @@
-"""Cloud KMS key rotation and Cloud Logging retention."""
+"""Cloud KMS: key rotation and customer-managed keys; Cloud Logging retention."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from policy.model import Context, Resource, Severity
 from policy.rules._common import by_environment, require_at_least, resource_rule
-from policy.rules.gcp_types import KMS_CRYPTO_KEY, LOG_BUCKET
+from policy.rules.gcp_types import ARTIFACT_REPOSITORY, KMS_CRYPTO_KEY, LOG_BUCKET
 from policy.values import UNKNOWN, get
 
 MAX_ROTATION_SECONDS = 90 * 24 * 3600
@@ -45,6 +45,20 @@ def kms_rotation(resource: Resource, context: Context) -> Iterator[str]:
 
 
 @resource_rule(
+    "gcp-registry-cmek",
+    "Artifact Registry repositories are encrypted with a customer-managed key",
+    "checkov CKV_GCP_84 (as ECR repositories use a KMS key on AWS)",
+    Severity.MEDIUM,
+    ARTIFACT_REPOSITORY,
+    "Set kms_key_name to a Cloud KMS key the Artifact Registry service agent may use "
+    "(components/gcp/encryption_key.py).",
+)
+def registry_cmek(resource: Resource, context: Context) -> Iterator[str]:
+    if get(resource.props, "kmsKeyName") in (None, ""):
+        yield "kmsKeyName is not set (Google-managed encryption only)"
+
+
+@resource_rule(
     "gcp-log-bucket-retention",
     "Cloud Logging buckets keep logs >= 7 days (>= 30 in production)",
     "CIS GCP 2.2 / 2.3 (log sinks and retention)",
@@ -62,4 +76,4 @@ def log_bucket_retention(resource: Resource, context: Context) -> Iterator[str]:
     yield from require_at_least(resource, "retentionDays", minimum, "retentionDays")
 
 
-RULES = [kms_rotation, log_bucket_retention]
+RULES = [kms_rotation, registry_cmek, log_bucket_retention]

@@ -23,3 +23,4 @@ PROJECT_IAM = (
 SERVICE_ACCOUNT_KEY = ("gcp:serviceaccount/key:Key",)
 KMS_CRYPTO_KEY = ("gcp:kms/cryptoKey:CryptoKey",)
 LOG_BUCKET = ("gcp:logging/projectBucketConfig:ProjectBucketConfig",)
+ARTIFACT_REPOSITORY = ("gcp:artifactregistry/repository:Repository",)

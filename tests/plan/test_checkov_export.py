@@ -237,6 +237,7 @@ def test_the_skip_list_loads_and_every_dev_mirror_exists() -> None:
     ("entry", "message"),
     [
         ({"check": "AWS_1", "stacks": ["dev"], "resources": ["*"], "reason": REASON}, "checkov"),
+        ({"check": "CKV_AZURE_1", "stacks": ["dev"], "resources": ["*"], "reason": REASON}, "GCP"),
         ({"check": "CKV_AWS_1", "stacks": ["dev"], "resources": ["*"], "reason": "x"}, "reason"),
         ({"check": "CKV_AWS_1", "stacks": [], "resources": ["*"], "reason": REASON}, "stacks"),
         ({"check": "CKV_AWS_1", "stacks": ["dev"], "reason": REASON}, "resources"),
@@ -273,6 +274,48 @@ def test_triage_splits_documented_unexplained_and_stale() -> None:
     assert triage("prod", failures[:1], [waf]).unexplained == failures[:1]
 
 
+def test_an_entry_counts_only_for_stacks_of_its_check_s_cloud() -> None:
+    aws_dev = Skip("CKV_AWS_157", ("dev",), ("aws_db_instance.*",), REASON)
+    gcp_dev = Skip("CKV_GCP_6", ("dev",), ("google_sql_database_instance.*",), REASON)
+    gcp_failure = Finding("CKV_GCP_6", "google_sql_database_instance.db")
+    on_gcp = triage("dev", [gcp_failure], [aws_dev, gcp_dev], cloud="gcp")
+    assert on_gcp.explained == [(gcp_failure, gcp_dev)]
+    assert on_gcp.unused == []  # the AWS entry is not stale on a Google Cloud stack
+    on_aws = triage("dev", [], [aws_dev, gcp_dev], cloud="aws")
+    assert on_aws.unused == [aws_dev]
+    assert (aws_dev.cloud, gcp_dev.cloud) == ("aws", "gcp")
+
+
+@pytest.mark.parametrize(
+    ("name", "setting", "expected"),
+    [("gcp-x", "awaterra:cloud: gcp", "gcp"), ("aws-x", "aws:region: us-east-1", "aws")],
+)
+def test_the_scan_triages_with_the_stack_s_cloud(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, setting: str, expected: str
+) -> None:
+    from ops import checkov_scan, offline
+    from policy import environment as environments
+
+    monkeypatch.setattr(environments, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(offline, "STACK_DIR", tmp_path)
+    (tmp_path / "Pulumi.yaml").write_text((REPO_ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / f"Pulumi.{name}.yaml").write_text(f"config:\n  {setting}\n")
+    monkeypatch.setattr(checkov_scan, "export", lambda stack, path: path)
+    monkeypatch.setattr(
+        checkov_scan, "run_checkov", lambda *args: checkov_scan.ScanResult("3", 1, [])
+    )
+    seen: list[str] = []
+    monkeypatch.setattr(
+        checkov_scan,
+        "triage",
+        lambda env, failures, skips, cloud: (
+            seen.append(cloud) or triage(env, failures, skips, cloud)
+        ),
+    )
+    checkov_scan.main([name, "--checkov", str(tmp_path / "checkov")])
+    assert seen == [expected]
+
+
 def test_checkov_report_is_read_and_parsing_errors_are_refused() -> None:
     report = {
         "check_type": "terraform_plan",
@@ -292,11 +335,14 @@ def test_checkov_report_is_read_and_parsing_errors_are_refused() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "gcp-dev", "gcp-prod"])
 def test_every_skip_names_resources_the_stack_exports(stack: str) -> None:
+    from policy.environment import stack_cloud, stack_environment
+
     addresses = {r.address for r in exported_resources(record(stack))}
+    environment, cloud = stack_environment(stack) or "", stack_cloud(stack)
     for skip in load_skips():
-        if stack in skip.stacks:
+        if skip.applies_to(environment, cloud):
             named = [a for a in addresses if any(fnmatchcase(a, p) for p in skip.resources)]
             assert named, (skip.check_id, skip.resources)
 

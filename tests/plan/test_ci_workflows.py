@@ -1,5 +1,5 @@
-"""The GitHub workflows: OIDC only, policy pack on every preview/up, smoke after each deploy,
-prod behind an approval environment."""
+"""The GitHub workflows: OIDC / Workload Identity Federation only, policy pack on every preview/up,
+smoke after each deploy, prod behind an approval environment, on both clouds."""
 
 from __future__ import annotations
 
@@ -47,6 +47,9 @@ def test_no_long_lived_aws_keys_anywhere(name: str) -> None:
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
         "secrets.AWS_",
+        "credentials_json",  # a Google service account key
+        "GOOGLE_CREDENTIALS",
+        "GOOGLE_APPLICATION_CREDENTIALS",
     ):
         assert forbidden not in text, f"{name} uses {forbidden}"
 
@@ -61,6 +64,9 @@ def test_actions_are_pinned_and_aws_access_is_oidc(document: dict[str, Any]) -> 
         for step in uses(job, "aws-actions/configure-aws-credentials"):
             assert "role-to-assume" in step["with"], name
             assert job.get("permissions", {}).get("id-token") == "write", f"{name} lacks OIDC"
+        for step in uses(job, "google-github-actions/auth"):
+            assert set(step["with"]) == {"workload_identity_provider", "service_account"}, name
+            assert job.get("permissions", {}).get("id-token") == "write", f"{name} lacks OIDC"
 
 
 def test_pull_requests_lint_test_and_plan_every_stack() -> None:
@@ -68,7 +74,10 @@ def test_pull_requests_lint_test_and_plan_every_stack() -> None:
     test_job = CI["jobs"]["test"]
     assert "make lint" in runs(test_job) and "make test" in runs(test_job)
     plan = CI["jobs"]["plan"]
-    assert set(plan["strategy"]["matrix"]["stack"]) == {"dev", "prod"}
+    stacks = {path.name.split(".")[1] for path in ROOT.glob("Pulumi.*.yaml")}
+    assert (
+        set(plan["strategy"]["matrix"]["stack"]) == stacks == {"dev", "prod", "gcp-dev", "gcp-prod"}
+    )
     assert "make plan STACK=${{ matrix.stack }}" in runs(plan)
     assert "GITHUB_STEP_SUMMARY" in runs(plan)
 
@@ -116,3 +125,45 @@ def test_smoke_script_runs_ops_smoke_with_200_requests() -> None:
     script = (ROOT / ".github" / "scripts" / "smoke.sh").read_text()
     assert 'python -m ops.smoke "$API_URL"' in script and "--requests 200" in script
     assert "add-mask" in script, "the access token is masked in the log"
+
+
+def test_google_cloud_stacks_preview_with_workload_identity_only_when_configured() -> None:
+    preview = CI["jobs"]["preview-gcp"]
+    assert "vars.GCP_WORKLOAD_IDENTITY_PROVIDER" in preview["if"]
+    assert set(preview["strategy"]["matrix"]["stack"]) == {"gcp-dev", "gcp-prod"}
+    assert uses(preview, "google-github-actions/auth")
+    assert not uses(preview, "aws-actions/configure-aws-credentials")
+    [pulumi] = uses(preview, "pulumi/actions")
+    assert (pulumi["with"]["command"], pulumi["with"]["policyPacks"]) == ("preview", "policy")
+
+
+def test_google_cloud_deploy_order_dev_smoke_prod_smoke() -> None:
+    jobs = DEPLOY["jobs"]
+    assert jobs["smoke-gcp-dev"]["needs"] == ["deploy-gcp-dev"]
+    assert jobs["deploy-gcp-prod"]["needs"] == ["smoke-gcp-dev"]
+    assert jobs["smoke-gcp-prod"]["needs"] == ["deploy-gcp-prod"]
+    assert jobs["deploy-gcp-dev"]["needs"] == ["verify"]
+    assert jobs["deploy-gcp-prod"]["environment"] == "production"
+    for name in ("deploy-gcp-dev", "deploy-gcp-prod"):
+        job = jobs[name]
+        assert "vars.GCP_WORKLOAD_IDENTITY_PROVIDER" in job["if"]
+        assert uses(job, "google-github-actions/auth")
+        [pulumi] = uses(job, "pulumi/actions")
+        assert (pulumi["with"]["command"], pulumi["with"]["policyPacks"]) == ("up", "policy")
+        assert name.removeprefix("deploy-") in pulumi["with"]["stack-name"]
+    for name, deploy in (
+        ("smoke-gcp-dev", "deploy-gcp-dev"),
+        ("smoke-gcp-prod", "deploy-gcp-prod"),
+    ):
+        assert f"needs.{deploy}.outputs.api_url" in str(jobs[name])
+        assert ".github/scripts/smoke-gcp.sh" in runs(jobs[name])
+        # The smoke job needs no cloud credentials at all: only the test user's refresh token.
+        assert "id-token" not in jobs[name]["permissions"]
+
+
+def test_google_cloud_smoke_script_trades_the_refresh_token_and_masks_the_id_token() -> None:
+    script = (ROOT / ".github" / "scripts" / "smoke-gcp.sh").read_text()
+    assert "https://securetoken.googleapis.com/v1/token" in script
+    assert "grant_type=refresh_token" in script and '["id_token"]' in script
+    assert "add-mask" in script and "--requests 200" in script
+    assert 'python -m ops.smoke "$API_URL"' in script

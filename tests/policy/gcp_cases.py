@@ -8,6 +8,8 @@ from typing import Any
 from policy.model import Resource
 from tests.policy.casekit import Case, case, res
 
+REPOSITORY = "gcp:artifactregistry/repository:Repository"
+
 SQL = "gcp:sql/databaseInstance:DatabaseInstance"
 GCS = "gcp:storage/bucket:Bucket"
 GCS_IAM = "gcp:storage/bucketIAMMember:BucketIAMMember"
@@ -266,6 +268,16 @@ GCP_CASES: list[Case] = [
     # KMS and logging
     case("gcp-kms-rotation", key(rotationPeriod="31536000s"), key(rotationPeriod="7776000s")),
     case(
+        "gcp-registry-cmek",
+        res(REPOSITORY, "registry", format="DOCKER", kmsKeyName=None),
+        res(
+            REPOSITORY,
+            "registry",
+            format="DOCKER",
+            kmsKeyName="projects/p/locations/l/keyRings/r/cryptoKeys/k",
+        ),
+    ),
+    case(
         "gcp-log-bucket-retention",
         res(LOG_BUCKET, "logs", location="global", bucketId="_Default", retentionDays=7),
         res(LOG_BUCKET, "logs", location="global", bucketId="_Default", retentionDays=30),
@@ -300,5 +312,6 @@ NAMED_PROPERTY: dict[str, str] = {
     "gcp-iam-no-project-impersonation": "roles/iam.serviceAccountUser",
     "gcp-no-service-account-keys": "serviceAccountId",
     "gcp-kms-rotation": "rotationPeriod",
+    "gcp-registry-cmek": "kmsKeyName",
     "gcp-log-bucket-retention": "retentionDays",
 }
