@@ -38,6 +38,7 @@ MfaMode = Literal["OFF", "OPTIONAL", "ON"]
 COGNITO_TIERS = ("LITE", "ESSENTIALS", "PLUS")
 CognitoTier = Literal["LITE", "ESSENTIALS", "PLUS"]
 DATADOG_SHIPPING_MODES = ("none", "sidecar", "firelens")
+MONITORING_MODES = ("datadog", "prometheus", "both", "none")
 DATADOG_SITES = (
     "datadoghq.com",
     "us3.datadoghq.com",
@@ -126,6 +127,10 @@ DEFAULTS: Mapping[str, Any] = {
     "datadogNotify": "",
     "datadogAwsIntegration": False,
     "datadogShipping": "none",
+    # Unset: taken from the older datadogEnabled (true -> datadog, false -> none).
+    "monitoring": "",
+    "prometheusAlertEmails": [],
+    "grafanaUrl": "",
     # Google Cloud stacks only (awaterra:cloud gcp): components/gcp_settings.py.
     "gcpDnsZone": "",
     "gcpBackupLocation": "",
@@ -136,7 +141,7 @@ DEFAULTS: Mapping[str, Any] = {
     "firebase": {},
 }
 REQUIRED_KEYS = ("domain", "hostedZoneId")
-SECRET_KEYS = ("datadogApiKey", "datadogAppKey")
+SECRET_KEYS = ("datadogApiKey", "datadogAppKey", "grafanaToken")
 # Every `awaterra:` key a stack may set: the one list a new key is added to (with its default in
 # DEFAULTS and its declaration in Pulumi.yaml; tests/infra/test_settings.py keeps all three equal).
 KNOWN_KEYS: tuple[str, ...] = (*DEFAULTS, *REQUIRED_KEYS, *SECRET_KEYS)
@@ -281,6 +286,25 @@ class DatadogSettings:
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    """Which alerting paths the stack builds (`awaterra:monitoring`) and the Prometheus path's
+    configuration."""
+
+    mode: str  # datadog, prometheus, both or none
+    alert_emails: tuple[str, ...]  # subscribed to the Prometheus alerts' SNS topic
+    grafana_url: str | None  # an existing Grafana; None: an Amazon Managed Grafana workspace
+    grafana_token: pulumi.Output[str] | None  # its service-account token (secret)
+
+    @property
+    def datadog(self) -> bool:
+        return self.mode in ("datadog", "both")
+
+    @property
+    def prometheus(self) -> bool:
+        return self.mode in ("prometheus", "both")
+
+
+@dataclass(frozen=True)
 class StackSettings:
     cloud: str  # aws or gcp: which composition __main__.py builds
     gcp: GcpSettings | None  # set on gcp stacks only
@@ -299,6 +323,7 @@ class StackSettings:
     backup: BackupSettings
     bucket: BucketSettings
     datadog: DatadogSettings
+    monitoring: MonitoringSettings
     firebase: FirebaseSettings | None = None  # the optional `firebase` block
 
     @property
@@ -532,7 +557,8 @@ def load_settings(
     )
     backup = _backup(read, region)
     bucket = _bucket(read, prod)
-    datadog = _datadog(read, on_gcp)
+    monitoring = _monitoring(read, prod, on_gcp)
+    datadog = _datadog(read, monitoring.datadog, on_gcp)
     default_tags = _default_tags(read, aws.get("defaultTags"))
     if prod:
         # The protections the issue and the policy pack require of prod; the two deletion
@@ -585,6 +611,7 @@ def load_settings(
         backup=backup,
         bucket=bucket,
         datadog=datadog,
+        monitoring=monitoring,
         firebase=firebase,
     )
 
@@ -819,8 +846,65 @@ def _bucket(read: _Reader, prod: bool) -> BucketSettings:
     )
 
 
-def _datadog(read: _Reader, on_gcp: bool) -> DatadogSettings:
-    enabled = read.boolean("datadogEnabled")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _monitoring(read: _Reader, prod: bool, on_gcp: bool) -> MonitoringSettings:
+    """`monitoring`, or the older `datadogEnabled` when it is unset; both set must agree."""
+    legacy = read.raw("datadogEnabled")
+    datadog_enabled = read.boolean("datadogEnabled")
+    raw = read.raw("monitoring")
+    if raw is None:
+        mode = "datadog" if datadog_enabled else "none"
+    else:
+        mode = read.choice("monitoring", MONITORING_MODES)
+        if legacy is not None and datadog_enabled != (mode in ("datadog", "both")):
+            read.fail(
+                "monitoring",
+                f"is {mode!r} but awaterra:datadogEnabled is {legacy.strip().lower()}: they "
+                "disagree; remove datadogEnabled (monitoring replaces it) or make them match",
+            )
+    # Both clouds: gcp stacks wire the datadog path (components/gcp/stack.py).
+    if mode == "none" and prod:
+        read.fail(
+            "monitoring" if raw is not None else "datadogEnabled",
+            "must name an alerting path in prod (monitoring: datadog, prometheus or both); "
+            "none is for dev only",
+        )
+    if on_gcp and mode in ("prometheus", "both"):
+        read.fail("monitoring", f"{mode!r} is built for AWS stacks only; use datadog or none")
+    emails = read.string_list("prometheusAlertEmails")
+    for email in emails:
+        read.check(
+            "prometheusAlertEmails",
+            bool(_EMAIL.match(email)),
+            f"must be e-mail addresses like ops@example.com, got {email!r}",
+        )
+    grafana_url = read.optional("grafanaUrl")
+    grafana_token = read.secret("grafanaToken")
+    if grafana_url is not None:
+        read.check(
+            "grafanaUrl",
+            grafana_url.startswith("https://") and "/" not in grafana_url[8:].rstrip("/"),
+            f"must be the https:// base URL of a Grafana, got {grafana_url!r}",
+        )
+        if grafana_token is None:
+            read.fail(
+                "grafanaToken",
+                "is required when grafanaUrl is set (a Grafana service-account token: "
+                "`pulumi config set --secret grafanaToken ...`)",
+            )
+    elif grafana_token is not None:
+        read.fail("grafanaToken", "is set but grafanaUrl is not: name the Grafana it is for")
+    return MonitoringSettings(
+        mode=mode,
+        alert_emails=emails,
+        grafana_url=grafana_url.rstrip("/") if grafana_url else None,
+        grafana_token=grafana_token,
+    )
+
+
+def _datadog(read: _Reader, enabled: bool, on_gcp: bool) -> DatadogSettings:
     api_key = read.secret("datadogApiKey")
     app_key = read.secret("datadogAppKey")
     # Read (and checked) on every gcp stack; it only matters while Datadog is on.
@@ -830,8 +914,8 @@ def _datadog(read: _Reader, on_gcp: bool) -> DatadogSettings:
             if value is None:
                 read.fail(
                     name,
-                    "is required when datadogEnabled is true "
-                    f"(`pulumi config set --secret {name} ...`)",
+                    "is required when Datadog is on (monitoring datadog or both, or the "
+                    f"older datadogEnabled true) (`pulumi config set --secret {name} ...`)",
                 )
     return DatadogSettings(
         enabled=enabled,

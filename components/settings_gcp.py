@@ -42,6 +42,7 @@ SHARED_KEYS = frozenset(
         "corsAllowedOrigins",
         "bucketAccessLogs",
         "forceDestroy",
+        "monitoring",
         "datadogEnabled",
         "datadogApiKey",
         "datadogAppKey",

@@ -104,6 +104,21 @@ TERRAFORM_TYPES: dict[str, str] = {
     "aws:secretsmanager/secret:Secret": "aws_secretsmanager_secret",
     "aws:secretsmanager/secretVersion:SecretVersion": "aws_secretsmanager_secret_version",
     "aws:sns/topic:Topic": "aws_sns_topic",
+    "aws:sns/topicPolicy:TopicPolicy": "aws_sns_topic_policy",
+    "aws:sns/topicSubscription:TopicSubscription": "aws_sns_topic_subscription",
+    # The prometheus path (components/aws/prometheus.py, components/aws/grafana.py).
+    "aws:amp/workspace:Workspace": "aws_prometheus_workspace",
+    "aws:amp/ruleGroupNamespace:RuleGroupNamespace": "aws_prometheus_rule_group_namespace",
+    "aws:amp/alertManagerDefinition:AlertManagerDefinition": (
+        "aws_prometheus_alert_manager_definition"
+    ),
+    "aws:grafana/workspace:Workspace": "aws_grafana_workspace",
+    "aws:grafana/workspaceServiceAccount:WorkspaceServiceAccount": (
+        "aws_grafana_workspace_service_account"
+    ),
+    "aws:grafana/workspaceServiceAccountToken:WorkspaceServiceAccountToken": (
+        "aws_grafana_workspace_service_account_token"
+    ),
     "aws:sqs/queue:Queue": "aws_sqs_queue",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
         "aws_vpc_security_group_egress_rule"

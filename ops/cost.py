@@ -74,7 +74,25 @@ PRICES: dict[str, Price] = {
     "cognito.mau.PLUS": Price(
         0.02, "MAU (no free tier)", "Amazon Cognito pricing (Plus, threat protection included)"
     ),
+    # The prometheus path (recorded offline on 2026-12-02 from the Amazon Managed Service for
+    # Prometheus and Amazon Managed Grafana pricing pages, not re-verified).
+    "amp.samples": Price(
+        0.90, "10 million samples ingested", "Amazon Managed Service for Prometheus (first 2B)"
+    ),
+    "amp.storage": Price(0.03, "GB-month", "Amazon Managed Service for Prometheus (storage)"),
+    "amp.query": Price(
+        0.10, "billion samples queried", "Amazon Managed Service for Prometheus (QSP)"
+    ),
+    "grafana.editor": Price(9.00, "active editor-month", "Amazon Managed Grafana pricing"),
+    "grafana.viewer": Price(5.00, "active viewer-month", "Amazon Managed Grafana pricing"),
 }
+# The prometheus path's volumes: series one task's collector writes (the service's histograms
+# by route/method/status plus the probe's), scraped every 15 s, and the rules' and dashboards'
+# queries; Grafana users active in a month.
+PROMETHEUS_SERIES_PER_TASK = 600
+PROMETHEUS_SCRAPES_PER_MONTH = 30 * 86400 // 15
+PROMETHEUS_QUERY_BILLION_SAMPLES = 2.0
+GRAFANA_EDITORS, GRAFANA_VIEWERS = 1, 3
 # Monthly active users each Cognito plan includes for free.
 COGNITO_FREE_MAU = {"LITE": 10_000, "ESSENTIALS": 10_000, "PLUS": 0}
 
@@ -286,6 +304,7 @@ def _estimate_aws(
     _database(build, resources, hours, usage)
     _edge(build, resources, usage)
     _storage_and_logs(build, resources, usage)
+    _prometheus(build, resources)
     build.add(
         "(data transfer)",
         "transfer",
@@ -474,12 +493,43 @@ def _edge(build: _Builder, resources: list[Recorded], usage: Usage) -> None:
         build.add(alarm.name, alarm.type, "alarm", 1, "alarm")
 
 
+def _prometheus(build: _Builder, resources: list[Recorded]) -> None:
+    workspaces = _of(resources, "aws:amp/workspace:Workspace")
+    if not workspaces:
+        return
+    tasks = sum(
+        _number(service.inputs.get("desiredCount"), 1)
+        for service in _of(resources, "aws:ecs/service:Service")
+    )
+    samples = tasks * PROMETHEUS_SERIES_PER_TASK * PROMETHEUS_SCRAPES_PER_MONTH
+    for workspace in workspaces:
+        build.add(
+            workspace.name,
+            workspace.type,
+            f"{PROMETHEUS_SERIES_PER_TASK} series x {tasks:g} task(s) every 15 s",
+            samples / 10_000_000,
+            "amp.samples",
+        )
+        # ~1.3 bytes a sample after compression, kept 150 days by default: a rough upper bound.
+        build.add(workspace.name, workspace.type, "samples stored", samples * 1.3 * 5 / 1e9,
+                  "amp.storage")
+        build.add(workspace.name, workspace.type, "rules and dashboards querying",
+                  PROMETHEUS_QUERY_BILLION_SAMPLES, "amp.query")
+    for grafana in _of(resources, "aws:grafana/workspace:Workspace"):
+        build.add(grafana.name, grafana.type, f"{GRAFANA_EDITORS} editor", GRAFANA_EDITORS,
+                  "grafana.editor")
+        build.add(grafana.name, grafana.type, f"{GRAFANA_VIEWERS} viewers", GRAFANA_VIEWERS,
+                  "grafana.viewer")
+
+
 def _log_volume(group: Recorded, usage: Usage) -> float:
     name = str(group.inputs.get("name") or group.name)
     if "flow" in name:
         return usage.flow_logs_gb
     if "waf" in name:
         return usage.waf_logs_gb
+    if "prometheus" in name:
+        return 0.1  # the workspace's own rule and alertmanager errors: a trickle
     return usage.app_logs_gb
 
 

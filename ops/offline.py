@@ -32,6 +32,7 @@ from ops import offline_gcp_data
 from ops.offline_datadog_gcp import COMPUTED_DATADOG_GCP
 from ops.offline_firebase import COMPUTED_FIREBASE, invokes_firebase
 from ops.offline_gcp_edge import COMPUTED_EDGE, invokes_edge
+from ops.offline_prometheus import COMPUTED_PROMETHEUS
 
 PROJECT = "awaterra"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -184,6 +185,7 @@ COMPUTED.update(offline_gcp_data.COMPUTED_DATA)
 COMPUTED.update(COMPUTED_EDGE)
 COMPUTED.update(COMPUTED_FIREBASE)
 COMPUTED.update(COMPUTED_DATADOG_GCP)
+COMPUTED.update(COMPUTED_PROMETHEUS)
 
 
 def _generic_arn(type_token: str, name: str, region: str) -> str:

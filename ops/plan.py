@@ -287,17 +287,22 @@ def secret_placeholders(stack: str) -> dict[str, str]:
         # Only the keys this stack's cloud reads (a key of the other cloud is refused).
         if ":" not in key and not applies_to(key, cloud):
             continue
+        # grafanaToken belongs to a grafanaUrl the stack file would name; none: no token.
+        grafana_url = present.get(f"{project.get('name', 'awaterra')}:grafanaUrl")
+        if key == "grafanaToken" and not grafana_url:
+            continue
         if isinstance(spec, Mapping) and spec.get("secret") and full not in present:
             missing[full] = SECRET_PLACEHOLDER
     return missing
 
 
 @functools.lru_cache(maxsize=8)
-def record(stack: str) -> Recording:
-    """One offline run of the program for `stack` (cached: plan, cost and policy tests share it)."""
+def record(stack: str, config: tuple[tuple[str, str], ...] = ()) -> Recording:
+    """One offline run of the program for `stack` (cached: plan, cost and policy tests share it);
+    `config` overrides keys of the stack file (`--config monitoring=prometheus`)."""
     if not (offline.STACK_DIR / f"Pulumi.{stack}.yaml").exists():
         raise SystemExit(f"no Pulumi.{stack}.yaml: known stacks are {', '.join(known_stacks())}")
-    return run_program(stack, secret_placeholders(stack))
+    return run_program(stack, {**secret_placeholders(stack), **dict(config)})
 
 
 def known_stacks() -> list[str]:
@@ -481,6 +486,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("stack", nargs="?", help="stack name (dev, prod)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of the stack file for this plan (repeatable), e.g. "
+        "monitoring=prometheus",
+    )
+    parser.add_argument(
         "--update-snapshots",
         action="store_true",
         help="rewrite tests/plan/snapshots for the stack (or every stack)",
@@ -493,8 +506,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"name a stack: {', '.join(known_stacks())}")
     if args.stack not in known_stacks():
         parser.error(f"no Pulumi.{args.stack}.yaml: known stacks are {', '.join(known_stacks())}")
+    overrides = {}
+    for item in args.config:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            parser.error(f"--config takes KEY=VALUE, got {item!r}")
+        overrides[key] = value
     try:
-        plan = build_plan(args.stack)
+        plan = build_plan(
+            args.stack, record(args.stack, tuple(sorted(overrides.items()))) if overrides else None
+        )
     except SettingsError as error:
         print(f"stack {args.stack}: invalid configuration, nothing planned", file=sys.stderr)
         for problem in error.problems:

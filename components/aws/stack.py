@@ -18,7 +18,11 @@ from components.aws.auth import UserPool, UserPoolArgs
 from components.aws.backup import BackupArgs, Backups
 from components.aws.bucket import MediaBucket, MediaBucketArgs
 from components.aws.certificate import TlsCertificate, TlsCertificateArgs
-from components.aws.container_service import ContainerService, ContainerServiceArgs
+from components.aws.container_service import (
+    CONTAINER_PORT,
+    ContainerService,
+    ContainerServiceArgs,
+)
 from components.aws.database import Database, DatabaseArgs, default_max_connections
 from components.aws.datadog_secret import DatadogApiKeySecret, DatadogApiKeySecretArgs
 from components.aws.datadog_shipping import (
@@ -33,10 +37,12 @@ from components.aws.datadog_shipping import (
 )
 from components.aws.dns import DnsRecord, DnsRecordArgs
 from components.aws.edge import WebAcl, WebAclArgs
+from components.aws.grafana import Grafana, GrafanaArgs
 from components.aws.image import REPO_ROOT, ContainerImageArgs, image_tag
 from components.aws.load_balancer import listener_ports
 from components.aws.log_bucket import LogBucket, LogBucketArgs
 from components.aws.network import Network, NetworkArgs
+from components.aws.prometheus import PrometheusAlerting, PrometheusAlertingArgs
 from components.firebase_outputs import firebase_outputs
 from components.settings import StackSettings
 
@@ -161,6 +167,27 @@ def build_aws_stack(settings: StackSettings) -> None:
         log_group_name=service_log_group,
     )
 
+    # The prometheus path: the workspace first, since the task runs its collector.
+    prometheus: PrometheusAlerting | None = None
+    if settings.monitoring.prometheus:
+        prometheus = PrometheusAlerting(
+            "prometheus",
+            PrometheusAlertingArgs(
+                environment=settings.environment,
+                heartbeat_url=f"https://{settings.domain}/heartbeat",
+                app_port=CONTAINER_PORT,
+                min_tasks=settings.service.min_count,
+                db_max_connections=default_max_connections(settings.database.instance_class)
+                or 80,
+                db_instance_identifier=database.instance_identifier,
+                log_group_name=service_log_group,
+                alert_emails=settings.monitoring.alert_emails,
+                log_retention_days=settings.service.log_retention_days,
+            ),
+        )
+    collector = prometheus.containers(settings.region) if prometheus is not None else []
+    collector_volumes = prometheus.volumes() if prometheus is not None else []
+
     service = ContainerService(
         "api",
         ContainerServiceArgs(
@@ -200,8 +227,8 @@ def build_aws_stack(settings: StackSettings) -> None:
             log_group_name=service_log_group,
             image_tag=settings.service.image_tag,
             image_build_args=image_defaults.build_args,
-            extra_containers=datadog_containers(shipping),
-            extra_volumes=datadog_volumes(shipping),
+            extra_containers=[*datadog_containers(shipping), *collector],
+            extra_volumes=[*datadog_volumes(shipping), *collector_volumes],
             log_configuration=app_log_configuration(shipping),
             # The pool the connection budget in settings counts on (docs/deploy.md).
             app_environment=[
@@ -288,6 +315,25 @@ def build_aws_stack(settings: StackSettings) -> None:
     # With a `firebase` block: the apps in that Google Cloud project, through their own provider.
     for name, value in firebase_outputs(settings).items():
         pulumi.export(name, value)
+
+    if prometheus is not None:
+        prometheus.grant_remote_write(service.task_role_arn)
+        grafana = Grafana(
+            "grafana",
+            GrafanaArgs(
+                environment=settings.environment,
+                workspace_arn=prometheus.workspace_arn,
+                query_url=prometheus.query_url,
+                region=settings.region,
+                grafana_url=settings.monitoring.grafana_url,
+                grafana_token=settings.monitoring.grafana_token,
+            ),
+        )
+        pulumi.export("grafana_dashboard_url", grafana.dashboard_url)
+        pulumi.export("prometheus_workspace_arn", prometheus.workspace_arn)
+    else:
+        pulumi.export("grafana_dashboard_url", None)
+        pulumi.export("prometheus_workspace_arn", None)
 
     backups = Backups(
         "backups",

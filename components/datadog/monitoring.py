@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import pulumi
@@ -20,13 +19,21 @@ import pulumi_datadog as datadog
 
 from components.datadog.metrics import MetricScope
 from components.datadog.site import api_url, app_url, check_site
-from components.monitoring_thresholds import MonitoringThresholds
+from components.datadog.specs import (
+    BURN_RUNBOOK,
+    BURN_WINDOWS,
+    MonitorSpec,
+    _number,
+    burn_meaning,
+    burn_rate,
+    burn_rate_query,
+    burn_title,
+    runbook_message,
+)
 
 # Datadog's managed synthetic locations (Datadog names them after the cloud region they run in).
 DEFAULT_SYNTHETIC_LOCATIONS = ("aws:us-east-1", "aws:us-west-2", "aws:eu-west-1")
 
-# A cloud's words for one monitor: `runbook` always, `title` and `meaning` where needed.
-Wording = Mapping[str, object]
 
 
 class _CommonArgs(Protocol):
@@ -74,163 +81,6 @@ def check_common_args(args: _CommonArgs) -> None:
         raise ValueError("the heartbeat synthetic needs at least two distinct locations")
     if not args.heartbeat_path.startswith("/"):
         raise ValueError(f"heartbeat_path must start with '/', got {args.heartbeat_path!r}")
-
-
-@dataclass(frozen=True)
-class MonitorSpec:
-    """One query alert: what it watches, when it fires and what the responder does."""
-
-    key: str
-    title: str
-    query: Callable[[MetricScope], str]
-    critical: float
-    warning: float | None
-    meaning: str
-    runbook: Sequence[str] = ()
-    priority: int = 2
-    notify_no_data: bool = False
-
-
-def _number(value: float) -> str:
-    """Exact decimal text for a threshold (`:g` would round 2 GiB to 2.14748e+09)."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def monitor_specs(
-    limits: MonitoringThresholds, db_max_connections: int, wording: Mapping[str, Wording]
-) -> list[MonitorSpec]:
-    """The monitors every cloud runs, in each cloud's `wording` (its runbook, and its title and
-    meaning where the shared ones do not fit); keys, queries, thresholds and windows are shared.
-    """
-    specs = _shared_specs(limits, db_max_connections)
-    keys = {spec.key for spec in specs}
-    if set(wording) != keys:
-        raise ValueError(
-            f"wording must cover exactly the monitors {sorted(keys)}, got {sorted(wording)}"
-        )
-    worded = [replace(spec, **wording[spec.key]) for spec in specs]  # type: ignore[arg-type]
-    for spec in worded:
-        if not spec.runbook:
-            raise ValueError(f"monitor {spec.key!r} has no runbook steps")
-    return worded
-
-
-def _shared_specs(limits: MonitoringThresholds, db_max_connections: int) -> list[MonitorSpec]:
-    connections = round(db_max_connections * limits.db_connections_ratio)
-    connections_warning = round(db_max_connections * limits.db_connections_warning_ratio)
-    min_requests = limits.error_rate_min_requests
-    return [
-        MonitorSpec(
-            key="latency-p95",
-            title=f"API p95 latency above {limits.latency_p95_seconds * 1000:g} ms",
-            query=lambda s: (
-                f"avg(last_10m):{s.p95_seconds()} > {_number(limits.latency_p95_seconds)}"
-            ),
-            critical=limits.latency_p95_seconds,
-            warning=limits.latency_p95_warning_seconds,
-            meaning="The slowest 5% of requests take longer than the latency objective.",
-            priority=2,
-        ),
-        MonitorSpec(
-            key="error-rate",
-            title=f"API 5xx rate above {limits.error_rate_percent:g}%",
-            # The denominator is clamped to at least `min_requests`: at low traffic a few
-            # errors cannot reach the threshold (the low-traffic guard).
-            query=lambda s: (
-                "sum(last_10m):100 * ("
-                f"{s.five_xx()}) / "
-                f"clamp_min(default_zero({s.lb_requests()}), {min_requests}) "
-                f"> {_number(limits.error_rate_percent)}"
-            ),
-            critical=limits.error_rate_percent,
-            warning=limits.error_rate_warning_percent,
-            meaning=(
-                "More than the threshold share of requests failed with a 5xx (counted over at "
-                f"least {min_requests} requests, so quiet periods do not page)."
-            ),
-            priority=1,
-        ),
-        MonitorSpec(
-            key="no-healthy-hosts",
-            title="No healthy API instances behind the load balancer",
-            query=lambda s: f"max(last_5m):{s.no_healthy_hosts()} < 1",
-            critical=1,
-            warning=None,
-            meaning="The load balancer has no healthy target: every request gets a 503.",
-            priority=1,
-            notify_no_data=True,
-        ),
-        MonitorSpec(
-            key="tasks-below-desired",
-            title="Running API instances below desired for 15 minutes",
-            query=lambda s: f"min(last_15m):{s.capacity_shortfall()} > 0",
-            critical=0,
-            warning=None,
-            meaning="The platform cannot keep the desired number of API instances running.",
-            priority=2,
-        ),
-        MonitorSpec(
-            key="db-cpu",
-            title=f"Database CPU above {limits.db_cpu_percent:g}%",
-            query=lambda s: (
-                f"avg(last_15m):{s.db_cpu_percent()} > {_number(limits.db_cpu_percent)}"
-            ),
-            critical=limits.db_cpu_percent,
-            warning=limits.db_cpu_warning_percent,
-            meaning="The database is CPU-bound; latency and errors follow.",
-            priority=2,
-        ),
-        MonitorSpec(
-            key="db-free-storage",
-            title=f"Database free storage below {limits.db_free_storage_gib:g} GiB",
-            query=lambda s: (
-                f"min(last_15m):{s.db_free_bytes()} < {_number(limits.db_free_storage_bytes)}"
-            ),
-            critical=limits.db_free_storage_bytes,
-            warning=limits.db_free_storage_warning_bytes,
-            meaning="The database volume is nearly full; writes fail when it is.",
-            priority=2,
-        ),
-        MonitorSpec(
-            key="db-connections",
-            title=f"Database connections near the limit ({db_max_connections})",
-            query=lambda s: f"avg(last_10m):{s.db_connections()} > {connections}",
-            critical=connections,
-            warning=connections_warning,
-            meaning=(
-                f"Connections approach max_connections ({db_max_connections}); new ones will "
-                "be refused."
-            ),
-            priority=2,
-        ),
-    ]
-
-
-def burn_rate_query(slo_id: str, *, long_window: str, short_window: str, rate: float) -> str:
-    """An SLO alert on the availability SLO's error-budget burn rate (multi-window)."""
-    return (
-        f'burn_rate("{slo_id}").over("30d").long_window("{long_window}")'
-        f'.short_window("{short_window}") > {rate:g}'
-    )
-
-
-def runbook_message(
-    title: str, meaning: str, steps: Sequence[str], notify: str, dashboard_url: str
-) -> str:
-    numbered = "\n".join(f"{index}. {step}" for index, step in enumerate(steps, start=1))
-    lines = [
-        f"**{title}**",
-        "",
-        meaning,
-        "",
-        "Runbook:",
-        numbered,
-        "",
-        f"Dashboard: {dashboard_url}",
-    ]
-    if notify:
-        lines += ["", notify]
-    return "\n".join(lines)
 
 
 class DatadogMonitoring(pulumi.ComponentResource):
@@ -442,53 +292,26 @@ class DatadogMonitoring(pulumi.ComponentResource):
         self, slo: datadog.ServiceLevelObjective, dd: pulumi.ResourceOptions
     ) -> dict[str, datadog.Monitor]:
         limits = self._args.thresholds
-        windows = (
-            (
-                "burn-rate-fast",
-                "1h",
-                "5m",
-                limits.fast_burn_rate,
-                1,
-                "fast: 2% of the 30-day error budget gone in an hour",
-            ),
-            (
-                "burn-rate-slow",
-                "6h",
-                "30m",
-                limits.slow_burn_rate,
-                2,
-                "slow: 5% of the 30-day error budget gone in six hours",
-            ),
-        )
         monitors = {}
-        for key, long_window, short_window, rate, priority, pace in windows:
-            title = f"Availability error budget burning {rate:g}x ({pace})"
-            monitors[key] = datadog.Monitor(
-                f"{self._name}-{key}",
+        for window in BURN_WINDOWS:
+            rate = burn_rate(limits, window)
+            title = burn_title(limits, window)
+            monitors[window.key] = datadog.Monitor(
+                f"{self._name}-{window.key}",
                 name=self._monitor_name(title),
                 type="slo alert",
                 query=slo.id.apply(
                     functools.partial(
                         burn_rate_query,
-                        long_window=long_window,
-                        short_window=short_window,
+                        long_window=window.long_window,
+                        short_window=window.short_window,
                         rate=rate,
                     )
                 ),
-                message=self._message(
-                    title,
-                    "At this pace the availability objective "
-                    f"({limits.availability_target_percent:g}% over 30 days) will be missed.",
-                    (
-                        "Dashboard > Load balancer > 5xx: which side fails, balancer or tasks?",
-                        "Follow the 'API 5xx rate' runbook; a deploy in the window is the "
-                        "first suspect.",
-                        "Open the SLO to see how much budget is left before deciding to roll back.",
-                    ),
-                ),
+                message=self._message(title, burn_meaning(limits), BURN_RUNBOOK),
                 monitor_thresholds=datadog.MonitorMonitorThresholdsArgs(critical=f"{rate:g}"),
                 renotify_interval=60,
-                priority=str(priority),
+                priority=str(window.priority),
                 tags=self._args.tags,
                 opts=dd,
             )

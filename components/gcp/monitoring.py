@@ -24,12 +24,11 @@ from components.datadog.monitoring import (
     DEFAULT_SYNTHETIC_LOCATIONS,
     DatadogMonitoring,
     MonitorSpec,
-    Wording,
     check_common_args,
     heartbeat_url,
-    monitor_specs,
     monitoring_tags,
 )
+from components.datadog.specs import Wording, monitor_specs
 from components.gcp.monitoring_dashboard import dashboard_document
 from components.gcp.monitoring_queries import GcpScope
 from components.monitoring_thresholds import MonitoringThresholds

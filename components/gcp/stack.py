@@ -280,6 +280,9 @@ def build_gcp_stack(settings: StackSettings) -> dict[str, Any]:
         "availability_slo_url": None,
         "latency_slo_url": None,
         "synthetic_url": None,
+        # The prometheus path is built for AWS stacks only.
+        "grafana_dashboard_url": None,
+        "prometheus_workspace_arn": None,
         "datadog_gcp_service_account": None,
         # With a firebase block: the apps' config files (secret outputs).
         "ios_config": None,

@@ -6,7 +6,15 @@ from collections.abc import Iterator
 
 from policy.model import Context, Resource, Severity
 from policy.rules._common import by_environment, require_at_least, require_true, resource_rule
-from policy.rules.types import ECR_REPOSITORY, KMS_KEY, LOG_GROUP, SECRET, SNS_TOPIC, SQS_QUEUE
+from policy.rules.types import (
+    ECR_REPOSITORY,
+    KMS_KEY,
+    LOG_GROUP,
+    PROMETHEUS_WORKSPACE,
+    SECRET,
+    SNS_TOPIC,
+    SQS_QUEUE,
+)
 from policy.values import UNKNOWN, as_list, get
 
 
@@ -118,6 +126,25 @@ def secret_cmk(resource: Resource, context: Context) -> Iterator[str]:
     )
 
 
+@resource_rule(
+    "prometheus-workspace-encrypted-and-logged",
+    "Amazon Managed Prometheus workspaces use a customer-managed key and log to CloudWatch",
+    "Well-Architected SEC08-BP02 (encryption at rest); AMP user guide (workspace logging)",
+    Severity.MEDIUM,
+    PROMETHEUS_WORKSPACE,
+    "Set kms_key_arn and logging_configuration.log_group_arn.",
+)
+def prometheus_workspace(resource: Resource, context: Context) -> Iterator[str]:
+    yield from _require_set(
+        resource, "kmsKeyArn", "kmsKeyArn is not set (AWS owned key: no control, no audit)"
+    )
+    logging = get(resource.props, "loggingConfiguration")
+    if logging is UNKNOWN:
+        return
+    if logging is None or get(logging, "logGroupArn") is None:
+        yield "loggingConfiguration.logGroupArn is not set: rule and alerting errors are lost"
+
+
 RULES = [
     key_rotation,
     log_group_kms,
@@ -126,4 +153,5 @@ RULES = [
     sns_encrypted,
     sqs_encrypted,
     secret_cmk,
+    prometheus_workspace,
 ]

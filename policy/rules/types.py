@@ -32,6 +32,7 @@ BACKUP_VAULT = ("aws:backup/vault:Vault",)
 BACKUP_PLAN = ("aws:backup/plan:Plan",)
 BACKUP_SELECTION = ("aws:backup/selection:Selection",)
 SNS_TOPIC = ("aws:sns/topic:Topic",)
+PROMETHEUS_WORKSPACE = ("aws:amp/workspace:Workspace",)
 SQS_QUEUE = ("aws:sqs/queue:Queue",)
 SECRET = ("aws:secretsmanager/secret:Secret",)
 

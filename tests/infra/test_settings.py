@@ -242,7 +242,25 @@ def test_list_config_accepts_json_and_comma_separated() -> None:
         ({"backupCopyRegion": "mars"}, "awaterra:backupCopyRegion must be an AWS region"),
         ({"authMode": "external"}, "awaterra:authIssuer is required when authMode is external"),
         ({"cognitoMfa": "maybe"}, "awaterra:cognitoMfa must be one of OFF, OPTIONAL, ON"),
-        ({"datadogEnabled": "true"}, "awaterra:datadogApiKey is required when datadogEnabled"),
+        ({"datadogEnabled": "true"}, "awaterra:datadogApiKey is required when Datadog is on"),
+        ({"monitoring": "both"}, "awaterra:datadogApiKey is required when Datadog is on"),
+        ({"monitoring": "grafana"}, "awaterra:monitoring must be one of datadog, prometheus, both"),
+        (
+            {"monitoring": "prometheus", "datadogEnabled": "true"},
+            "awaterra:monitoring is 'prometheus' but awaterra:datadogEnabled is true: they "
+            "disagree",
+        ),
+        (
+            {"prometheusAlertEmails": '["ops@example.com", "pager"]'},
+            "awaterra:prometheusAlertEmails must be e-mail addresses like ops@example.com, "
+            "got 'pager'",
+        ),
+        (
+            {"grafanaUrl": "http://grafana.example.com"},
+            "awaterra:grafanaUrl must be the https:// base URL of a Grafana",
+        ),
+        ({"grafanaUrl": "https://g.example.com"}, "awaterra:grafanaToken is required when"),
+        ({"grafanaToken": "glsa_x"}, "awaterra:grafanaToken is set but grafanaUrl is not"),
         ({"datadogSite": "example.com"}, "awaterra:datadogSite must be one of"),
         ({"wafRateLimit": "5"}, "awaterra:wafRateLimit must be >= 10"),
         ({"environment": "staging"}, "awaterra:environment must be one of dev, prod"),
@@ -292,6 +310,50 @@ def test_every_problem_is_reported_at_once() -> None:
 )
 def test_prod_minimums_are_enforced(overrides: dict[str, str], expected: str) -> None:
     assert expected in error_for("prod", {**PROD_SECRETS, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "mode"),
+    [
+        ({}, "none"),  # the dev stack file: datadogEnabled false
+        ({"datadogEnabled": "true", **{k: "x" for k in ("datadogApiKey", "datadogAppKey")}},
+         "datadog"),
+        ({"monitoring": "prometheus"}, "prometheus"),
+        ({"monitoring": "prometheus", "datadogEnabled": "false"}, "prometheus"),
+        ({"monitoring": "none"}, "none"),
+    ],
+)
+def test_monitoring_mode_and_the_older_datadog_switch(
+    overrides: dict[str, str], mode: str
+) -> None:
+    settings = settings_for("dev", overrides)
+    assert settings.monitoring.mode == mode
+    assert settings.datadog.enabled is (mode in ("datadog", "both"))
+    assert settings.monitoring.prometheus is (mode in ("prometheus", "both"))
+
+
+def test_prod_needs_an_alerting_path() -> None:
+    message = error_for("prod", {**PROD_SECRETS, "monitoring": "none", "datadogEnabled": ""})
+    assert "awaterra:monitoring must name an alerting path in prod" in message
+    message = error_for("prod", {**PROD_SECRETS, "datadogEnabled": "false"})
+    assert "awaterra:datadogEnabled must name an alerting path in prod" in message
+    settings = settings_for("prod", {**PROD_SECRETS, "monitoring": "both"})
+    assert settings.monitoring.datadog and settings.monitoring.prometheus
+
+
+def test_the_prometheus_path_reads_its_subscriptions_and_grafana() -> None:
+    settings = settings_for(
+        "dev",
+        {
+            "monitoring": "prometheus",
+            "prometheusAlertEmails": '["ops@example.com"]',
+            "grafanaUrl": "https://grafana.example.com/",
+            "grafanaToken": "glsa_token",
+        },
+    )
+    assert settings.monitoring.alert_emails == ("ops@example.com",)
+    assert settings.monitoring.grafana_url == "https://grafana.example.com"
+    assert settings.monitoring.grafana_token is not None
 
 
 def test_the_same_values_pass_in_dev() -> None:

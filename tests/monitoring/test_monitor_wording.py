@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from components.aws.monitoring import AWS_WORDING
-from components.aws.monitoring import monitor_specs as aws_specs
-from components.datadog.monitoring import Wording, monitor_specs
+from components.aws.monitoring_wording import AWS_WORDING
+from components.aws.monitoring_wording import monitor_specs as aws_specs
+from components.datadog.specs import Wording, monitor_specs
 from components.gcp.monitoring import GCP_WORDING, gcp_monitor_specs
 from components.monitoring_thresholds import MonitoringThresholds
 

@@ -33,6 +33,7 @@ VAULT = "aws:backup/vault:Vault"
 PLAN = "aws:backup/plan:Plan"
 SELECTION = "aws:backup/selection:Selection"
 SNS = "aws:sns/topic:Topic"
+AMP = "aws:amp/workspace:Workspace"
 SQS = "aws:sqs/queue:Queue"
 SECRET = "aws:secretsmanager/secret:Secret"
 CLUSTER = "aws:ecs/cluster:Cluster"
@@ -410,6 +411,17 @@ CASES: list[Case] = [
         res(SQS, "jobs", sqsManagedSseEnabled=True),
     ),
     case("secret-cmk", res(SECRET, "key"), res(SECRET, "key", kmsKeyId=KEY_ARN), absent=True),
+    case(
+        "prometheus-workspace-encrypted-and-logged",
+        res(AMP, "ws", kmsKeyArn=KEY_ARN),
+        res(
+            AMP,
+            "ws",
+            kmsKeyArn=KEY_ARN,
+            loggingConfiguration={"logGroupArn": "arn:aws:logs:us-east-1:1:log-group:p:*"},
+        ),
+        absent=True,
+    ),
     # Containers
     case(
         "ecr-scan-on-push",

@@ -204,7 +204,7 @@ def test_the_datadog_settings_are_validated_on_gcp_stacks() -> None:
     ]
     missing = _problems("gcp-prod", {})
     assert any(
-        p.startswith("awaterra:datadogApiKey is required when datadogEnabled") for p in missing
+        p.startswith("awaterra:datadogApiKey is required when Datadog is on") for p in missing
     )
     assert _problems("gcp-dev", {"datadogSite": "datadog.example"})[0].startswith(
         "awaterra:datadogSite must be one of"
