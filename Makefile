@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 STACK ?= dev
 
-.PHONY: test serve smoke load lint lock plan plan-update checkov bench clean vendor-docs-ui api-docs prometheus-rules
+.PHONY: test serve smoke load lint lock plan plan-update checkov bench clean vendor-docs-ui api-docs screenshots prometheus-rules
 
 $(STAMP): requirements/service.txt requirements/infra.txt requirements/dev.txt requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ vendor-docs-ui: $(STAMP)
 # docs/api.md, generated from the OpenAPI document (a test fails when it drifts).
 api-docs: $(STAMP)
 	$(PY) -m service.openapi --markdown > docs/api.md
+
+# docs/admin/*.png: the admin panel's pages, taken by its browser tests (chromium, see README).
+screenshots: $(STAMP)
+	ADMIN_SCREENSHOTS=docs/admin $(PY) -m pytest tests/service/admin/test_browser.py -q $(PYTEST_ARGS)
 
 # ops/prometheus/: rules, blackbox module and promtool tests from the Datadog monitors' source
 # (a test fails when they drift).

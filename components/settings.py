@@ -116,6 +116,7 @@ DEFAULTS: Mapping[str, Any] = {
     "cognitoTier": "ESSENTIALS",
     "wafEnabled": False,
     "wafRateLimit": 2000,
+    "adminAllowedCidrs": [],
     "backupRetentionDays": 7,
     "backupCopyRegion": "us-west-2",
     "backupVaultLock": False,
@@ -257,6 +258,8 @@ class AuthSettings:
 class EdgeSettings:
     waf_enabled: bool
     waf_rate_limit: int
+    # Networks the WAF lets reach the admin panel; empty: open (sign-in still required).
+    admin_allowed_cidrs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -424,6 +427,34 @@ class _Reader:
         return value
 
 
+def _admin_cidrs(read: _Reader, on_gcp: bool) -> tuple[str, ...]:
+    cidrs = read.string_list("adminAllowedCidrs")
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=True)
+            valid = "/" in cidr
+        except ValueError:
+            valid = False
+        read.check(
+            "adminAllowedCidrs",
+            valid,
+            f"must list networks in CIDR form such as 203.0.113.0/24 (no host bits), got {cidr!r}",
+        )
+    read.check("adminAllowedCidrs", len(set(cidrs)) == len(cidrs), "lists a network twice")
+    if cidrs:
+        read.check(
+            "adminAllowedCidrs",
+            not on_gcp,
+            "is enforced by the AWS web ACL; Google Cloud stacks do not support it yet",
+        )
+        read.check(
+            "adminAllowedCidrs",
+            on_gcp or read.boolean("wafEnabled"),
+            "needs wafEnabled: true (the web ACL is what restricts /admin)",
+        )
+    return cidrs
+
+
 def _valid_cidr(value: str) -> bool:
     try:
         network = ipaddress.IPv4Network(value, strict=True)
@@ -554,6 +585,7 @@ def load_settings(
         waf_enabled=read.boolean("wafEnabled"),
         # WAF rate-based rules accept 10..2,000,000,000 requests per 5-minute window.
         waf_rate_limit=read.integer("wafRateLimit", 10, 2_000_000_000),
+        admin_allowed_cidrs=_admin_cidrs(read, on_gcp),
     )
     backup = _backup(read, region)
     bucket = _bucket(read, prod)

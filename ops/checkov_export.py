@@ -57,6 +57,7 @@ TERRAFORM_TYPES: dict[str, str] = {
     "aws:cognito/userGroup:UserGroup": "aws_cognito_user_group",
     "aws:cognito/userPool:UserPool": "aws_cognito_user_pool",
     "aws:cognito/userPoolClient:UserPoolClient": "aws_cognito_user_pool_client",
+    "aws:cognito/userPoolDomain:UserPoolDomain": "aws_cognito_user_pool_domain",
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "aws_default_security_group",
     "aws:ec2/eip:Eip": "aws_eip",
     "aws:ec2/flowLog:FlowLog": "aws_flow_log",
@@ -126,6 +127,7 @@ TERRAFORM_TYPES: dict[str, str] = {
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
         "aws_vpc_security_group_ingress_rule"
     ),
+    "aws:wafv2/ipSet:IpSet": "aws_wafv2_ip_set",
     "aws:wafv2/webAcl:WebAcl": "aws_wafv2_web_acl",
     "aws:wafv2/webAclAssociation:WebAclAssociation": "aws_wafv2_web_acl_association",
     "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": (

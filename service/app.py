@@ -2,6 +2,7 @@
 
 outermost  RequestContextMiddleware  request id, body limit, access log, last-resort 500,
                                      Prometheus timings per route template (of the layers below)
+           AdminDispatch             /admin to the admin panel (service.admin), the rest on
            FastLane                  POST /map and GET /heartbeat straight to their handlers
            Starlette                 routing, error mapping, lifespan, everything else
 """
@@ -26,6 +27,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service import db
+from service.admin.app import build_admin_app, is_admin_path
 from service.auth import TokenVerifier, build_verifier
 from service.checks import SharedCheck
 from service.endpoints import Endpoint, build_routes
@@ -71,11 +73,26 @@ DATABASE_CHECK_TTL_SECONDS = 0.25
 STORAGE_CHECK_TTL_SECONDS = 5.0
 GC_YOUNG_THRESHOLD = 20_000
 # The local media store streams uploads of its own size limit through these paths.
-UNLIMITED_BODY_PREFIXES = ("/_media/",)
+# So does the admin panel (media uploads through its forms; 1 MiB for its other forms).
+UNLIMITED_BODY_PREFIXES = ("/_media/", "/admin/")
 
 
 async def _storage_unavailable(request: Request, exc: Exception) -> Response:
     return error_response(Unavailable("the media store is unavailable"))
+
+
+class AdminDispatch:
+    """`/admin` and below to the panel, everything else to the API."""
+
+    def __init__(self, admin: ASGIApp, api: ASGIApp) -> None:
+        self.admin = admin
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_admin_path(scope["path"]):
+            await self.admin(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
 
 
 class ServiceApp:
@@ -187,7 +204,7 @@ def create_app(
     starlette.state.services = services
     fast_lane = FastLane(starlette, api_routes, HOT_ENDPOINTS)
     asgi = RequestContextMiddleware(
-        fast_lane,
+        AdminDispatch(build_admin_app(services, settings), fast_lane),
         max_body_bytes=settings.max_body_bytes,
         access_log=access_log,
         unlimited_prefixes=UNLIMITED_BODY_PREFIXES,

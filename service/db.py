@@ -24,6 +24,14 @@ def json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def json_loads(value: Any) -> Any:
+    # SQLite gives a JSON column NUMERIC affinity: the document `1` comes back as the
+    # integer 1 (and `1.5` as a float), not as text to parse.
+    if isinstance(value, int | float):
+        return value
+    return orjson.loads(value)
+
+
 def sqlalchemy_url(database_url: str) -> str:
     """Map the contract's URL schemes onto the async drivers."""
     if database_url.startswith("postgres://"):
@@ -53,7 +61,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(
             url,
             json_serializer=json_dumps,
-            json_deserializer=orjson.loads,
+            json_deserializer=json_loads,
             pool_size=settings.db_pool_size,
             max_overflow=0,
             pool_timeout=settings.db_statement_timeout_seconds,
@@ -64,7 +72,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return create_async_engine(
         url,
         json_serializer=json_dumps,
-        json_deserializer=orjson.loads,
+        json_deserializer=json_loads,
         # A fixed pool: overflow connections would be opened and closed per checkout under
         # load (connect, TLS attempt, auth, cold statement cache). Requests queue instead.
         # The map statements (the hot path) use a pool of their own (service.mapstore).

@@ -139,3 +139,18 @@ config = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("updated_by", String(SUBJECT_LENGTH), nullable=False),
 )
+
+# Every change made through the admin panel, append-only (the migration adds triggers that
+# refuse UPDATE and DELETE): who, when, what, and the values before and after.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor", String(SUBJECT_LENGTH), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(SUBJECT_LENGTH), nullable=False),
+    Column("before", JsonDocument, nullable=True),
+    Column("after", JsonDocument, nullable=True),
+    Index("ix_audit_log_at", "at"),
+)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
+
+from service.admin.config import AdminSettings, load_admin_settings
 
 Environment = Literal["local", "dev", "prod"]
 ENVIRONMENTS: tuple[Environment, ...] = ("local", "dev", "prod")
@@ -46,6 +48,7 @@ class Settings:
     db_iam_auth: str | None = None
     db_sslmode: str | None = None
     db_sslrootcert: str | None = None
+    admin: AdminSettings = field(default_factory=AdminSettings)
 
     def db_connect_args(self) -> dict[str, Any]:
         """TLS and IAM-token password arguments for every new PostgreSQL connection."""
@@ -203,6 +206,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
             problems.append(
                 "ENVIRONMENT=prod needs a bucket: set STORAGE_URL=s3://bucket or gs://bucket"
             )
+    admin = load_admin_settings(env, environment, auth["AUTH_ISSUER"], problems)
     if problems:
         raise SettingsError("; ".join(problems))
 
@@ -229,4 +233,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
         db_iam_auth=db_iam_auth,
         db_sslmode=db_sslmode,
         db_sslrootcert=db_sslrootcert,
+        admin=admin,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from starlette.routing import BaseRoute
 
@@ -40,6 +40,11 @@ class Storage(Protocol):
 
     async def exists(self, key: str) -> bool:
         """Whether an object is stored under `key`; StorageUnavailable when the store is down."""
+        ...
+
+    async def put(self, key: str, source: BinaryIO, content_type: str) -> None:
+        """Store `source` (read from its start) under `key`, whole or not at all (the admin
+        panel's upload); StorageUnavailable when the store refuses or cannot be reached."""
         ...
 
     async def check(self) -> None:

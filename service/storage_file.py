@@ -15,10 +15,12 @@ import hmac
 import mimetypes
 import os
 import secrets
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote
 
 import anyio
@@ -106,6 +108,16 @@ class FileStorage:
         except TimeoutError:
             raise StorageUnavailable(
                 f"media directory did not answer within {self._check_timeout:g}s"
+            ) from None
+
+    async def put(self, key: str, source: BinaryIO, content_type: str) -> None:
+        validate_content_type(content_type)
+        path = await anyio.to_thread.run_sync(self.path_for, key)
+        try:
+            await anyio.to_thread.run_sync(_write_whole, source, path)
+        except OSError as error:
+            raise StorageUnavailable(
+                f"media directory refused the write ({type(error).__name__})"
             ) from None
 
     async def check(self) -> None:
@@ -220,6 +232,20 @@ class FileStorage:
             _unlink_quietly(temp_name)  # no await: this may be a cancellation
             raise
         return JSONResponse({"success": True, "data": {"mediaKey": key, "size": size}})
+
+
+def _write_whole(source: BinaryIO, path: Path) -> None:
+    """Copy into a temporary file beside `path`, renamed into place only once complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=".upload-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            source.seek(0)
+            shutil.copyfileobj(source, handle)
+        os.replace(temp_name, path)
+    except BaseException:
+        _unlink_quietly(temp_name)
+        raise
 
 
 def _unlink_quietly(name: str) -> None:

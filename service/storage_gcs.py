@@ -19,7 +19,7 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -108,6 +108,18 @@ class GCSStorage:
             functools.partial(blob.exists, timeout=self._check_timeout, retry=None)
         )
         return found
+
+    async def put(self, key: str, source: BinaryIO, content_type: str) -> None:
+        blob = self._bucket.blob(self.object_key(key))
+        source.seek(0)
+        await self._in_thread(
+            functools.partial(
+                blob.upload_from_file,
+                source,
+                content_type=validate_content_type(content_type),
+                rewind=True,
+            )
+        )
 
     async def check(self) -> None:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -78,6 +78,19 @@ class S3Storage:
         except BotoCoreError as error:
             raise StorageUnavailable(f"S3 not reachable ({type(error).__name__})") from None
         return True
+
+    async def put(self, key: str, source: BinaryIO, content_type: str) -> None:
+        # One PutObject: S3 stores the object whole or not at all.
+        source.seek(0)
+        await self._in_thread(
+            functools.partial(
+                self._client.put_object,
+                Bucket=self.bucket,
+                Key=self.object_key(key),
+                Body=source,
+                ContentType=validate_content_type(content_type),
+            )
+        )
 
     async def check(self) -> None:
         try:

@@ -79,6 +79,7 @@ from components.aws.log_encryption import logs_key_statement
 from components.aws.policy_documents import account_context, customer_key, key_policy
 from components.aws.service_iam import assume_role_policy, execution_policy, task_policy
 from components.aws.task_containers import (
+    ADMIN_SECRET_VARIABLE,
     APP,
     CONTRACT_VARIABLES,
     ENVIRONMENTS,
@@ -86,6 +87,7 @@ from components.aws.task_containers import (
     MIGRATE,
     TMP_VOLUME,
     TaskContainers,
+    admin_environment,
     database_secrets,
     service_environment,
 )
@@ -149,6 +151,14 @@ class ContainerServiceArgs:
     app_docker_labels: Mapping[str, Any] = field(default_factory=dict)
     app_depends_on: Sequence[Mapping[str, str]] = ()
     access_logs_prefix: str = "alb"
+    # The admin panel (components/aws/admin_panel.py): its OIDC client, the public origin, the
+    # monitoring links for its status page, and the secret holding its session key (the
+    # execution role may read that secret and decrypt with its key, nothing more).
+    admin_client_id: pulumi.Input[str] | None = None
+    admin_base_url: str | None = None
+    admin_links: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    admin_session_key_secret_arn: pulumi.Input[str] | None = None
+    admin_session_key_kms_key_arn: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -189,6 +199,12 @@ class ContainerServiceArgs:
             yield f"app_environment may not replace contract variables: {shadowed}"
         if self.container_user.split(":")[0] in ("", "0", "root"):
             yield f"container_user must be a non-root user, got {self.container_user!r}"
+        admin = (self.admin_client_id, self.admin_base_url, self.admin_session_key_secret_arn)
+        if any(value is not None for value in admin) and None in admin:
+            yield (
+                "the admin panel needs admin_client_id, admin_base_url and "
+                "admin_session_key_secret_arn together"
+            )
 
     def _volume_problems(self) -> Iterator[str]:
         names = [volume.get("name") for volume in self.extra_volumes]
@@ -289,7 +305,13 @@ class ContainerService(pulumi.ComponentResource):
         secret_arns = [args.db_master_secret_arn]
         if args.datadog_api_key_secret_arn is not None:
             secret_arns.append(args.datadog_api_key_secret_arn)
-        optional_keys = (args.db_secret_kms_key_arn, args.datadog_api_key_kms_key_arn)
+        if args.admin_session_key_secret_arn is not None:
+            secret_arns.append(args.admin_session_key_secret_arn)
+        optional_keys = (
+            args.db_secret_kms_key_arn,
+            args.datadog_api_key_kms_key_arn,
+            args.admin_session_key_kms_key_arn,
+        )
         secret_keys = [key_arn for key_arn in optional_keys if key_arn is not None]
         execution_permissions = aws.iam.RolePolicy(
             f"{name}-execution-permissions",
@@ -336,6 +358,14 @@ class ContainerService(pulumi.ComponentResource):
             region=region,
             log_group=log_group.name,
             secret_arn=args.db_master_secret_arn,
+            admin=pulumi.Output.from_input(
+                {
+                    "client_id": args.admin_client_id,
+                    "base_url": args.admin_base_url,
+                    "links": dict(args.admin_links),
+                    "secret_arn": args.admin_session_key_secret_arn,
+                }
+            ),
             extra=pulumi.Output.from_input(list(args.extra_containers)),
             app_environment=pulumi.Output.from_input(list(args.app_environment)),
             app_docker_labels=pulumi.Output.from_input(dict(args.app_docker_labels)),
@@ -357,8 +387,14 @@ class ContainerService(pulumi.ComponentResource):
             lambda v: json.dumps(
                 TaskContainers(
                     image=v["image"],
-                    environment=service_environment(**v["environment"]),
-                    secrets=database_secrets(v["secret_arn"]),
+                    environment={
+                        **service_environment(**v["environment"]),
+                        **_admin_environment(v["admin"]),
+                    },
+                    secrets={
+                        **database_secrets(v["secret_arn"]),
+                        **_admin_secrets(v["admin"]),
+                    },
                     log_group_name=v["log_group"],
                     region=v["region"],
                     log_stream_prefix=LOG_STREAM_PREFIX,
@@ -499,6 +535,18 @@ class ContainerService(pulumi.ComponentResource):
                 "execution_role_arn": self.execution_role_arn,
             }
         )
+
+
+def _admin_environment(admin: Mapping[str, Any]) -> dict[str, str]:
+    if admin.get("client_id") is None:
+        return {}
+    return admin_environment(admin["client_id"], admin["base_url"], admin["links"] or {})
+
+
+def _admin_secrets(admin: Mapping[str, Any]) -> dict[str, str]:
+    if admin.get("secret_arn") is None:
+        return {}
+    return {ADMIN_SECRET_VARIABLE: admin["secret_arn"]}
 
 
 def _target_tracking(

@@ -18,6 +18,10 @@ Args (`WebAclArgs`):
   component creates a rotating customer-managed key usable by CloudWatch Logs for that group only;
   a given key's policy must allow the same).
 - `redacted_headers: Sequence[str] = ("authorization", "cookie")` never written to the logs.
+- `admin_allowed_cidrs: Sequence[str] = ()` (settings `adminAllowedCidrs`): when given, a
+  request for the admin panel (`/admin` and below) from any other address is blocked with 403,
+  first of all rules; IPv4 and IPv6 ranges go into one IP set each. Empty: no such rule, the
+  panel is open (it still needs an administrator's sign-in).
 
 Every rule and the ACL emit CloudWatch metrics and sampled requests. Default action: allow.
 
@@ -26,6 +30,7 @@ Outputs: `web_acl_arn`, `log_group_name`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Sequence
@@ -65,8 +70,13 @@ class WebAclArgs:
     log_retention_days: int = 90
     log_kms_key_arn: pulumi.Input[str] | None = None
     redacted_headers: Sequence[str] = ("authorization", "cookie")
+    admin_allowed_cidrs: Sequence[str] = ()
 
     def __post_init__(self) -> None:
+        for cidr in self.admin_allowed_cidrs:
+            check_cidr(cidr)
+        if len(set(self.admin_allowed_cidrs)) != len(self.admin_allowed_cidrs):
+            raise ValueError("WebAcl: admin_allowed_cidrs lists a range twice")
         if not 10 <= self.rate_limit <= 2_000_000_000:
             raise ValueError(
                 f"WebAcl: rate_limit must be between 10 and 2000000000 requests per 5 minutes, "
@@ -79,6 +89,82 @@ class WebAclArgs:
             )
         if len(set(self.managed_rule_groups)) != len(self.managed_rule_groups):
             raise ValueError("WebAcl: managed_rule_groups lists a group twice")
+
+
+ADMIN_PATH = "/admin"
+ADMIN_RULE = "admin-allowed-networks"
+
+
+def check_cidr(cidr: str) -> str:
+    """An IPv4 or IPv6 network in CIDR form, with no host bits set (as WAF requires)."""
+    try:
+        ipaddress.ip_network(cidr, strict=True)
+    except ValueError:
+        raise ValueError(
+            f"WebAcl: {cidr!r} is not a network in CIDR form such as 203.0.113.0/24 "
+            "(no host bits set)"
+        ) from None
+    if "/" not in cidr:
+        raise ValueError(f"WebAcl: {cidr!r} needs a prefix length, e.g. {cidr}/32")
+    return cidr
+
+
+def _admin_rule(
+    name: str, ip_set_arns: Sequence[pulumi.Input[str]]
+) -> aws.wafv2.WebAclRuleArgs:
+    allowed = [
+        aws.wafv2.WebAclRuleStatementArgs(
+            ip_set_reference_statement=aws.wafv2.WebAclRuleStatementIpSetReferenceStatementArgs(
+                arn=arn
+            )
+        )
+        for arn in ip_set_arns
+    ]
+    from_allowed = (
+        allowed[0]
+        if len(allowed) == 1
+        else aws.wafv2.WebAclRuleStatementArgs(
+            or_statement=aws.wafv2.WebAclRuleStatementOrStatementArgs(statements=allowed)
+        )
+    )
+    admin_path = aws.wafv2.WebAclRuleStatementArgs(
+        byte_match_statement=aws.wafv2.WebAclRuleStatementByteMatchStatementArgs(
+            search_string=ADMIN_PATH,
+            positional_constraint="STARTS_WITH",
+            field_to_match=aws.wafv2.WebAclRuleStatementByteMatchStatementFieldToMatchArgs(
+                uri_path=aws.wafv2.WebAclRuleStatementByteMatchStatementFieldToMatchUriPathArgs()  # type: ignore[no-untyped-call]
+            ),
+            text_transformations=[
+                aws.wafv2.WebAclRuleStatementByteMatchStatementTextTransformationArgs(
+                    priority=0, type="URL_DECODE"
+                )
+            ],
+        )
+    )
+    return aws.wafv2.WebAclRuleArgs(
+        name=ADMIN_RULE,
+        priority=0,
+        action=aws.wafv2.WebAclRuleActionArgs(
+            block=aws.wafv2.WebAclRuleActionBlockArgs(
+                custom_response=aws.wafv2.WebAclRuleActionBlockCustomResponseArgs(
+                    response_code=403
+                )
+            )
+        ),
+        statement=aws.wafv2.WebAclRuleStatementArgs(
+            and_statement=aws.wafv2.WebAclRuleStatementAndStatementArgs(
+                statements=[
+                    admin_path,
+                    aws.wafv2.WebAclRuleStatementArgs(
+                        not_statement=aws.wafv2.WebAclRuleStatementNotStatementArgs(
+                            statement=from_allowed
+                        )
+                    ),
+                ]
+            )
+        ),
+        visibility_config=_visibility(_metric_name(name, ADMIN_RULE)),
+    )
 
 
 def _visibility(metric_name: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
@@ -175,10 +261,31 @@ class WebAcl(pulumi.ComponentResource):
 
         # The rate rule first: a flood from one address is cut before the managed groups
         # spend inspection on it. Only the common rule set carries count-only overrides.
-        rules = [_rate_rule(name, 0, args.rate_limit)] + [
+        # With admin ranges, their rule comes first (one IP set lookup) and the rest move down.
+        first = 1 if args.admin_allowed_cidrs else 0
+        rules = [_rate_rule(name, first, args.rate_limit)] + [
             _managed_rule(name, group, priority, args.count_only_rules if group == COMMON else ())
-            for priority, group in enumerate(args.managed_rule_groups, start=1)
+            for priority, group in enumerate(args.managed_rule_groups, start=first + 1)
         ]
+        if args.admin_allowed_cidrs:
+            ip_sets = []
+            for version in ("IPV4", "IPV6"):
+                addresses = [
+                    cidr
+                    for cidr in args.admin_allowed_cidrs
+                    if ipaddress.ip_network(cidr).version == (4 if version == "IPV4" else 6)
+                ]
+                if addresses:
+                    ip_set = aws.wafv2.IpSet(
+                        f"{name}-admin-{version.lower()}",
+                        scope="REGIONAL",
+                        ip_address_version=version,
+                        addresses=sorted(addresses),
+                        description=f"{name}: networks allowed to reach {ADMIN_PATH}",
+                        opts=child,
+                    )
+                    ip_sets.append(ip_set.arn)
+            rules.insert(0, _admin_rule(name, ip_sets))
 
         acl = aws.wafv2.WebAcl(
             f"{name}-acl",

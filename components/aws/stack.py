@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import pulumi
 
+from components.aws.admin_links import admin_links
+from components.aws.admin_panel import AdminPanel, AdminPanelArgs
 from components.aws.auth import UserPool, UserPoolArgs
 from components.aws.backup import BackupArgs, Backups
 from components.aws.bucket import MediaBucket, MediaBucketArgs
@@ -131,7 +133,13 @@ def build_aws_stack(settings: StackSettings) -> None:
         auth_audience: pulumi.Input[str] = user_pool.audience
         pulumi.export("user_pool_id", user_pool.user_pool_id)
         pulumi.export("app_client_id", user_pool.client_id)
+        # The admin panel signs in through the same pool, with a client of its own.
+        admin_panel: AdminPanel | None = AdminPanel(
+            "admin", AdminPanelArgs(user_pool_id=user_pool.user_pool_id, domain=settings.domain)
+        )
     else:
+        # An external issuer: the panel has no client here and answers 503 (docs/admin.md).
+        admin_panel = None
         pulumi.export("user_pool_id", None)
         pulumi.export("app_client_id", None)
         auth_issuer = settings.auth.issuer or ""
@@ -167,6 +175,14 @@ def build_aws_stack(settings: StackSettings) -> None:
         log_group_name=service_log_group,
     )
 
+    panel_links = admin_links(
+        domain=settings.domain,
+        region=settings.region,
+        log_group=service_log_group,
+        datadog_site=settings.datadog.site if settings.datadog.enabled else None,
+        environment=settings.environment,
+        service=SERVICE_NAME,
+    )
     # The prometheus path: the workspace first, since the task runs its collector.
     prometheus: PrometheusAlerting | None = None
     if settings.monitoring.prometheus:
@@ -243,6 +259,15 @@ def build_aws_stack(settings: StackSettings) -> None:
             datadog_api_key_kms_key_arn=(
                 datadog_key.kms_key_arn if datadog_key is not None else None
             ),
+            admin_client_id=admin_panel.client_id if admin_panel is not None else None,
+            admin_base_url=f"https://{settings.domain}" if admin_panel is not None else None,
+            admin_links=panel_links if admin_panel is not None else {},
+            admin_session_key_secret_arn=(
+                admin_panel.session_key_secret_arn if admin_panel is not None else None
+            ),
+            admin_session_key_kms_key_arn=(
+                admin_panel.session_key_kms_key_arn if admin_panel is not None else None
+            ),
         ),
     )
 
@@ -265,6 +290,7 @@ def build_aws_stack(settings: StackSettings) -> None:
                 load_balancer_arn=service.load_balancer_arn,
                 rate_limit=settings.edge.waf_rate_limit,
                 log_retention_days=settings.service.log_retention_days,
+                admin_allowed_cidrs=settings.edge.admin_allowed_cidrs,
             ),
         )
 

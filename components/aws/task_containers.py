@@ -22,6 +22,7 @@ definition, never in state).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,11 +32,15 @@ MIGRATE = "migrate"
 TMP_VOLUME = "tmp"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 ENVIRONMENTS = ("dev", "prod")
+# The admin panel's variables (docs/admin.md): plain ones, and its session key from a secret.
+ADMIN_VARIABLES = ("ADMIN_OIDC_CLIENT_ID", "ADMIN_BASE_URL", "ADMIN_LINKS")
+ADMIN_SECRET_VARIABLE = "ADMIN_SESSION_KEY"  # noqa: S105 (a variable name, not a value)
 # Every variable the service gives a meaning (docs/service.md); a plug-in may not set one
 # (DATABASE_URL would silently take precedence over the injected parts).
 CONTRACT_VARIABLES = frozenset(
     {"ENVIRONMENT", "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD",
-     "STORAGE_URL", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "LOG_LEVEL"}
+     "STORAGE_URL", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "LOG_LEVEL",
+     *ADMIN_VARIABLES, ADMIN_SECRET_VARIABLE}
 )  # fmt: skip
 
 
@@ -66,6 +71,19 @@ def service_environment(
         "AUTH_ISSUER": auth_issuer,
         "AUTH_AUDIENCE": auth_audience,
         "LOG_LEVEL": log_level,
+    }
+
+
+def admin_environment(client_id: str, base_url: str, links: Mapping[str, str]) -> dict[str, str]:
+    """The panel's plain variables; `links` become ADMIN_LINKS (label -> URL, as JSON)."""
+    if not client_id:
+        raise ValueError("admin_environment: the panel's OIDC client id is empty")
+    if not base_url.startswith("https://") or base_url.count("/") != 2:
+        raise ValueError(f"admin_environment: base_url must be an https origin, got {base_url!r}")
+    return {
+        "ADMIN_OIDC_CLIENT_ID": client_id,
+        "ADMIN_BASE_URL": base_url,
+        "ADMIN_LINKS": json.dumps(dict(sorted(links.items())), separators=(",", ":")),
     }
 
 

@@ -99,7 +99,8 @@ def test_outputs(name: str, domain: str, request: pytest.FixtureRequest) -> None
         == recording.one("aws:rds/instance:Instance").outputs["endpoint"]
     )
     assert outputs["user_pool_id"] == recording.one("aws:cognito/userPool:UserPool").id
-    assert outputs["app_client_id"] == recording.one("aws:cognito/userPoolClient:UserPoolClient").id
+    mobile = recording.one("aws:cognito/userPoolClient:UserPoolClient", "auth-mobile")
+    assert outputs["app_client_id"] == mobile.id
     assert outputs["issuer"].startswith("https://cognito-idp.us-east-1.amazonaws.com/")
     assert outputs["jwks_url"] == f"{outputs['issuer']}/.well-known/jwks.json"
     # The names ops/backups reads to verify and drill restores.
@@ -238,9 +239,12 @@ def test_service_environment_points_at_this_stacks_resources(stack: Recording) -
     # The pool size the connection budget counts on.
     assert environment["DB_POOL_SIZE"] == ("5" if stack.stack == "dev" else "10")
     secret_arn = database.outputs["masterUserSecrets"][0]["secretArn"]
+    session_key = stack.one("aws:secretsmanager/secret:Secret", "admin-session-key")
     assert {s["name"]: s["valueFrom"] for s in app["secrets"]} == {
         "DB_USER": f"{secret_arn}:username::",
         "DB_PASSWORD": f"{secret_arn}:password::",
+        # The admin panel's session key (tests/infra/test_admin_panel.py).
+        "ADMIN_SESSION_KEY": session_key.outputs["arn"],
     }
 
 
@@ -438,7 +442,7 @@ def test_datadog_ships_through_firelens_in_prod_only(dev: Recording, prod: Recor
     task = prod.one("aws:ecs/taskDefinition:TaskDefinition")
     names = {c["name"] for c in json.loads(task.inputs["containerDefinitions"])}
     assert {"app", "migrate", "datadog-agent", "log-router"} <= names
-    secret_arn = prod.one("aws:secretsmanager/secret:Secret").outputs["arn"]
+    secret_arn = prod.one("aws:secretsmanager/secret:Secret", "datadog-api-key").outputs["arn"]
     assert container(prod, "app")["logConfiguration"]["secretOptions"] == [
         {"name": "apikey", "valueFrom": secret_arn}
     ]
