@@ -60,7 +60,7 @@ prometheus-rules: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m mypy service
+	$(PY) -m mypy service components
 
 # Offline plan (no CLI, no credentials): resources by component, outputs, policy, cost.
 # make plan STACK=prod [ARGS=--json]; make plan-update refreshes tests/plan/snapshots.

@@ -129,7 +129,7 @@ def validate_sha256(value: str, field: str = "android_sha256") -> str:
     return _validate_hash(value, field, "SHA-256", 64)
 
 
-def _validate_hashes(
+def validate_hashes(
     values: Sequence[str], field: str, one: Callable[[str, str], str]
 ) -> tuple[str, ...]:
     if isinstance(values, str) or not isinstance(values, Sequence):
@@ -175,8 +175,8 @@ class FirebaseAppsArgs:
             validate_app_store_id(self.app_store_id)
         if self.team_id is not None:
             validate_team_id(self.team_id)
-        sha1 = _validate_hashes(self.android_sha1, "android_sha1", validate_sha1)
-        sha256 = _validate_hashes(self.android_sha256, "android_sha256", validate_sha256)
+        sha1 = validate_hashes(self.android_sha1, "android_sha1", validate_sha1)
+        sha256 = validate_hashes(self.android_sha256, "android_sha256", validate_sha256)
         object.__setattr__(self, "android_sha1", sha1)
         object.__setattr__(self, "android_sha256", sha256)
         if self.android_package_name is not None:

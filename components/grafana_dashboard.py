@@ -60,6 +60,7 @@ class Panel:
 
 
 def _thresholds(panel: Panel) -> dict[str, Any]:
+    steps: list[dict[str, Any]]
     if panel.below_is_bad:
         steps = [{"color": CRITICAL, "value": None}]
         steps += [{"color": OK, "value": step.value} for step in panel.steps]
@@ -98,7 +99,7 @@ def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
     }
     if panel.decimals is not None:
         defaults["decimals"] = panel.decimals
-    overrides = [
+    overrides: list[dict[str, Any]] = [
         {
             "matcher": {"id": "byName", "options": legend},
             "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}],

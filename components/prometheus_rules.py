@@ -115,7 +115,7 @@ _DATADOG_WINDOW = re.compile(r"^(avg|sum|min|max)\(last_(\d+[mh])\):")
 
 def datadog_window(spec: MonitorSpec) -> tuple[str, str]:
     """(aggregation, window) of a Datadog query alert, e.g. ("avg", "10m")."""
-    match = _DATADOG_WINDOW.match(spec.query(_Fragments()))  # type: ignore[arg-type]
+    match = _DATADOG_WINDOW.match(spec.query(_Fragments()))
     if not match:
         raise ValueError(f"monitor {spec.key}: no time window in its query")
     return match.group(1), match.group(2)
@@ -227,17 +227,17 @@ def query_alerts(limits: MonitoringThresholds) -> list[PrometheusAlert]:
                 runbook=tuple(spec.runbook),
             )
         )
-    for window in BURN_WINDOWS:
+    for burn in BURN_WINDOWS:
         alerts.append(
             PrometheusAlert(
-                key=window.key,
-                name=ALERT_NAMES[window.key],
-                title=burn_title(limits, window),
+                key=burn.key,
+                name=ALERT_NAMES[burn.key],
+                title=burn_title(limits, burn),
                 expr="",
-                threshold=burn_rate(limits, window),
-                window=f"{window.long_window}/{window.short_window}",
+                threshold=burn_rate(limits, burn),
+                window=f"{burn.long_window}/{burn.short_window}",
                 hold="0s",
-                priority=window.priority,
+                priority=burn.priority,
                 meaning=burn_meaning(limits),
                 runbook=BURN_RUNBOOK,
             )

@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeVar, cast
 import pulumi
 
 from components.aws.database import default_max_connections
+from components.settings_firebase import FirebaseSettings, read_firebase
 from components.settings_gcp import GcpSettings, other_cloud_problems, read_gcp
 
 NAMESPACE = "awaterra"
@@ -135,6 +136,10 @@ DEFAULTS: Mapping[str, Any] = {
     "gcpDnsZone": "",
     "gcpBackupLocation": "",
     "dbTier": "db-custom-1-3840",
+    # On with datadogEnabled: Datadog's keyless Google Cloud integration (one per project).
+    "datadogGcpIntegration": True,
+    # Any stack: the mobile apps in Firebase (components/settings_firebase.py); {}: none.
+    "firebase": {},
 }
 REQUIRED_KEYS = ("domain", "hostedZoneId")
 SECRET_KEYS = ("datadogApiKey", "datadogAppKey", "grafanaToken")
@@ -280,6 +285,7 @@ class DatadogSettings:
     notify: str
     aws_integration: bool
     shipping: str
+    gcp_integration: bool = False  # gcp stacks only: datadogGcpIntegration while enabled
 
 
 @dataclass(frozen=True)
@@ -321,6 +327,7 @@ class StackSettings:
     bucket: BucketSettings
     datadog: DatadogSettings
     monitoring: MonitoringSettings
+    firebase: FirebaseSettings | None = None  # the optional `firebase` block
 
     @property
     def is_prod(self) -> bool:
@@ -539,6 +546,7 @@ def load_settings(
             bool(_HOSTED_ZONE_ID.match(hosted_zone_id)),
             f"must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ, got {hosted_zone_id!r}",
         )
+    firebase = read_firebase(read)
     placeholders = [
         placeholder_problem(name, value, example)
         for name, value, example, pattern in (
@@ -548,6 +556,7 @@ def load_settings(
         )
         if value and pattern.search(value)
     ]
+    placeholders.extend(firebase.placeholders() if firebase else ())
     if offline:
         for problem in placeholders:
             pulumi.log.warn(f"PLACEHOLDER (refused by a real preview/up): {problem}")
@@ -581,7 +590,7 @@ def load_settings(
     backup = _backup(read, region)
     bucket = _bucket(read, prod)
     monitoring = _monitoring(read, prod, on_gcp)
-    datadog = _datadog(read, monitoring.datadog)
+    datadog = _datadog(read, monitoring.datadog, on_gcp)
     default_tags = _default_tags(read, aws.get("defaultTags"))
     if prod:
         # The protections the issue and the policy pack require of prod; the two deletion
@@ -635,6 +644,7 @@ def load_settings(
         bucket=bucket,
         datadog=datadog,
         monitoring=monitoring,
+        firebase=firebase,
     )
 
 
@@ -886,8 +896,8 @@ def _monitoring(read: _Reader, prod: bool, on_gcp: bool) -> MonitoringSettings:
                 f"is {mode!r} but awaterra:datadogEnabled is {legacy.strip().lower()}: they "
                 "disagree; remove datadogEnabled (monitoring replaces it) or make them match",
             )
-    # Google Cloud stacks wire no alerting path yet (components/gcp/stack.py): AWS only.
-    if mode == "none" and prod and not on_gcp:
+    # Both clouds: gcp stacks wire the datadog path (components/gcp/stack.py).
+    if mode == "none" and prod:
         read.fail(
             "monitoring" if raw is not None else "datadogEnabled",
             "must name an alerting path in prod (monitoring: datadog, prometheus or both); "
@@ -926,9 +936,11 @@ def _monitoring(read: _Reader, prod: bool, on_gcp: bool) -> MonitoringSettings:
     )
 
 
-def _datadog(read: _Reader, enabled: bool) -> DatadogSettings:
+def _datadog(read: _Reader, enabled: bool, on_gcp: bool) -> DatadogSettings:
     api_key = read.secret("datadogApiKey")
     app_key = read.secret("datadogAppKey")
+    # Read (and checked) on every gcp stack; it only matters while Datadog is on.
+    gcp_integration = on_gcp and read.boolean("datadogGcpIntegration")
     if enabled:
         for name, value in (("datadogApiKey", api_key), ("datadogAppKey", app_key)):
             if value is None:
@@ -945,4 +957,5 @@ def _datadog(read: _Reader, enabled: bool) -> DatadogSettings:
         notify=read.text("datadogNotify"),
         aws_integration=read.boolean("datadogAwsIntegration"),
         shipping=read.choice("datadogShipping", DATADOG_SHIPPING_MODES),
+        gcp_integration=enabled and gcp_integration,
     )

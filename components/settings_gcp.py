@@ -43,9 +43,15 @@ SHARED_KEYS = frozenset(
         "bucketAccessLogs",
         "forceDestroy",
         "monitoring",
+        "datadogEnabled",
+        "datadogApiKey",
+        "datadogAppKey",
+        "datadogSite",
+        "datadogNotify",
+        "firebase",
     }
 )
-GCP_ONLY_KEYS = frozenset({"gcpDnsZone", "gcpBackupLocation", "dbTier"})
+GCP_ONLY_KEYS = frozenset({"gcpDnsZone", "gcpBackupLocation", "dbTier", "datadogGcpIntegration"})
 
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _GCP_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]{1,2}$")

@@ -3,7 +3,8 @@
 Tools (ops/, the docs' runbooks, CI) read these names, so a stack never lacks one: an output
 that does not apply is exported as None (on AWS: the Datadog links without Datadog, the Grafana
 dashboard and Prometheus workspace without the prometheus path, the Cognito ids with external
-auth; on Google Cloud see components/gcp/stack.py).
+auth; on any stack: the Firebase configs without a `firebase` block; on Google Cloud see
+components/gcp/stack.py).
 """
 
 from __future__ import annotations
@@ -37,4 +38,9 @@ OUTPUT_NAMES: tuple[str, ...] = (
     "synthetic_url",
     "grafana_dashboard_url",
     "prometheus_workspace_arn",
+    # Datadog's Google Cloud integration: the service account it impersonates (gcp stacks).
+    "datadog_gcp_service_account",
+    # The optional `firebase` block: the apps' config files, secret (None without the block).
+    "ios_config",
+    "android_config",
 )

@@ -141,6 +141,10 @@ TERRAFORM_TYPES: dict[str, str] = {
 GOOGLE_TERRAFORM_TYPES: dict[str, str] = {
     "gcp:artifactregistry/repository:Repository": "google_artifact_registry_repository",
     "gcp:identityplatform/config:Config": "google_identity_platform_config",
+    "gcp:firebase/project:Project": "google_firebase_project",
+    "gcp:firebase/appleApp:AppleApp": "google_firebase_apple_app",
+    "gcp:firebase/androidApp:AndroidApp": "google_firebase_android_app",
+    "gcp:projects/apiKey:ApiKey": "google_apikeys_key",
     "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": (
         "google_artifact_registry_repository_iam_member"
     ),

@@ -264,10 +264,31 @@ def estimate(
     environment = environment or stack_environment(stack)
     environment = environment if environment in USAGE else "prod"
     usage = usage or USAGE[environment]
-    if any(resource.type.startswith("gcp:") for resource in resources):
+    # A gcp stack registers no AWS resource; an AWS stack may hold Google ones (Firebase).
+    if not any(r.type.startswith("aws:") for r in resources) and any(
+        r.type.startswith("gcp:") for r in resources
+    ):
         from ops.cost_gcp import estimate_gcp
 
-        return estimate_gcp(stack, resources, usage, environment)
+        return _with_firebase(estimate_gcp(stack, resources, usage, environment), resources)
+    return _with_firebase(_estimate_aws(stack, resources, usage, environment), resources)
+
+
+FIREBASE_NOTE = (
+    "Crashlytics, Performance Monitoring, the apps and their API keys have no charge (the "
+    "no-cost plan covers them); BigQuery export, if linked, is billed by BigQuery"
+)
+
+
+def _with_firebase(estimate: CostEstimate, resources: list[Recorded]) -> CostEstimate:
+    if any(r.type.startswith("gcp:firebase/") for r in resources):
+        estimate.assumptions["firebase"] = FIREBASE_NOTE
+    return estimate
+
+
+def _estimate_aws(
+    stack: str, resources: list[Recorded], usage: Usage, environment: str
+) -> CostEstimate:
     build = _Builder(stack)
     hours = HOURS_PER_MONTH
     build.estimate.assumptions = {

@@ -82,6 +82,8 @@ class Recording:
     # The config the program ran with (secrets as placeholders) and what it logged as warnings.
     config: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # The outputs the engine would store encrypted (exported as secret Outputs).
+    secret_outputs: set[str] = field(default_factory=set)
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -395,6 +397,10 @@ async def _resolve(value: Any) -> Any:
     return await output.future(with_unknowns=True)
 
 
+async def _is_secret(value: Any) -> bool:
+    return bool(await pulumi.Output.from_input(value).is_secret())
+
+
 def run_program(
     stack: str,
     config: Mapping[str, str] | None = None,
@@ -447,6 +453,7 @@ def run_program(
     stack_resource = root
     exported = getattr(stack_resource, "outputs", {}) or {}
     recording.outputs = {k: _sync_await(_resolve(v)) for k, v in exported.items()}
+    recording.secret_outputs = {k for k, v in exported.items() if _sync_await(_is_secret(v))}
     for resource in recording.resources:
         link = monitor.links.get((resource.type, resource.name))
         if link:

@@ -284,7 +284,7 @@ def secret_placeholders(stack: str) -> dict[str, str]:
     missing = {}
     for key, spec in declared.items():
         full = key if ":" in key else f"{project.get('name', 'awaterra')}:{key}"
-        # A gcp stack reads no Datadog key (and refuses one set).
+        # Only the keys this stack's cloud reads (a key of the other cloud is refused).
         if ":" not in key and not applies_to(key, cloud):
             continue
         # grafanaToken belongs to a grafanaUrl the stack file would name; none: no token.
@@ -371,7 +371,13 @@ def build_plan(stack: str, recording: Recording | None = None) -> dict[str, Any]
             {"component": path, "resources": sorted(items, key=lambda i: (i["type"], i["name"]))}
             for path, items in sorted(groups.items())
         ],
-        "outputs": _scrub(recording.outputs),
+        "outputs": _scrub(
+            {
+                # As `pulumi stack output` shows a secret without --show-secrets.
+                name: "[secret]" if name in recording.secret_outputs else value
+                for name, value in recording.outputs.items()
+            }
+        ),
         "policy": policy_summary(report),
         "cost": _scrub(
             estimate(stack, recording.resources, environment=environment or "prod").as_dict()

@@ -158,7 +158,7 @@ class AdminPanel(pulumi.ComponentResource):
         version = aws.secretsmanager.SecretVersion(
             f"{name}-session-key-version",
             secret_id=secret.id,
-            secret_string=pulumi.Output.secret(value.result),
+            secret_string=value.result,  # RandomPassword.result is a secret output
             opts=child,
         )
 

@@ -22,11 +22,11 @@ from components.datadog.metrics import MetricScope
 from components.datadog.monitoring import (
     DEFAULT_SYNTHETIC_LOCATIONS,
     DatadogMonitoring,
-    MonitorSpec,
     check_common_args,
     heartbeat_url,
     monitoring_tags,
 )
+from components.datadog.specs import MonitorSpec
 from components.monitoring_thresholds import MonitoringThresholds
 
 # Datadog's own AWS account, which assumes the integration role (gov has its own).

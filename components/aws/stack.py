@@ -45,6 +45,7 @@ from components.aws.load_balancer import listener_ports
 from components.aws.log_bucket import LogBucket, LogBucketArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.prometheus import PrometheusAlerting, PrometheusAlertingArgs
+from components.firebase_outputs import firebase_outputs
 from components.settings import StackSettings
 
 SERVICE_NAME = "awaterra-api"
@@ -334,6 +335,12 @@ def build_aws_stack(settings: StackSettings) -> None:
         # Every stack exports the same names (components/stack_outputs.py): none without Datadog.
         for name in ("dashboard_url", "availability_slo_url", "latency_slo_url", "synthetic_url"):
             pulumi.export(name, None)
+    # Datadog's Google Cloud integration exists only on gcp stacks.
+    pulumi.export("datadog_gcp_service_account", None)
+
+    # With a `firebase` block: the apps in that Google Cloud project, through their own provider.
+    for name, value in firebase_outputs(settings).items():
+        pulumi.export(name, value)
 
     if prometheus is not None:
         prometheus.grant_remote_write(service.task_role_arn)

@@ -7,6 +7,8 @@ Each API is a `gcp.projects.Service` with `disable_on_destroy=False` and
 switches an API off under other workloads in the same project. Other components take
 `depends_on=[apis]` so the first `pulumi up` does not race the enablement.
 
+`with_apis(DEFAULT_APIS, DATADOG_INTEGRATION_APIS)` adds lists without repeating an API.
+
 Outputs: `services` (the enabled service names, in the order given).
 """
 
@@ -37,7 +39,19 @@ DEFAULT_APIS: tuple[str, ...] = (
     "logging.googleapis.com",
     "cloudtrace.googleapis.com",
 )
+# What Datadog's Google Cloud integration reads through (with monitoring, already above):
+# Cloud Asset Inventory (resource collection) and Resource Manager (the project, its labels).
+DATADOG_INTEGRATION_APIS: tuple[str, ...] = (
+    "cloudasset.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
+    "monitoring.googleapis.com",
+)
 _SERVICE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*\.googleapis\.com$")
+
+
+def with_apis(*lists: Sequence[str]) -> tuple[str, ...]:
+    """The APIs of every list, in order, each once."""
+    return tuple(dict.fromkeys(api for apis in lists for api in apis))
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,9 @@ backup_location="us-east1"))`
   `extra_flags` (which may override them).
 
 Outputs: `connection_name`, `private_ip_address`, `instance_name`, `database_name`,
-`iam_user_name`.
+`iam_user_name`. `DatabaseArgs.max_connections()` is the max_connections the instance gets:
+the `max_connections` flag when one is set, else Cloud SQL's default for the tier's memory
+(`default_max_connections`).
 """
 
 from __future__ import annotations
@@ -81,6 +83,45 @@ _SERVICE_ACCOUNT = re.compile(
 )
 _DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _START_TIME = re.compile(r"^([01]\d|2[0-3]):00$")
+
+
+# Cloud SQL for PostgreSQL's default max_connections by the instance's memory (Cloud SQL
+# quotas and limits, "Maximum concurrent connections"): (memory from, in MiB) -> connections.
+# Shared-core tiers have their own values; a custom tier has at least 3.75 GiB.
+SHARED_CORE_MAX_CONNECTIONS: Mapping[str, int] = {"db-f1-micro": 25, "db-g1-small": 50}
+MAX_CONNECTIONS_BY_MEMORY_MIB: tuple[tuple[int, int], ...] = (
+    (0, 25),
+    (3840, 100),  # 3.75 GiB up to 6 GiB
+    (6144, 200),  # 6 GiB up to 7.5 GiB
+    (7680, 400),  # 7.5 GiB up to 15 GiB
+    (15360, 500),  # 15 GiB up to 30 GiB
+    (30720, 600),  # 30 GiB up to 60 GiB
+    (61440, 800),  # 60 GiB up to 120 GiB
+    (122880, 1000),  # 120 GiB and more
+)
+# db-perf-optimized-N-<vCPUs> (ENTERPRISE_PLUS) has 8 GiB per vCPU.
+_PERF_OPTIMIZED_MIB_PER_VCPU = 8192
+
+
+def tier_memory_mib(tier: str) -> int | None:
+    """The memory of a dedicated-core tier in MiB; None for shared-core or unknown tiers."""
+    custom = re.fullmatch(r"db-custom-(\d+)-(\d+)", tier)
+    if custom:
+        return int(custom.group(2))
+    perf = re.fullmatch(r"db-perf-optimized-N-(\d+)", tier)
+    if perf:
+        return int(perf.group(1)) * _PERF_OPTIMIZED_MIB_PER_VCPU
+    return None
+
+
+def default_max_connections(tier: str) -> int:
+    """Cloud SQL's default max_connections for `tier` (PostgreSQL)."""
+    if tier in SHARED_CORE_MAX_CONNECTIONS:
+        return SHARED_CORE_MAX_CONNECTIONS[tier]
+    memory = tier_memory_mib(tier)
+    if memory is None:
+        raise ValueError(f"Database: no default max_connections known for tier {tier!r}")
+    return max(limit for floor, limit in MAX_CONNECTIONS_BY_MEMORY_MIB if memory >= floor)
 
 
 def iam_user_name(service_account_email: str) -> str:
@@ -176,11 +217,19 @@ class DatabaseArgs:
             not _REGION.match(self.replica_region) or self.replica_region == self.region
         ):
             raise ValueError("Database: replica_region must be another region")
+        flag = self.flags().get("max_connections")
+        if flag is not None and not (flag.isdigit() and 14 <= int(flag) <= 262143):
+            raise ValueError(f"Database: max_connections must be 14..262143, got {flag!r}")
         if isinstance(self.service_account_email, str):
             iam_user_name(self.service_account_email)
 
     def flags(self) -> dict[str, str]:
         return {**DATABASE_FLAGS, **self.extra_flags}
+
+    def max_connections(self) -> int:
+        """What the instance runs with: the `max_connections` flag if set, else the default."""
+        flag = self.flags().get("max_connections")
+        return int(flag) if flag is not None else default_max_connections(self.tier)
 
 
 class Database(pulumi.ComponentResource):

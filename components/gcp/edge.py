@@ -42,7 +42,7 @@ handshakes fail), the SSL policy, the target HTTPS proxy, a reserved global IPv4
 forwarding rule on 443, and the A record in `dns_zone`.
 
 Outputs: `ip_address`, `url` (`https://<domain>`), `security_policy_id`, `backend_service_id`,
-`certificate_id`.
+`certificate_id`, `url_map_name` (the HTTPS URL map's name: the load balancer's metrics label).
 """
 
 from __future__ import annotations
@@ -208,6 +208,7 @@ class Edge(pulumi.ComponentResource):
     security_policy_id: pulumi.Output[str]
     backend_service_id: pulumi.Output[str]
     certificate_id: pulumi.Output[str]
+    url_map_name: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None
@@ -380,6 +381,8 @@ class Edge(pulumi.ComponentResource):
         self.security_policy_id = policy.id
         self.backend_service_id = backend.id
         self.certificate_id = certificate.id
+        # What the load balancer's metrics are labelled with (url_map_name), e.g. for Datadog.
+        self.url_map_name = url_map.name
         self.register_outputs(
             {
                 "ip_address": self.ip_address,
@@ -387,5 +390,6 @@ class Edge(pulumi.ComponentResource):
                 "security_policy_id": self.security_policy_id,
                 "backend_service_id": self.backend_service_id,
                 "certificate_id": self.certificate_id,
+                "url_map_name": self.url_map_name,
             }
         )

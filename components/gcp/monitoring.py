@@ -23,12 +23,11 @@ from components.datadog.metrics import MetricScope
 from components.datadog.monitoring import (
     DEFAULT_SYNTHETIC_LOCATIONS,
     DatadogMonitoring,
-    MonitorSpec,
     check_common_args,
     heartbeat_url,
     monitoring_tags,
 )
-from components.datadog.specs import Wording, monitor_specs
+from components.datadog.specs import MonitorSpec, Wording, monitor_specs
 from components.gcp.monitoring_dashboard import dashboard_document
 from components.gcp.monitoring_queries import GcpScope
 from components.monitoring_thresholds import MonitoringThresholds

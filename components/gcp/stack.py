@@ -13,21 +13,34 @@
           Artifact Registry (image by digest)     Identity Platform (issuer, JWKS, audience)
         (project APIs enabled first; custom-mode VPC with Private Service Access)
 
+    with datadogEnabled: Datadog (dashboard, monitors, SLOs, heartbeat) on Cloud Run, Cloud SQL
+    and the URL map's metrics, read through the keyless integration (datadogGcpIntegration)
+    with a firebase block: the Firebase apps (components/firebase.py) in that project
+
 Composition only: decisions live in the components and in components/settings*.py. Secrets:
-none. The database takes IAM sign-in with the service account's own access token (no
-password exists to store), Identity Platform tokens are checked against Google's public JWKS,
-and Datadog is not wired on Google Cloud yet; so no Secret Manager secret is created and the
-service account is granted none.
+none in the project. The database takes IAM sign-in with the service account's own access
+token (no password exists to store), Identity Platform tokens are checked against Google's
+public JWKS, and Datadog reads metrics through the integration's impersonated service account
+(the service itself ships nothing to Datadog); so no Secret Manager secret is created and the
+service account is granted none. The Datadog API and app keys live in the stack's config as
+Pulumi secrets, used only by the Datadog provider.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 
-from components.gcp.apis import ProjectApis, ProjectApisArgs
+from components.firebase_outputs import firebase_outputs
+from components.gcp.apis import (
+    DATADOG_INTEGRATION_APIS,
+    DEFAULT_APIS,
+    ProjectApis,
+    ProjectApisArgs,
+    with_apis,
+)
 from components.gcp.bucket import MediaBucket, MediaBucketArgs
 from components.gcp.cloud_run import CloudRunService, CloudRunServiceArgs
 from components.gcp.database import SERVICE_ACCOUNT_SUFFIX, Database, DatabaseArgs
@@ -38,7 +51,7 @@ from components.gcp.log_bucket import LogBucket, LogBucketArgs
 from components.gcp.network import Network, NetworkArgs
 from components.gcp.registry import Registry, RegistryArgs
 from components.gcp.service_account import ServiceIdentity, ServiceIdentityArgs
-from components.settings import StackSettings
+from components.settings import CONNECTION_BUDGET_SHARE, StackSettings
 from components.settings_gcp import MAX_LOG_RETENTION_DAYS
 from components.stack_outputs import OUTPUT_NAMES
 
@@ -48,6 +61,17 @@ SERVICE_NAME = "awaterra-api"
 def db_user(service_account_email: str) -> str:
     """Cloud SQL's IAM user for a service account: its email without `.gserviceaccount.com`."""
     return service_account_email.removesuffix(SERVICE_ACCOUNT_SUFFIX)
+
+
+def _warn_past_connection_budget(settings: StackSettings, max_connections: int) -> None:
+    """The AWS settings' connection check, for the Cloud SQL tier (docs/deploy.md)."""
+    service = settings.service
+    if service.max_database_connections > max_connections * CONNECTION_BUDGET_SHARE:
+        pulumi.log.warn(
+            "awaterra:serviceMaxCount x serviceWorkers x (servicePoolSize + a quarter) = "
+            f"{service.max_database_connections} connections exceeds "
+            f"{CONNECTION_BUDGET_SHARE:.0%} of dbTier's max_connections ({max_connections})"
+        )
 
 
 def build_gcp_stack(settings: StackSettings) -> dict[str, Any]:
@@ -60,7 +84,17 @@ def build_gcp_stack(settings: StackSettings) -> dict[str, Any]:
     labels: Mapping[str, str] = gcp.labels
     dr = gcp.disaster_recovery
 
-    apis = ProjectApis("apis", ProjectApisArgs(project=project))
+    datadog = settings.datadog
+    monitored = datadog.enabled and datadog.api_key is not None and datadog.app_key is not None
+    apis = ProjectApis(
+        "apis",
+        ProjectApisArgs(
+            project=project,
+            services=with_apis(
+                DEFAULT_APIS, DATADOG_INTEGRATION_APIS if datadog.gcp_integration else ()
+            ),
+        ),
+    )
     after_apis = pulumi.ResourceOptions(depends_on=[apis])
 
     network = Network(
@@ -84,29 +118,27 @@ def build_gcp_stack(settings: StackSettings) -> dict[str, Any]:
         after_apis,
     )
 
-    database = Database(
-        "database",
-        DatabaseArgs(
-            region=region,
-            network_id=network.network_id,
-            psa_connection=network.psa_connection,
-            service_account_email=identity_sa.email,
-            backup_location=dr.sql_backup_location,
-            project=project,
-            tier=gcp.db_tier,
-            availability_type="REGIONAL" if settings.database.multi_az else "ZONAL",
-            database_name=settings.database.name,
-            disk_size_gb=settings.database.allocated_storage_gb,
-            disk_autoresize_limit_gb=settings.database.max_allocated_storage_gb,
-            deletion_protection=settings.database.deletion_protection,
-            retained_backups=settings.database.backup_retention_days,
-            transaction_log_retention_days=min(
-                MAX_LOG_RETENTION_DAYS, settings.database.backup_retention_days
-            ),
-            labels=labels,
+    database_args = DatabaseArgs(
+        region=region,
+        network_id=network.network_id,
+        psa_connection=network.psa_connection,
+        service_account_email=identity_sa.email,
+        backup_location=dr.sql_backup_location,
+        project=project,
+        tier=gcp.db_tier,
+        availability_type="REGIONAL" if settings.database.multi_az else "ZONAL",
+        database_name=settings.database.name,
+        disk_size_gb=settings.database.allocated_storage_gb,
+        disk_autoresize_limit_gb=settings.database.max_allocated_storage_gb,
+        deletion_protection=settings.database.deletion_protection,
+        retained_backups=settings.database.backup_retention_days,
+        transaction_log_retention_days=min(
+            MAX_LOG_RETENTION_DAYS, settings.database.backup_retention_days
         ),
-        after_apis,
+        labels=labels,
     )
+    database = Database("database", database_args, after_apis)
+    _warn_past_connection_budget(settings, database_args.max_connections())
 
     log_bucket = (
         LogBucket(
@@ -243,7 +275,7 @@ def build_gcp_stack(settings: StackSettings) -> dict[str, Any]:
         # Identity Platform is the project's own configuration: no pool or app client ids.
         "user_pool_id": None,
         "app_client_id": None,
-        # Datadog is not wired on Google Cloud yet: no dashboard, SLOs or synthetic test.
+        # With Datadog: its links; the integration's service account when it is on.
         "dashboard_url": None,
         "availability_slo_url": None,
         "latency_slo_url": None,
@@ -251,7 +283,42 @@ def build_gcp_stack(settings: StackSettings) -> dict[str, Any]:
         # The prometheus path is built for AWS stacks only.
         "grafana_dashboard_url": None,
         "prometheus_workspace_arn": None,
+        "datadog_gcp_service_account": None,
+        # With a firebase block: the apps' config files (secret outputs).
+        "ios_config": None,
+        "android_config": None,
     }
+    if monitored:
+        # Imported only here: pulumi_datadog takes seconds to load and a stack without Datadog
+        # does not need it (tests/monitoring/test_datadog_isolation.py).
+        from components.gcp.monitoring import GcpMonitoring, GcpMonitoringArgs
+
+        monitoring = GcpMonitoring(
+            "monitoring",
+            GcpMonitoringArgs(
+                environment=settings.environment,
+                domain=settings.domain,
+                project_id=project,
+                cloud_run_service=run.service_name,
+                sql_instance=database.instance_name,
+                url_map_name=edge.url_map_name,
+                min_instances=settings.service.min_count,
+                db_max_connections=database_args.max_connections(),
+                api_key=cast("pulumi.Output[str]", datadog.api_key),
+                app_key=cast("pulumi.Output[str]", datadog.app_key),
+                site=datadog.site,
+                notify=datadog.notify,
+                datadog_service=SERVICE_NAME,
+                gcp_integration=datadog.gcp_integration,
+            ),
+            after_apis,
+        )
+        outputs["dashboard_url"] = monitoring.dashboard_url
+        outputs["availability_slo_url"] = monitoring.availability_slo_url
+        outputs["latency_slo_url"] = monitoring.latency_slo_url
+        outputs["synthetic_url"] = monitoring.synthetic_url
+        outputs["datadog_gcp_service_account"] = monitoring.integration_service_account_email
+    outputs.update(firebase_outputs(settings))
     if tuple(outputs) != OUTPUT_NAMES:
         raise AssertionError("components/gcp/stack.py must export exactly OUTPUT_NAMES")
     return outputs

@@ -100,3 +100,19 @@ def test_prod_with_datadog_builds_monitoring_and_ships_from_the_task() -> None:
         if definition["logConfiguration"]["logDriver"] == "awslogs":
             prefix = options["awslogs-stream-prefix"]
             assert any(r.endswith(f":log-stream:{prefix}/*") for r in logs["Resource"]), name
+
+
+def test_gcp_dev_without_datadog_creates_and_imports_nothing_datadog() -> None:
+    result = _run(
+        "import json, sys\n"
+        "from ops.offline import run_program\n"
+        "recording = run_program('gcp-dev')\n"
+        "names = [f'{r.type} {r.name}' for r in recording]\n"
+        "print(json.dumps({'loaded': 'pulumi_datadog' in sys.modules, 'names': names,\n"
+        "                  'dashboard': recording.outputs['dashboard_url']}))\n"
+    )
+    assert result["loaded"] is False
+    names = result["names"]
+    assert isinstance(names, list) and len(names) > 20  # the program really ran
+    assert [n for n in names if "datadog" in n.lower() or "GcpMonitoring" in n] == []
+    assert result["dashboard"] is None

@@ -94,7 +94,9 @@ def test_the_placeholders_are_planned_with_a_loud_warning(
     code, out, _ = run_plan(capsys, "prod")
     assert code == 0
     head = out.split("\n== ", 1)[0]
-    assert "!! 2 WARNING(S): read before deploying" in head
+    # domain, hostedZoneId and the firebase block's five placeholders.
+    assert "!! 7 WARNING(S): read before deploying" in head
+    assert "awaterra:firebase.projectId is the stack file's placeholder" in head
     assert "awaterra:domain is the stack file's placeholder 'api.example.com'" in head
     assert "awaterra:hostedZoneId is the stack file's placeholder 'Z0000000000000EXAMPLE'" in head
     assert "refused by a real preview/up" in head

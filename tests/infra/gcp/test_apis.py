@@ -5,7 +5,13 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.gcp.apis import DEFAULT_APIS, ProjectApis, ProjectApisArgs
+from components.gcp.apis import (
+    DATADOG_INTEGRATION_APIS,
+    DEFAULT_APIS,
+    ProjectApis,
+    ProjectApisArgs,
+    with_apis,
+)
 from ops.offline import Recording, run_program
 
 SERVICE = "gcp:projects/service:Service"
@@ -71,3 +77,12 @@ def test_the_list_is_the_callers() -> None:
 def test_bad_lists_are_refused(services: tuple[str, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ProjectApisArgs(services=services)
+
+
+def test_lists_are_joined_without_repeating_an_api() -> None:
+    joined = with_apis(DEFAULT_APIS, DATADOG_INTEGRATION_APIS)
+    assert joined[: len(DEFAULT_APIS)] == DEFAULT_APIS
+    assert set(joined) == set(DEFAULT_APIS) | set(DATADOG_INTEGRATION_APIS)
+    assert len(joined) == len(set(joined))  # monitoring is in both lists, enabled once
+    assert "monitoring.googleapis.com" in DEFAULT_APIS
+    ProjectApisArgs(services=joined)  # accepted: no duplicate

@@ -8,7 +8,13 @@ import pulumi
 import pulumi_gcp as gcp
 import pytest
 
-from components.gcp.database import DATABASE_FLAGS, Database, DatabaseArgs, iam_user_name
+from components.gcp.database import (
+    DATABASE_FLAGS,
+    Database,
+    DatabaseArgs,
+    default_max_connections,
+    iam_user_name,
+)
 from ops.offline import Recording, run_program
 
 INSTANCE = "gcp:sql/databaseInstance:DatabaseInstance"
@@ -311,3 +317,62 @@ def test_enterprise_plus_allows_longer_log_retention() -> None:
         transaction_log_retention_days=14,
     )
     assert args.transaction_log_retention_days == 14
+
+
+@pytest.mark.parametrize(
+    ("tier", "expected"),
+    [
+        ("db-f1-micro", 25),
+        ("db-g1-small", 50),
+        ("db-custom-1-3840", 100),  # 3.75 GiB
+        ("db-custom-1-6143", 100),  # just under 6 GiB
+        ("db-custom-1-6144", 200),  # 6 GiB
+        ("db-custom-2-7680", 400),  # 7.5 GiB
+        ("db-custom-4-15360", 500),  # 15 GiB
+        ("db-custom-8-30720", 600),  # 30 GiB
+        ("db-custom-16-61440", 800),  # 60 GiB
+        ("db-custom-32-122880", 1000),  # 120 GiB
+        ("db-perf-optimized-N-2", 500),  # 16 GiB
+    ],
+)
+def test_default_max_connections_follow_cloud_sqls_table(tier: str, expected: int) -> None:
+    assert default_max_connections(tier) == expected
+    edition = "ENTERPRISE_PLUS" if tier.startswith("db-perf") else "ENTERPRISE"
+    availability = "ZONAL" if tier in ("db-f1-micro", "db-g1-small") else "REGIONAL"
+    args = DatabaseArgs(
+        region="us-central1",
+        network_id=NETWORK,
+        service_account_email=SA,
+        backup_location="us-east1",
+        tier=tier,
+        edition=edition,
+        availability_type=availability,
+    )
+    assert args.max_connections() == expected
+
+
+def test_a_max_connections_flag_is_what_the_instance_gets() -> None:
+    recording = build(tier="db-custom-2-7680", extra_flags={"max_connections": "250"})
+    assert flags(recording)["max_connections"] == "250"
+    args = DatabaseArgs(
+        region="us-central1",
+        network_id=NETWORK,
+        service_account_email=SA,
+        backup_location="us-east1",
+        tier="db-custom-2-7680",
+        extra_flags={"max_connections": "250"},
+    )
+    assert args.max_connections() == 250
+    with pytest.raises(ValueError, match=r"max_connections must be 14\.\.262143"):
+        DatabaseArgs(
+            region="us-central1",
+            network_id=NETWORK,
+            service_account_email=SA,
+            backup_location="us-east1",
+            extra_flags={"max_connections": "lots"},
+        )
+
+
+def test_an_unknown_tier_has_no_default_max_connections() -> None:
+    with pytest.raises(ValueError, match="no default max_connections known"):
+        default_max_connections("db-n1-standard-1")

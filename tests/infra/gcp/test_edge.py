@@ -40,6 +40,7 @@ def _run(args: EdgeArgs) -> Recording:
         edge = Edge("edge", args)
         pulumi.export("ip_address", edge.ip_address)
         pulumi.export("url", edge.url)
+        pulumi.export("url_map_name", edge.url_map_name)
 
     return run_program("prod", program=program, use_stack_file=False)
 
@@ -168,7 +169,8 @@ def test_dns_a_record_points_at_the_reserved_address(recording: Recording) -> No
         "ttl": 300,
         "rrdatas": [EDGE_ADDRESS],
     }
-    assert recording.outputs == {"ip_address": EDGE_ADDRESS, "url": f"https://{DOMAIN}"}
+    assert recording.outputs["ip_address"] == EDGE_ADDRESS
+    assert recording.outputs["url"] == f"https://{DOMAIN}"
 
 
 def test_children_are_parented(recording: Recording) -> None:
@@ -255,3 +257,10 @@ def test_opt_outs() -> None:
 def test_bad_arguments_are_refused(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _args(**overrides)
+
+
+def test_the_https_url_maps_name_is_an_output(recording: Recording) -> None:
+    url_map = recording.one("gcp:compute/uRLMap:URLMap", "urlmap")
+    assert recording.outputs["url_map_name"] == url_map.outputs["name"]
+    proxy = recording.one("gcp:compute/targetHttpsProxy:TargetHttpsProxy")
+    assert proxy.inputs["urlMap"] == url_map.id
