@@ -28,6 +28,7 @@ Outputs: `task_definition_arn`, `schedule_arn`, `role_arn`.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,7 +99,7 @@ class MaintenanceScheduleArgs:
     family: str
     container_definitions: pulumi.Input[str]
     execution_role_arn: pulumi.Input[str]
-    subnet_ids: pulumi.Input[list[str]]
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     security_group_id: pulumi.Input[str]
     assign_public_ip: bool
     cpu_architecture: str = "X86_64"
