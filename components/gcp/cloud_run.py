@@ -236,6 +236,52 @@ def _service_envs(
     return plain + secret
 
 
+def one_command_job(
+    args: CloudRunServiceArgs,
+    *,
+    container: str,
+    command: str,
+    timeout_seconds: int,
+    retries: int,
+    labels: Mapping[str, str],
+) -> gcp.cloudrunv2.JobTemplateArgs:
+    """A job running `python -m service <command>` once, as the service runs: its image, its
+    service account, its network path and its environment."""
+    return gcp.cloudrunv2.JobTemplateArgs(
+        task_count=1,
+        parallelism=1,
+        labels=dict(labels),
+        template=gcp.cloudrunv2.JobTemplateTemplateArgs(
+            service_account=args.service_account_email,
+            execution_environment="EXECUTION_ENVIRONMENT_GEN2",
+            timeout=f"{timeout_seconds}s",
+            max_retries=retries,
+            vpc_access=gcp.cloudrunv2.JobTemplateTemplateVpcAccessArgs(
+                egress=args.vpc_egress,
+                network_interfaces=[
+                    gcp.cloudrunv2.JobTemplateTemplateVpcAccessNetworkInterfaceArgs(
+                        network=args.network,
+                        subnetwork=args.subnetwork,
+                        tags=list(args.network_tags) or None,
+                    )
+                ],
+            ),
+            containers=[
+                gcp.cloudrunv2.JobTemplateTemplateContainerArgs(
+                    name=container,
+                    image=args.image_ref,
+                    commands=["python"],
+                    args=["-m", "service", command],
+                    envs=_job_envs(args),
+                    resources=gcp.cloudrunv2.JobTemplateTemplateContainerResourcesArgs(
+                        limits={"cpu": "1", "memory": "512Mi"}
+                    ),
+                )
+            ],
+        ),
+    )
+
+
 def _job_envs(
     args: CloudRunServiceArgs,
 ) -> list[gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs]:
@@ -298,38 +344,13 @@ class CloudRunService(pulumi.ComponentResource):
                 deletion_protection=args.deletion_protection,
                 labels=labels,
                 run_execution_token=pulumi.Output.from_input(args.image_ref).apply(execution_token),
-                template=gcp.cloudrunv2.JobTemplateArgs(
-                    task_count=1,
-                    parallelism=1,
+                template=one_command_job(
+                    args,
+                    container="migrate",
+                    command="migrate",
+                    timeout_seconds=args.migrate_timeout_seconds,
+                    retries=args.migrate_retries,
                     labels=labels,
-                    template=gcp.cloudrunv2.JobTemplateTemplateArgs(
-                        service_account=args.service_account_email,
-                        execution_environment="EXECUTION_ENVIRONMENT_GEN2",
-                        timeout=f"{args.migrate_timeout_seconds}s",
-                        max_retries=args.migrate_retries,
-                        vpc_access=gcp.cloudrunv2.JobTemplateTemplateVpcAccessArgs(
-                            egress=args.vpc_egress,
-                            network_interfaces=[
-                                gcp.cloudrunv2.JobTemplateTemplateVpcAccessNetworkInterfaceArgs(
-                                    network=args.network,
-                                    subnetwork=args.subnetwork,
-                                    tags=list(args.network_tags) or None,
-                                )
-                            ],
-                        ),
-                        containers=[
-                            gcp.cloudrunv2.JobTemplateTemplateContainerArgs(
-                                name="migrate",
-                                image=args.image_ref,
-                                commands=["python"],
-                                args=["-m", "service", "migrate"],
-                                envs=_job_envs(args),
-                                resources=gcp.cloudrunv2.JobTemplateTemplateContainerResourcesArgs(
-                                    limits={"cpu": "1", "memory": "512Mi"}
-                                ),
-                            )
-                        ],
-                    ),
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
             )

@@ -70,7 +70,7 @@ class MaintenanceJob(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: MaintenanceJobArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        from components.gcp.cloud_run import _job_envs
+        from components.gcp.cloud_run import one_command_job
 
         super().__init__("awaterra:gcp:MaintenanceJob", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -84,38 +84,13 @@ class MaintenanceJob(pulumi.ComponentResource):
             launch_stage=service.launch_stage,
             deletion_protection=service.deletion_protection,
             labels=labels,
-            template=gcp.cloudrunv2.JobTemplateArgs(
-                task_count=1,
-                parallelism=1,
+            template=one_command_job(
+                service,
+                container="maintain",
+                command="maintain",
+                timeout_seconds=args.timeout_seconds,
+                retries=args.retries,
                 labels=labels,
-                template=gcp.cloudrunv2.JobTemplateTemplateArgs(
-                    service_account=service.service_account_email,
-                    execution_environment="EXECUTION_ENVIRONMENT_GEN2",
-                    timeout=f"{args.timeout_seconds}s",
-                    max_retries=args.retries,
-                    vpc_access=gcp.cloudrunv2.JobTemplateTemplateVpcAccessArgs(
-                        egress=service.vpc_egress,
-                        network_interfaces=[
-                            gcp.cloudrunv2.JobTemplateTemplateVpcAccessNetworkInterfaceArgs(
-                                network=service.network,
-                                subnetwork=service.subnetwork,
-                                tags=list(service.network_tags) or None,
-                            )
-                        ],
-                    ),
-                    containers=[
-                        gcp.cloudrunv2.JobTemplateTemplateContainerArgs(
-                            name="maintain",
-                            image=service.image_ref,
-                            commands=["python"],
-                            args=["-m", "service", "maintain"],
-                            envs=_job_envs(service),
-                            resources=gcp.cloudrunv2.JobTemplateTemplateContainerResourcesArgs(
-                                limits={"cpu": "1", "memory": "512Mi"}
-                            ),
-                        )
-                    ],
-                ),
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(service.depends_on)),
         )
