@@ -19,7 +19,7 @@ from components.datadog.metrics import (
     REQUEST_DURATION,
     WRITE_BATCH_ROWS,
 )
-from components.datadog.widgets import formula, group, marker, slo_widget, timeseries
+from components.datadog.widgets import dashboard, formula, group, marker, slo_widget, timeseries
 from components.monitoring_thresholds import MonitoringThresholds
 
 GROUP_TITLES = ("Objectives", "API", "Service (ECS)", "Load balancer", "Database")
@@ -275,18 +275,13 @@ def dashboard_document(
         group(GROUP_TITLES[3], _load_balancer(scope, limits)),
         group(GROUP_TITLES[4], _database(scope, limits, db_max_connections)),
     ]
-    return {
-        "title": f"awaterra API ({scope.environment}) - {domain}",
-        "description": (
-            "Top-down: objectives, then the API's own metrics per endpoint, the ECS service, "
-            "the load balancer and the database. Managed by Pulumi; edits here are overwritten."
-        ),
-        "layout_type": "ordered",
-        "reflow_type": "auto",
-        "template_variables": [
+    return dashboard(
+        f"awaterra API ({scope.environment}) - {domain}",
+        "Top-down: objectives, then the API's own metrics per endpoint, the ECS service, "
+        "the load balancer and the database. Managed by Pulumi; edits here are overwritten.",
+        groups,
+        [
             {"name": "env", "prefix": "env", "available_values": [], "default": scope.environment},
             {"name": "route", "prefix": "route", "available_values": [], "default": "*"},
         ],
-        "widgets": groups,
-        "notify_list": [],
-    }
+    )

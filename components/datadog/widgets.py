@@ -88,3 +88,21 @@ def group(title: str, widgets: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "widgets": list(widgets),
         }
     }
+
+
+def dashboard(
+    title: str,
+    description: str,
+    groups: Sequence[dict[str, Any]],
+    template_variables: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """A whole dashboard document: ordered groups, reflowed, notifying no one on edits."""
+    return {
+        "title": title,
+        "description": description,
+        "layout_type": "ordered",
+        "reflow_type": "auto",
+        "template_variables": list(template_variables),
+        "widgets": list(groups),
+        "notify_list": [],
+    }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from components.datadog.widgets import formula, group, marker, slo_widget, timeseries
+from components.datadog.widgets import dashboard, formula, group, marker, slo_widget, timeseries
 from components.gcp.monitoring_queries import (
     LB_LATENCIES,
     LB_REQUESTS,
@@ -178,15 +178,9 @@ def dashboard_document(
         group(GROUP_TITLES[3], _load_balancer(scope, limits)),
         group(GROUP_TITLES[4], _database(scope, limits, db_max_connections)),
     ]
-    return {
-        "title": f"awaterra API ({scope.environment}, Google Cloud) - {domain}",
-        "description": (
-            "Top-down: objectives, then Cloud Run's request metrics, the Cloud Run service, the "
-            "load balancer and Cloud SQL. Managed by Pulumi; edits here are overwritten."
-        ),
-        "layout_type": "ordered",
-        "reflow_type": "auto",
-        "template_variables": [],
-        "widgets": groups,
-        "notify_list": [],
-    }
+    return dashboard(
+        f"awaterra API ({scope.environment}, Google Cloud) - {domain}",
+        "Top-down: objectives, then Cloud Run's request metrics, the Cloud Run service, the "
+        "load balancer and Cloud SQL. Managed by Pulumi; edits here are overwritten.",
+        groups,
+    )
