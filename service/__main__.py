@@ -64,7 +64,9 @@ def _serve(host: str, port: int, workers: int) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings()
+        # Only the server reads (and requires) the serving settings: the jobs run with the
+        # database, logging and retention settings alone.
+        settings = load_settings(serving=args.command == "serve")
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2

@@ -3,6 +3,11 @@
 Outside `local` the settings refuse what only makes sense on a laptop (the local signing key,
 SQLite, a `file://` store) and name the variable that is missing, so a misconfigured task
 fails at start instead of serving with development defaults.
+
+Only `serve` reads the serving settings (AUTH_*, STORAGE_URL, the panel's ADMIN_*, rate limits,
+write batching). The one-off jobs (`migrate`, `maintain`, `token`) load with `serving=False`:
+they read the database, logging and retention settings and nothing else, so a job can run with
+only what it uses (least privilege: it is never handed the panel's session key or the bucket).
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ class Settings:
 
     environment: Environment
     database_url: str
-    storage_url: str
+    # None when the serving settings were not read (a job's settings, `serving=False`).
+    storage_url: str | None
     data_dir: Path
     auth_jwks_url: str | None
     auth_issuer: str | None
@@ -167,8 +173,13 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Settings:
-    """Read and validate the settings; raise SettingsError naming the offending variable."""
+def load_settings(
+    env: Mapping[str, str] | None = None, *, cwd: Path | None = None, serving: bool = True
+) -> Settings:
+    """Read and validate the settings; raise SettingsError naming the offending variable.
+
+    `serving=False` (the jobs): the serving settings are neither read nor required; they keep
+    their unconfigured values (no storage URL, no issuer, no panel)."""
     env = os.environ if env is None else env
     environment = (env.get("ENVIRONMENT") or "local").strip().lower()
     if environment not in ENVIRONMENTS:
@@ -182,33 +193,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
     )
     if not database_url.startswith(("postgresql://", "postgres://", "sqlite:///")):
         raise SettingsError("DATABASE_URL must start with postgresql:// or sqlite:///")
-    storage_url = env.get("STORAGE_URL") or f"file://{(data_dir / 'storage').resolve()}"
-    if not storage_url.startswith(("s3://", "gs://", "file://")):
-        raise SettingsError("STORAGE_URL must start with s3://, gs:// or file://")
-
     # Every missing production setting at once: a deploy should not fail three times in a row.
     problems: list[str] = []
-    auth = {
-        name: env.get(name) or None for name in ("AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE")
-    }
-    if any(auth.values()) or environment != "local":
-        missing = [name for name, value in auth.items() if not value]
-        if missing:
-            problems.append(
-                f"{', '.join(missing)} must be set when ENVIRONMENT={environment} "
-                "(or when any AUTH_* variable is set)"
-            )
-
-    if environment == "prod":
-        if database_url.startswith("sqlite"):
-            problems.append(
-                "ENVIRONMENT=prod needs PostgreSQL: set DATABASE_URL or DB_HOST/DB_NAME/DB_USER"
-            )
-        if storage_url.startswith("file://"):
-            problems.append(
-                "ENVIRONMENT=prod needs a bucket: set STORAGE_URL=s3://bucket or gs://bucket"
-            )
-    admin = load_admin_settings(env, environment, auth["AUTH_ISSUER"], problems)
+    if environment == "prod" and database_url.startswith("sqlite"):
+        problems.append(
+            "ENVIRONMENT=prod needs PostgreSQL: set DATABASE_URL or DB_HOST/DB_NAME/DB_USER"
+        )
+    serve = _serving(env, environment, data_dir, problems) if serving else _NOT_SERVING
     if problems:
         raise SettingsError("; ".join(problems))
 
@@ -221,20 +212,58 @@ def load_settings(env: Mapping[str, str] | None = None, *, cwd: Path | None = No
     return Settings(
         environment=environment,
         database_url=database_url,
-        storage_url=storage_url,
         data_dir=data_dir,
-        auth_jwks_url=auth["AUTH_JWKS_URL"],
-        auth_issuer=auth["AUTH_ISSUER"],
-        auth_audience=auth["AUTH_AUDIENCE"],
         log_level=log_level,
-        rate_limit_per_second=_number(env, "RATE_LIMIT_PER_SECOND", 50.0),
-        rate_limit_burst=int(_number(env, "RATE_LIMIT_BURST", 200)),
         db_pool_size=_count(env, "DB_POOL_SIZE", 20),
-        db_write_batch_size=_count(env, "DB_WRITE_BATCH_SIZE", 32),
-        db_write_concurrency=_count(env, "DB_WRITE_CONCURRENCY", 4),
         db_iam_auth=db_iam_auth,
         db_sslmode=db_sslmode,
         db_sslrootcert=db_sslrootcert,
         event_retention_days=_count(env, "EVENT_RETENTION_DAYS", 395),
-        admin=admin,
+        **serve,
     )
+
+
+# What a job's settings hold for the serving ones: nothing configured.
+_NOT_SERVING: dict[str, Any] = {
+    "storage_url": None,
+    "auth_jwks_url": None,
+    "auth_issuer": None,
+    "auth_audience": None,
+}
+
+
+def _serving(
+    env: Mapping[str, str], environment: str, data_dir: Path, problems: list[str]
+) -> dict[str, Any]:
+    """The settings only `serve` reads, as Settings fields; problems go to `problems`."""
+    storage_url = env.get("STORAGE_URL") or f"file://{(data_dir / 'storage').resolve()}"
+    if not storage_url.startswith(("s3://", "gs://", "file://")):
+        raise SettingsError("STORAGE_URL must start with s3://, gs:// or file://")
+    auth = {
+        name: env.get(name) or None for name in ("AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE")
+    }
+    if any(auth.values()) or environment != "local":
+        missing = [name for name, value in auth.items() if not value]
+        if missing:
+            # Named first: an unconfigured prod task lists them before DATABASE_URL, as it
+            # always has.
+            problems.insert(
+                0,
+                f"{', '.join(missing)} must be set when ENVIRONMENT={environment} "
+                "(or when any AUTH_* variable is set)",
+            )
+    if environment == "prod" and storage_url.startswith("file://"):
+        problems.append(
+            "ENVIRONMENT=prod needs a bucket: set STORAGE_URL=s3://bucket or gs://bucket"
+        )
+    return {
+        "storage_url": storage_url,
+        "auth_jwks_url": auth["AUTH_JWKS_URL"],
+        "auth_issuer": auth["AUTH_ISSUER"],
+        "auth_audience": auth["AUTH_AUDIENCE"],
+        "rate_limit_per_second": _number(env, "RATE_LIMIT_PER_SECOND", 50.0),
+        "rate_limit_burst": int(_number(env, "RATE_LIMIT_BURST", 200)),
+        "db_write_batch_size": _count(env, "DB_WRITE_BATCH_SIZE", 32),
+        "db_write_concurrency": _count(env, "DB_WRITE_CONCURRENCY", 4),
+        "admin": load_admin_settings(env, environment, auth["AUTH_ISSUER"], problems),
+    }
