@@ -14,8 +14,10 @@
 - the Fargate service: circuit breaker with rollback, 100%/200% rolling deploys, health check
   grace period, waits for a steady state; target tracking on CPU and requests per target;
 - `MaintenanceSchedule` (components/aws/maintenance.py): `python -m service maintain` daily as a
-  task of its own on the same cluster, subnets and security group, started by EventBridge
-  Scheduler with a role that may run only that task definition.
+  task of its own on the same cluster, subnets and security group, with an execution role of
+  its own that reads only the database secret, started by EventBridge Scheduler with a role that
+  may run only that task definition. The jobs (`migrate`, `maintain`) get only the database,
+  logging and retention variables, never the panel's session key, bucket or issuer.
 
 Args (`ContainerServiceArgs`); required first, then the defaults (all the safe choice):
 - `environment` ("dev" | "prod"), `vpc_id`, `public_subnet_ids`, `service_subnet_ids`,
@@ -94,6 +96,7 @@ from components.aws.task_containers import (
     CONTRACT_VARIABLES,
     ENVIRONMENTS,
     LOG_LEVELS,
+    MAINTAIN,
     MIGRATE,
     TMP_VOLUME,
     TaskContainers,
@@ -526,7 +529,14 @@ class ContainerService(pulumi.ComponentResource):
                 container_definitions=task_containers.apply(
                     lambda c: json.dumps(c.maintenance_definitions())
                 ),
-                execution_role_arn=execution_role.arn,
+                repository_arn=image.repository_arn,
+                log_group_arn=log_group.arn,
+                log_stream_prefix=f"{LOG_STREAM_PREFIX}/{MAINTAIN}",
+                # The database secret alone: the only one its container references.
+                secret_arns=[args.db_master_secret_arn],
+                secret_kms_key_arns=[
+                    key_arn for key_arn in (args.db_secret_kms_key_arn,) if key_arn is not None
+                ],
                 subnet_ids=args.service_subnet_ids,
                 security_group_id=args.service_security_group_id,
                 assign_public_ip=args.assign_public_ip,
@@ -534,7 +544,7 @@ class ContainerService(pulumi.ComponentResource):
                 schedule=args.maintenance_schedule,
             ),
             # The first scheduled run must find the schema migrated by the service's tasks.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[service, execution_permissions]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
         )
 
         self.load_balancer_arn = balancer.load_balancer_arn

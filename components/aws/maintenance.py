@@ -2,13 +2,18 @@
 
 `MaintenanceSchedule(name, MaintenanceScheduleArgs(...))` creates
 - a task definition of its own (family `<service family>-maintain`): one container from the
-  service's image running `python -m service maintain`, with the service's environment and the
-  database credentials injected from the same secret, hardened like the service's containers,
-  logging to the service's log group under `service/maintain/...`; it has *no task role*:
-  maintenance calls no AWS API, only the database;
+  service's image running `python -m service maintain`, with only the job's share of the
+  service's environment (database parts, ENVIRONMENT, LOG_LEVEL) and the database credentials
+  injected from the same secret (never the panel's session key, the bucket or the issuer),
+  hardened like the service's containers, logging to the service's log group under
+  `service/maintain/...`; it has *no task role*: maintenance calls no AWS API, only the database;
+- an execution role of its own (the service's may read the panel's session key and the Datadog
+  key): pull the service's image, write `service/maintain/*` streams of the log group, read
+  exactly `secret_arns` (the database secret) and decrypt with `secret_kms_key_arns` through
+  Secrets Manager only;
 - a role only EventBridge Scheduler of this account may assume, allowed `ecs:RunTask` on exactly
   that task definition in exactly the service's cluster, and `iam:PassRole` on exactly the
-  execution role, only to ECS tasks;
+  maintenance execution role, only to ECS tasks;
 - the schedule (UTC cron, no flexible window, retried twice within an hour): the task runs on
   the service's cluster, in the service's subnets, with the service's security group (the one
   the database admits), so it reaches the database the way the service does.
@@ -17,12 +22,16 @@ A run that overlaps another (a retry, someone running it by hand) is safe: `main
 advisory lock and is idempotent (docs/ops.md).
 
 Args: `cluster_arn`, `family` (the service's task family), `container_definitions` (JSON,
-`TaskContainers.maintenance_definitions()`), `execution_role_arn`, `subnet_ids`,
-`security_group_id`, `assign_public_ip`, `cpu_architecture`; `schedule` (default
+`TaskContainers.maintenance_definitions()`), `repository_arn` (the service's images),
+`log_group_arn`, `log_stream_prefix` (the streams the task writes, e.g. `service/maintain`),
+`secret_arns` (every secret the container references, no more), `secret_kms_key_arns` (their
+customer-managed keys, may be empty), `subnet_ids`, `security_group_id`, `assign_public_ip`,
+`cpu_architecture`; `schedule` (default
 `cron(17 3 * * ? *)`: 03:17 UTC daily, off the hour when other jobs pile up), `cpu`/`memory`
 (default 256/512: the work is in the database).
 
-Outputs: `task_definition_arn`, `schedule_arn`, `role_arn`.
+Outputs: `task_definition_arn`, `schedule_arn`, `role_arn` (the scheduler's),
+`execution_role_arn`.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.policy_documents import account_context
+from components.aws.service_iam import assume_role_policy, execution_policy
 
 DEFAULT_SCHEDULE = "cron(17 3 * * ? *)"
 MAINTAIN = "maintain"
@@ -98,7 +108,11 @@ class MaintenanceScheduleArgs:
     cluster_arn: pulumi.Input[str]
     family: str
     container_definitions: pulumi.Input[str]
-    execution_role_arn: pulumi.Input[str]
+    repository_arn: pulumi.Input[str]
+    log_group_arn: pulumi.Input[str]
+    log_stream_prefix: str
+    secret_arns: Sequence[pulumi.Input[str]]
+    secret_kms_key_arns: Sequence[pulumi.Input[str]]
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     security_group_id: pulumi.Input[str]
     assign_public_ip: bool
@@ -108,6 +122,8 @@ class MaintenanceScheduleArgs:
     memory: int = 512
 
     def __post_init__(self) -> None:
+        if not self.secret_arns:
+            raise ValueError("MaintenanceSchedule: secret_arns needs the database secret")
         if not (self.schedule.startswith(("cron(", "rate(")) and self.schedule.endswith(")")):
             raise ValueError(
                 f"MaintenanceSchedule: schedule must be cron(...) or rate(...), got "
@@ -119,6 +135,7 @@ class MaintenanceSchedule(pulumi.ComponentResource):
     task_definition_arn: pulumi.Output[str]
     schedule_arn: pulumi.Output[str]
     role_arn: pulumi.Output[str]
+    execution_role_arn: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: MaintenanceScheduleArgs, opts: pulumi.ResourceOptions | None = None
@@ -126,6 +143,35 @@ class MaintenanceSchedule(pulumi.ComponentResource):
         super().__init__("awaterra:maintenance:MaintenanceSchedule", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         context = account_context(self)
+        execution_role = aws.iam.Role(
+            f"{name}-execution",
+            description=f"{name}: ECS agent for the maintenance task (image, logs, DB secret)",
+            assume_role_policy=pulumi.Output.all(context.account_id, context.region).apply(
+                lambda v: json.dumps(assume_role_policy(v[0], v[1]))
+            ),
+            opts=child,
+        )
+        execution_permissions = aws.iam.RolePolicy(
+            f"{name}-execution-permissions",
+            role=execution_role.id,
+            policy=pulumi.Output.all(
+                repository=args.repository_arn,
+                log_group=args.log_group_arn,
+                secrets=pulumi.Output.all(*args.secret_arns),
+                keys=pulumi.Output.all(*args.secret_kms_key_arns),
+            ).apply(
+                lambda v: json.dumps(
+                    execution_policy(
+                        repository_arn=v["repository"],
+                        log_group_arn=v["log_group"],
+                        log_stream_prefix=args.log_stream_prefix,
+                        secret_arns=v["secrets"],
+                        secret_kms_key_arns=v["keys"],
+                    )
+                )
+            ),
+            opts=child,
+        )
         task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=f"{args.family}-{MAINTAIN}",
@@ -136,7 +182,7 @@ class MaintenanceSchedule(pulumi.ComponentResource):
             runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
                 operating_system_family="LINUX", cpu_architecture=args.cpu_architecture
             ),
-            execution_role_arn=args.execution_role_arn,
+            execution_role_arn=execution_role.arn,
             volumes=[aws.ecs.TaskDefinitionVolumeArgs(name="tmp")],
             container_definitions=args.container_definitions,
             opts=child,
@@ -155,7 +201,7 @@ class MaintenanceSchedule(pulumi.ComponentResource):
             policy=pulumi.Output.all(
                 task=task_definition.arn,
                 cluster=args.cluster_arn,
-                execution=args.execution_role_arn,
+                execution=execution_role.arn,
             ).apply(
                 lambda v: json.dumps(
                     scheduler_policy(
@@ -192,13 +238,17 @@ class MaintenanceSchedule(pulumi.ComponentResource):
                     maximum_event_age_in_seconds=RETRY_WINDOW_SECONDS,
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permissions]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[permissions, execution_permissions]
+            ),
         )
         self.task_definition_arn = task_definition.arn
         self.schedule_arn = schedule.arn
         self.role_arn = role.arn
+        self.execution_role_arn = execution_role.arn
         self.register_outputs(
             {
+                "execution_role_arn": self.execution_role_arn,
                 "task_definition_arn": self.task_definition_arn,
                 "schedule_arn": self.schedule_arn,
                 "role_arn": self.role_arn,

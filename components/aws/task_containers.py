@@ -13,6 +13,11 @@ breaker sees the failing tasks and rolls back to the previous task definition. M
 stay backward compatible with the running release (expand, then contract in a later release),
 because old tasks keep serving while new ones start.
 
+The jobs (`migrate` here, `maintain` in its own task) get only the variables they read
+(`JOB_VARIABLES`: the database parts and credentials, ENVIRONMENT, LOG_LEVEL, the retention),
+never the panel's session key, the bucket or the issuer: `service` validates those for `serve`
+alone. The allow-list keeps a variable added for the server out of the jobs unless it is listed.
+
 Both run as a non-root user, with a read-only root filesystem (a writable task-scoped `/tmp`
 volume only), every Linux capability dropped and an init process reaping children. The
 environment is exactly the service contract's: database parts as plain variables, the user name
@@ -43,6 +48,17 @@ CONTRACT_VARIABLES = frozenset(
      "STORAGE_URL", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "LOG_LEVEL",
      *ADMIN_VARIABLES, ADMIN_SECRET_VARIABLE}
 )  # fmt: skip
+# What `python -m service migrate|maintain` read (service/settings.py, `serving=False`).
+JOB_VARIABLES = frozenset(
+    {"ENVIRONMENT", "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD",
+     "DB_IAM_AUTH", "DB_SSLMODE", "DB_SSLROOTCERT", "DB_POOL_SIZE", "LOG_LEVEL",
+     "EVENT_RETENTION_DAYS"}
+)  # fmt: skip
+
+
+def job_only(variables: Mapping[str, str]) -> dict[str, str]:
+    """The variables of `variables` a job reads, and no other."""
+    return {name: value for name, value in variables.items() if name in JOB_VARIABLES}
 
 
 def service_environment(
@@ -129,7 +145,11 @@ class TaskContainers:
             },
         }
 
-    def _hardened(self, name: str, command: list[str], essential: bool) -> dict[str, Any]:
+    def _hardened(
+        self, name: str, command: list[str], essential: bool, *, job: bool = False
+    ) -> dict[str, Any]:
+        environment = job_only(self.environment) if job else self.environment
+        secrets = job_only(self.secrets) if job else self.secrets
         return {
             "name": name,
             "image": self.image,
@@ -142,8 +162,8 @@ class TaskContainers:
             "mountPoints": [
                 {"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False}  # noqa: S108
             ],
-            "environment": [{"name": k, "value": v} for k, v in sorted(self.environment.items())],
-            "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(self.secrets.items())],
+            "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+            "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],
             "logConfiguration": dict(self.log_configuration or self.awslogs()),
         }
 
@@ -162,7 +182,9 @@ class TaskContainers:
         clash = {APP, MIGRATE} & set(names)
         if clash or "" in names or len(set(names)) != len(names):
             raise ValueError(f"extra containers need unique names other than app/migrate: {names}")
-        migrate = self._hardened(MIGRATE, ["python", "-m", "service", "migrate"], essential=False)
+        migrate = self._hardened(
+            MIGRATE, ["python", "-m", "service", "migrate"], essential=False, job=True
+        )
         app = self._hardened(
             APP,
             ["python", "-m", "service", "serve", "--host", "0.0.0.0",
@@ -183,9 +205,12 @@ class TaskContainers:
 
     def maintenance_definitions(self) -> list[dict[str, Any]]:
         """The scheduled maintenance task (components/aws/maintenance.py): one container,
-        `python -m service maintain`, hardened like the others, with the same environment and
-        database secrets. It runs after a release's `migrate` has (it never migrates)."""
-        maintain = self._hardened(MAINTAIN, ["python", "-m", "service", "maintain"], essential=True)
+        `python -m service maintain`, hardened like the others, with the job's share of the
+        environment and secrets (the database's). It runs after a release's `migrate` has (it
+        never migrates)."""
+        maintain = self._hardened(
+            MAINTAIN, ["python", "-m", "service", "maintain"], essential=True, job=True
+        )
         # The task has no log router sidecar: it always writes straight to the log group.
         maintain["logConfiguration"] = self.awslogs()
         return [maintain]

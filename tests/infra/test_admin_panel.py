@@ -13,7 +13,7 @@ import pytest
 from components.aws.admin_panel import AdminPanel, AdminPanelArgs, default_prefix
 from components.aws.edge import ADMIN_RULE, WebAcl, WebAclArgs
 from components.settings import SettingsError
-from ops.offline import Recording, run_program
+from ops.offline import RecordedResource, Recording, run_program
 from tests.infra.policy_helpers import as_list, by_sid, statements
 
 DOMAIN = "api.awaterra.test"
@@ -92,8 +92,12 @@ def test_the_session_key_is_random_secret_and_encrypted_with_its_own_key(
     assert version["secretString"][SECRET_SIG] is not None
 
 
+def _task(recording: Recording) -> RecordedResource:
+    return recording.one("aws:ecs/taskDefinition:TaskDefinition", "api-task")
+
+
 def _container(recording: Recording, name: str) -> dict[str, Any]:
-    task = recording.one("aws:ecs/taskDefinition:TaskDefinition", "api-task")
+    task = _task(recording)
     (found,) = [c for c in json.loads(task.inputs["containerDefinitions"]) if c["name"] == name]
     return found
 
@@ -150,7 +154,44 @@ def test_only_the_execution_role_reads_the_session_key(
         for statement in statements(resource):
             resources = as_list(statement.get("Resource", []))
             assert secret_arn not in resources and key_arn not in resources, resource.name
+            if resource.name == "api-maintenance-execution-permissions":
+                continue  # reads the database secret (test_the_jobs_never_get_the_session_key)
             assert not any(a.startswith("secretsmanager:") for a in as_list(statement["Action"]))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_jobs_never_get_the_session_key(stack: str, request: pytest.FixtureRequest) -> None:
+    """migrate (the task's init container) and maintain (a task of its own) get the database
+    settings alone; the role that runs maintain cannot read the session key or its KMS key."""
+    recording: Recording = request.getfixturevalue(stack)
+    secret = recording.one("aws:secretsmanager/secret:Secret", "admin-session-key")
+    key_arn = recording.one("aws:kms/key:Key", "admin-session-key-kms").outputs["arn"]
+    maintenance = recording.one("aws:ecs/taskDefinition:TaskDefinition", "api-maintenance-task")
+    (maintain,) = json.loads(maintenance.inputs["containerDefinitions"])
+    database = recording.one("aws:rds/instance:Instance").outputs["masterUserSecrets"][0]
+    for container in (_container(recording, "migrate"), maintain):
+        names = {e["name"] for e in container["environment"]} | {
+            s["name"] for s in container["secrets"]
+        }
+        assert names == {"ENVIRONMENT", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER",
+                         "DB_PASSWORD", "LOG_LEVEL"}, container["name"]  # fmt: skip
+        referenced = {s["valueFrom"].split(":")[6] for s in container["secrets"]}
+        assert referenced == {database["secretArn"].split(":")[6]}, container["name"]
+        assert secret.outputs["arn"] not in json.dumps(container)
+    # The maintenance task runs with an execution role of its own that reads the database
+    # secret (and its key) and nothing else.
+    assert maintenance.inputs["executionRoleArn"] != _task(recording).inputs["executionRoleArn"]
+    [role] = [
+        r for r in recording.of_type("aws:iam/role:Role")
+        if r.outputs["arn"] == maintenance.inputs["executionRoleArn"]
+    ]  # fmt: skip
+    [policy] = [
+        p for p in recording.of_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role.id
+    ]  # fmt: skip
+    read = by_sid(policy, "ReadSecrets")
+    assert as_list(read["Resource"]) == [database["secretArn"]]
+    granted = json.dumps(statements(policy))
+    assert secret.outputs["arn"] not in granted and key_arn not in granted
 
 
 def _waf(cidrs: tuple[str, ...]) -> Recording:

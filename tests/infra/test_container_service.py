@@ -315,19 +315,26 @@ def test_containers_are_read_only_and_unprivileged(recording: Recording) -> None
 
 
 def test_environment_is_exactly_the_contract(recording: Recording) -> None:
-    for container in _containers(recording).values():
-        env = {e["name"]: e["value"] for e in container["environment"]}
-        assert env == {
-            "ENVIRONMENT": "prod",
-            "DB_HOST": "db.internal.example",
-            "DB_PORT": "5432",
-            "DB_NAME": "awaterra",
-            "STORAGE_URL": "s3://awaterra-media",
-            "AUTH_JWKS_URL": ARGS.auth_jwks_url,
-            "AUTH_ISSUER": ARGS.auth_issuer,
-            "AUTH_AUDIENCE": "client-123",
-            "LOG_LEVEL": "info",
-        }
+    database = {
+        "ENVIRONMENT": "prod",
+        "DB_HOST": "db.internal.example",
+        "DB_PORT": "5432",
+        "DB_NAME": "awaterra",
+        "LOG_LEVEL": "info",
+    }
+    environments = {
+        name: {e["name"]: e["value"] for e in container["environment"]}
+        for name, container in _containers(recording).items()
+    }
+    assert environments["app"] == {
+        **database,
+        "STORAGE_URL": "s3://awaterra-media",
+        "AUTH_JWKS_URL": ARGS.auth_jwks_url,
+        "AUTH_ISSUER": ARGS.auth_issuer,
+        "AUTH_AUDIENCE": "client-123",
+    }
+    # The migration reads the database settings alone (least privilege: no bucket, no issuer).
+    assert environments["migrate"] == database
 
 
 def test_database_credentials_are_injected_from_the_managed_secret(

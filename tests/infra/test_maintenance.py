@@ -10,7 +10,14 @@ import pytest
 
 from components.aws.maintenance import MaintenanceScheduleArgs, scheduler_policy
 from ops.offline import RecordedResource, Recording
-from tests.infra.test_container_service import ARGS, _containers, _run
+from tests.infra.test_container_service import (
+    ARGS,
+    DATADOG_SECRET,
+    SECRET_ARN,
+    SECRET_KEY,
+    _containers,
+    _run,
+)
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 
@@ -58,7 +65,7 @@ def test_runs_the_maintenance_task_on_the_service_cluster_and_network(
     assert service["securityGroups"] == ["sg-service"]
 
 
-def test_the_task_runs_maintain_from_the_service_image_with_its_environment(
+def test_the_task_runs_maintain_from_the_service_image_with_the_jobs_environment(
     recording: Recording,
 ) -> None:
     task = _maintenance_task(recording).inputs
@@ -68,8 +75,21 @@ def test_the_task_runs_maintain_from_the_service_image_with_its_environment(
     assert container["name"] == "maintain"
     assert container["command"] == ["python", "-m", "service", "maintain"]
     assert container["image"] == app["image"]
-    assert container["environment"] == app["environment"]
-    assert container["secrets"] == app["secrets"]
+    # The database's share of the service's environment, nothing of the server's own.
+    assert {e["name"]: e["value"] for e in container["environment"]} == {
+        "ENVIRONMENT": "prod",
+        "DB_HOST": "db.internal.example",
+        "DB_PORT": "5432",
+        "DB_NAME": "awaterra",
+        "LOG_LEVEL": "info",
+    }
+    assert container["environment"] == [
+        e for e in app["environment"] if e["name"] in {x["name"] for x in container["environment"]}
+    ]
+    assert container["secrets"] == app["secrets"] == [
+        {"name": "DB_PASSWORD", "valueFrom": f"{SECRET_ARN}:password::"},
+        {"name": "DB_USER", "valueFrom": f"{SECRET_ARN}:username::"},
+    ]
     assert container["essential"] is True
     assert container["readonlyRootFilesystem"] is True and container["user"] == "10001:10001"
     assert container["linuxParameters"]["capabilities"] == {"drop": ["ALL"]}
@@ -79,11 +99,82 @@ def test_the_task_runs_maintain_from_the_service_image_with_its_environment(
     assert task["requiresCompatibilities"] == ["FARGATE"] and task["networkMode"] == "awsvpc"
 
 
-def test_the_task_has_no_task_role_and_the_service_execution_role(recording: Recording) -> None:
+def test_the_task_has_no_task_role_and_an_execution_role_of_its_own(recording: Recording) -> None:
     task = _maintenance_task(recording).inputs
     assert "taskRoleArn" not in task  # it calls no AWS API, only the database
     service_task = next(t for t in recording.of_type(TASK_DEFINITION) if t.name == "api-task")
-    assert task["executionRoleArn"] == service_task.inputs["executionRoleArn"]
+    execution = recording.named("api-maintenance-execution")
+    assert task["executionRoleArn"] == execution.outputs["arn"]
+    assert task["executionRoleArn"] != service_task.inputs["executionRoleArn"]
+    (trust,) = _statements(execution, "assumeRolePolicy")
+    assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    assert "managedPolicyArns" not in execution.inputs
+
+
+def _maintenance_grants(recording: Recording) -> dict[str, dict[str, Any]]:
+    policy = recording.named("api-maintenance-execution-permissions")
+    assert policy.inputs["role"] == recording.named("api-maintenance-execution").id
+    return {s["Sid"]: s for s in _statements(policy, "policy")}
+
+
+def test_its_execution_role_reads_only_the_secret_its_container_references(
+    recording: Recording,
+) -> None:
+    grants = _maintenance_grants(recording)
+    (container,) = json.loads(_maintenance_task(recording).inputs["containerDefinitions"])
+    referenced = {s["valueFrom"].rsplit(":", 3)[0] for s in container["secrets"]}
+    assert grants["ReadSecrets"]["Resource"] == sorted(referenced) == [SECRET_ARN]
+    assert grants["ReadSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
+    assert grants["DecryptSecrets"]["Resource"] == [SECRET_KEY]
+    assert grants["DecryptSecrets"]["Condition"]["StringEquals"]["kms:ViaService"] == [
+        "secretsmanager.us-east-1.amazonaws.com"
+    ]
+    repository = recording.one("aws:ecr/repository:Repository").outputs["arn"]
+    log_group = recording.one("aws:cloudwatch/logGroup:LogGroup").outputs["arn"]
+    assert grants["PullServiceImage"]["Resource"] == [repository]
+    # Its own streams only (`service/maintain/<task id>`), not the server's.
+    assert grants["WriteServiceLogs"]["Resource"] == [
+        f"{log_group}:log-stream:service/maintain/*"
+    ]
+    assert set(grants) == {"RegistryLogin", "PullServiceImage", "WriteServiceLogs",
+                           "ReadSecrets", "DecryptSecrets"}  # fmt: skip
+
+
+def test_its_execution_role_cannot_read_the_panels_or_datadogs_secrets() -> None:
+    """The service's execution role reads the session key and the Datadog key; this one not."""
+    session_key = "arn:aws:secretsmanager:us-east-1:123456789012:secret:admin-session-key-Q1w2E3"
+    session_kms = "arn:aws:kms:us-east-1:123456789012:key/admin"
+    recorded = _run(
+        replace(
+            ARGS,
+            admin_client_id="panel-client",
+            admin_base_url="https://api.example.com",
+            admin_session_key_secret_arn=session_key,
+            admin_session_key_kms_key_arn=session_kms,
+            datadog_api_key_secret_arn=DATADOG_SECRET,
+        )
+    )
+    service = json.dumps(
+        _statements(recorded.named("api-execution-permissions"), "policy")
+    )
+    assert session_key in service and DATADOG_SECRET in service and session_kms in service
+    grants = _maintenance_grants(recorded)
+    assert grants["ReadSecrets"]["Resource"] == [SECRET_ARN]
+    assert grants["DecryptSecrets"]["Resource"] == [SECRET_KEY]
+    everything = json.dumps(grants)
+    for arn in (session_key, session_kms, DATADOG_SECRET):
+        assert arn not in everything
+    (maintain,) = json.loads(_maintenance_task(recorded).inputs["containerDefinitions"])
+    migrate = _containers(recorded)["migrate"]
+    app = _containers(recorded)["app"]
+    assert {"name": "ADMIN_SESSION_KEY", "valueFrom": session_key} in app["secrets"]
+    for job in (maintain, migrate):
+        names = {e["name"] for e in job["environment"]} | {s["name"] for s in job["secrets"]}
+        assert not names & {"ADMIN_SESSION_KEY", "ADMIN_OIDC_CLIENT_ID", "ADMIN_BASE_URL",
+                            "ADMIN_LINKS", "STORAGE_URL", "AUTH_ISSUER", "AUTH_JWKS_URL",
+                            "AUTH_AUDIENCE"}, job["name"]  # fmt: skip
+        assert session_key not in json.dumps(job)
 
 
 def test_only_the_scheduler_may_assume_its_role(recording: Recording) -> None:
@@ -106,7 +197,7 @@ def test_the_scheduler_may_run_only_that_task_and_pass_only_its_role(
     assert run["Condition"] == {
         "ArnEquals": {"ecs:cluster": recording.one("aws:ecs/cluster:Cluster").outputs["arn"]}
     }
-    execution = recording.named("api-execution")
+    execution = recording.named("api-maintenance-execution")
     assert pass_role["Action"] == ["iam:PassRole"]
     assert pass_role["Resource"] == [execution.outputs["arn"]]
     assert pass_role["Condition"] == {
@@ -138,6 +229,15 @@ def test_a_custom_schedule_and_a_bad_one() -> None:
     assert schedule["scheduleExpression"] == "cron(0 2 * * ? *)"
     with pytest.raises(ValueError, match="cron"):
         MaintenanceScheduleArgs(
-            cluster_arn="c", family="f", container_definitions="[]", execution_role_arn="r",
-            subnet_ids=["s"], security_group_id="g", assign_public_ip=False, schedule="daily",
+            cluster_arn="c", family="f", container_definitions="[]", repository_arn="r",
+            log_group_arn="l", log_stream_prefix="service/maintain", secret_arns=["s"],
+            secret_kms_key_arns=[], subnet_ids=["s"], security_group_id="g",
+            assign_public_ip=False, schedule="daily",
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="database secret"):
+        MaintenanceScheduleArgs(
+            cluster_arn="c", family="f", container_definitions="[]", repository_arn="r",
+            log_group_arn="l", log_stream_prefix="service/maintain", secret_arns=[],
+            secret_kms_key_arns=[], subnet_ids=["s"], security_group_id="g",
+            assign_public_ip=False,
         )  # fmt: skip
