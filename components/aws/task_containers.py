@@ -14,9 +14,9 @@ stay backward compatible with the running release (expand, then contract in a la
 because old tasks keep serving while new ones start.
 
 The jobs (`migrate` here, `maintain` in its own task) get only the variables they read
-(`JOB_VARIABLES`: the database parts and credentials, ENVIRONMENT, LOG_LEVEL, the retention),
-never the panel's session key, the bucket or the issuer: `service` validates those for `serve`
-alone. The allow-list keeps a variable added for the server out of the jobs unless it is listed.
+(components/job_variables.py: the database parts and credentials, ENVIRONMENT, LOG_LEVEL, the
+retention), never the panel's session key, the bucket or the issuer: `service` validates those
+for `serve` alone.
 
 Both run as a non-root user, with a read-only root filesystem (a writable task-scoped `/tmp`
 volume only), every Linux capability dropped and an init process reaping children. The
@@ -31,6 +31,8 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from components.job_variables import job_only
 
 APP = "app"
 MIGRATE = "migrate"
@@ -48,18 +50,6 @@ CONTRACT_VARIABLES = frozenset(
      "STORAGE_URL", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "LOG_LEVEL",
      *ADMIN_VARIABLES, ADMIN_SECRET_VARIABLE}
 )  # fmt: skip
-# What `python -m service migrate|maintain` read (service/settings.py, `serving=False`).
-JOB_VARIABLES = frozenset(
-    {"ENVIRONMENT", "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD",
-     "DB_IAM_AUTH", "DB_SSLMODE", "DB_SSLROOTCERT", "DB_POOL_SIZE", "LOG_LEVEL",
-     "EVENT_RETENTION_DAYS"}
-)  # fmt: skip
-
-
-def job_only(variables: Mapping[str, str]) -> dict[str, str]:
-    """The variables of `variables` a job reads, and no other."""
-    return {name: value for name, value in variables.items() if name in JOB_VARIABLES}
-
 
 def service_environment(
     *,

@@ -52,20 +52,21 @@ Where an organisation policy (domain-restricted sharing) forbids `allUsers`, use
 `invoker="iam-disabled"` (`invoker_iam_disabled=True`, the same effect without an IAM member).
 `"none"` grants nothing (e.g. to put IAP in front and grant its service agent instead).
 
-Migrations: Cloud Run has no init container that gates traffic the way the ECS task's
-`migrate` container does. Sidecars (`depends_ons`) only order container *start-up*, and every
-container of a revision must keep running: a `migrate` container that exits would fail the
-instance, and one that migrated then idled would run the migration on every cold start and
-hold memory for the instance's life. So the migration is a Cloud Run **job**
-(`python -m service migrate`, same image digest, service account, VPC egress and
-environment), and the job's `run_execution_token` is derived from the image digest: when the
-image changes, Pulumi creates an execution and waits until it has *completed successfully*
-before it updates the service (which `depends_on` the job). A failed migration therefore fails
-`pulumi up` with the old revision still serving all traffic (PostgreSQL's transactional DDL
-leaves the schema as it was). It runs once per image, not per instance; concurrent runs would
-still be safe (`migrate` takes an advisory lock). As on ECS, migrations must stay compatible
-with the running release (expand now, contract in a later release): the old revision serves
-while the job runs and until the new revision is ready. Re-run by hand with
+Migrations: Cloud Run has no init container that gates traffic the way the ECS task's `migrate`
+container does. Sidecars (`depends_ons`) only order container *start-up*, and every container of
+a revision must keep running: a `migrate` container that exits would fail the instance, and one
+that migrated then idled would run the migration on every cold start and hold memory for the
+instance's life. So the migration is a Cloud Run **job** (`python -m service migrate`, same
+image digest, service account and VPC egress; of the environment and secrets only the database,
+logging and retention variables, never the bucket's or the issuer's:
+components/job_variables.py), and the job's `run_execution_token` is derived from the image
+digest: when the image changes, Pulumi creates an execution and waits until it has *completed
+successfully* before it updates the service (which `depends_on` the job). A failed migration
+therefore fails `pulumi up` with the old revision still serving all traffic (PostgreSQL's
+transactional DDL leaves the schema as it was). It runs once per image, not per instance;
+concurrent runs would still be safe (`migrate` takes an advisory lock). As on ECS, migrations
+must stay compatible with the running release (expand now, contract in a later release): the old
+revision serves while the job runs and until the new revision is ready. Re-run by hand with
 `gcloud run jobs execute <job> --region <region> --wait`.
 
 Outputs: `service_name`, `service_id`, `uri` (the disabled default URL, for reference),
@@ -82,6 +83,8 @@ from typing import Literal
 
 import pulumi
 import pulumi_gcp as gcp
+
+from components.job_variables import job_only
 
 SERVICE_NAME = re.compile(r"[a-z]([a-z0-9-]{0,47}[a-z0-9])?")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -246,7 +249,8 @@ def one_command_job(
     labels: Mapping[str, str],
 ) -> gcp.cloudrunv2.JobTemplateArgs:
     """A job running `python -m service <command>` once, as the service runs: its image, its
-    service account, its network path and its environment."""
+    service account and its network path, with only the job's share of its environment and
+    secrets (components/job_variables.py: the database, logging and retention settings)."""
     return gcp.cloudrunv2.JobTemplateArgs(
         task_count=1,
         parallelism=1,
@@ -287,7 +291,7 @@ def _job_envs(
 ) -> list[gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs]:
     plain = [
         gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs(name=key, value=value)
-        for key, value in sorted(args.environment.items())
+        for key, value in sorted(job_only(args.environment).items())
     ]
     secret = [
         gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs(
@@ -298,7 +302,7 @@ def _job_envs(
                 )
             ),
         )
-        for key, ref in sorted(args.secret_environment.items())
+        for key, ref in sorted(job_only(args.secret_environment).items())
     ]
     return plain + secret
 

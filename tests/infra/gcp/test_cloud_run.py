@@ -289,3 +289,34 @@ def test_bad_arguments_are_refused(overrides: dict[str, Any], message: str) -> N
 def test_secret_version_must_be_latest_or_a_number() -> None:
     with pytest.raises(ValueError, match="version must be 'latest' or a number"):
         SecretEnv(DB_SECRET, "v3")
+
+
+def test_the_jobs_get_only_the_database_logging_and_retention_settings() -> None:
+    """The service gets everything it is given; migrate and maintain only what they read, so a
+    panel session key or the bucket handed to the service never reaches a job."""
+    session_key = f"projects/{PROJECT}/secrets/admin-session-key"
+    serving = {
+        "STORAGE_URL": "gs://awaterra-media",
+        "AUTH_ISSUER": "https://securetoken.google.com/awaterra-prod",
+        "AUTH_AUDIENCE": "awaterra-prod",
+        "AUTH_JWKS_URL": "https://www.googleapis.com/service_accounts/v1/jwk/x",
+        "ADMIN_OIDC_CLIENT_ID": "panel",
+    }
+    recorded = _run(
+        _args(
+            environment={**ENV, **serving, "EVENT_RETENTION_DAYS": "90", "DB_SSLMODE": "require"},
+            secret_environment={
+                "DB_PASSWORD": SecretEnv(DB_SECRET, "3"),
+                "ADMIN_SESSION_KEY": SecretEnv(session_key),
+            },
+        )
+    )
+    (app,) = recorded.one(SERVICE).inputs["template"]["containers"]
+    assert {e["name"] for e in app["envs"]} >= {*serving, "ADMIN_SESSION_KEY"}
+    for job in (recorded.one(JOB, "migrate"), recorded.one(JOB, "maintenance")):
+        (container,) = job.inputs["template"]["template"]["containers"]
+        envs = {e["name"]: e for e in container["envs"]}
+        assert set(envs) == {"ENVIRONMENT", "DB_HOST", "DB_NAME", "LOG_LEVEL", "DB_SSLMODE",
+                             "EVENT_RETENTION_DAYS", "DB_PASSWORD"}, job.name  # fmt: skip
+        assert envs["DB_PASSWORD"]["valueSource"]["secretKeyRef"]["secret"] == DB_SECRET
+        assert session_key not in str(container)

@@ -111,9 +111,16 @@ def test_service_and_migration_job_get_the_wired_environment(stack: Recording) -
             "securetoken@system.gserviceaccount.com"
         ),
     }
-    for resource in (stack.one(RUN), stack.one(JOB, "migrate")):
+    service = envs(stack.one(RUN))
+    assert {k: service.get(k) for k in expected} == expected
+    # The jobs read the database settings alone (least privilege: no bucket, no issuer).
+    serving_only = {"STORAGE_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL"}
+    database = {k: v for k, v in expected.items() if k not in serving_only}
+    for job in (stack.one(JOB, "migrate"), stack.one(JOB, "maintenance")):
+        env = envs(job)
+        assert env == {**database, "DB_POOL_SIZE": service["DB_POOL_SIZE"]}, job.name
+    for resource in (stack.one(RUN), stack.one(JOB, "migrate"), stack.one(JOB, "maintenance")):
         env = envs(resource)
-        assert {k: env.get(k) for k in expected} == expected, resource.name
         assert "DB_PASSWORD" not in env and "DATABASE_URL" not in env
     assert stack.one(RUN).inputs["template"]["serviceAccount"] == email
 
