@@ -8,7 +8,8 @@ the erasure commit together or not at all.
 
 On PostgreSQL all of that is one autocommit call of the `erase_user_data` function (migration
 0004): one round trip instead of six, so a busy worker queues the request once, not six times.
-SQLite runs the same steps from here, in one transaction.
+SQLite runs the same steps from here, in one transaction. Both record the erasure in
+`erased_users` for an hour (service.seen).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service.models import audit_log, events, practice_states, users
+from service.models import audit_log, erased_users, events, practice_states, users
 
 ERASE_ACTION = "user.erase"
 
@@ -61,10 +63,16 @@ async def _erase_in_steps(connection: AsyncConnection, user_id: str, actor: str 
     )
     user_rows = await connection.execute(delete(users).where(users.c.subject == user_id))
     erased = Erased(states.rowcount, erased_events.rowcount, user_rows.rowcount)
+    now = datetime.now(UTC)
+    record = sqlite.insert(erased_users).values(subject=user_id, erased_at=now)
+    await connection.execute(
+        record.on_conflict_do_update(index_elements=[erased_users.c.subject],
+                                     set_={"erased_at": now})
+    )  # fmt: skip
     if actor is not None:
         await connection.execute(
             insert(audit_log).values(
-                at=datetime.now(UTC),
+                at=now,
                 actor=actor,
                 action=ERASE_ACTION,
                 target=user_id,

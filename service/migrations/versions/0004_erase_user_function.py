@@ -10,6 +10,10 @@ actor, the `audit_log` row is written in the same transaction.
 
 SQLite keeps the erasure in Python (it runs one writing transaction at a time).
 
+Both databases get `erased_users` (subject, erased_at): kept an hour, so that a note that the
+user was seen, made by another worker before the erasure and written after it, cannot bring the
+user row back (service.seen checks it).
+
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-02
@@ -17,7 +21,10 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
+
+from service.models import UtcDateTime
 
 revision = "0004"
 down_revision: str | None = "0003"
@@ -32,31 +39,39 @@ CREATE FUNCTION erase_user_data(erased_user varchar, erased_by varchar)
 RETURNS TABLE (practice_states_erased bigint, events_erased bigint, user_rows_erased bigint)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    erased_states bigint;
-    erased_events bigint;
-    erased_users bigint;
+    states_count bigint;
+    events_count bigint;
+    user_rows_count bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(1635213684, hashtext(erased_user));
     DELETE FROM events AS e WHERE e.user_id = erased_user;
-    GET DIAGNOSTICS erased_events = ROW_COUNT;
+    GET DIAGNOSTICS events_count = ROW_COUNT;
     DELETE FROM practice_states AS s WHERE s.user_id = erased_user;
-    GET DIAGNOSTICS erased_states = ROW_COUNT;
+    GET DIAGNOSTICS states_count = ROW_COUNT;
     DELETE FROM users AS u WHERE u.subject = erased_user;
-    GET DIAGNOSTICS erased_users = ROW_COUNT;
+    GET DIAGNOSTICS user_rows_count = ROW_COUNT;
+    INSERT INTO erased_users (subject, erased_at) VALUES (erased_user, clock_timestamp())
+        ON CONFLICT (subject) DO UPDATE SET erased_at = excluded.erased_at;
     IF erased_by IS NOT NULL THEN
         INSERT INTO audit_log (at, actor, action, target, before, after)
         VALUES (clock_timestamp(), erased_by, 'user.erase', erased_user,
-                jsonb_build_object('practiceStates', erased_states, 'events', erased_events,
-                                   'userRows', erased_users),
+                jsonb_build_object('practiceStates', states_count, 'events', events_count,
+                                   'userRows', user_rows_count),
                 NULL);
     END IF;
-    RETURN QUERY SELECT erased_states, erased_events, erased_users;
+    RETURN QUERY SELECT states_count, events_count, user_rows_count;
 END
 $$
 """
 
 
 def upgrade() -> None:
+    op.create_table(
+        "erased_users",
+        sa.Column("subject", sa.String(255), nullable=False),
+        sa.Column("erased_at", UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("subject", name="pk_erased_users"),
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(FUNCTION)
 
@@ -64,3 +79,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION erase_user_data(varchar, varchar)")
+    op.drop_table("erased_users")
