@@ -11,6 +11,11 @@ batch of EVENTS_PER_BATCH), `export` (GET /me/export, read whole, chunked) and `
 (DELETE /me: each request erases the next user of the file, once; `--max-requests` stops the
 run when they are used up).
 
+`--rate R` makes it open-loop instead: R requests per second in all, each connection sending on
+a fixed schedule whether or not the server keeps up, and each latency measured from the moment
+its request was due (so a stalled server is charged for the requests it made wait, not only
+the one it held). That is how a neighbour's steady traffic is measured beside an erasure.
+
 Run as a separate process: `python bench/loadgen.py --help`.
 """
 
@@ -115,14 +120,21 @@ async def _chunked(reader: asyncio.StreamReader) -> bytes:
 
 async def _connection(
     host: str, port: int, maker: RequestMaker, deadline: float, totals: Totals,
-    max_requests: int | None,
+    max_requests: int | None, interval: float | None = None, offset: float = 0.0,
 ) -> None:  # fmt: skip
     reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
+    due = time.perf_counter() + offset
     try:
         while time.perf_counter() < deadline:
             if max_requests is not None and maker.counter >= max_requests:
                 break
-            started = time.perf_counter()
+            if interval is None:
+                started = time.perf_counter()
+            else:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                if max_requests is not None and maker.counter >= max_requests:
+                    break
+                started, due = due, due + interval
             writer.write(maker.next())
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
@@ -159,14 +171,17 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 async def run(
     host: str, port: int, mode: str, connections: int, duration: float,
     users: list[tuple[str, str]], practices: int, max_requests: int | None = None,
+    rate: float | None = None,
 ) -> dict[str, float]:
     maker = RequestMaker(mode, f"{host}:{port}", users, practices)
     totals = Totals()
     started = time.perf_counter()
     deadline = started + duration
+    interval = connections / rate if rate else None
     await asyncio.gather(
-        *(_connection(host, port, maker, deadline, totals, max_requests)
-          for _ in range(connections))
+        *(_connection(host, port, maker, deadline, totals, max_requests, interval,
+                      (interval or 0.0) * k / connections)
+          for k in range(connections))
     )
     elapsed = time.perf_counter() - started
     latencies = sorted(totals.latencies_us)
@@ -198,14 +213,18 @@ def main() -> None:
     parser.add_argument("--duration", type=float, required=True)
     parser.add_argument("--users-file", type=Path)
     parser.add_argument("--practices", type=int, default=1)
+    parser.add_argument("--rate", type=float,
+                        help="open loop: requests per second in all (default: closed loop)")
     args = parser.parse_args()
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be positive")
     users: list[tuple[str, str]] = []
     if args.users_file:
         for line in args.users_file.read_text().splitlines():
             user, token = line.split()
             users.append((user, token))
     work = run(args.host, args.port, args.mode, args.connections, args.duration, users,
-               args.practices, args.max_requests)
+               args.practices, args.max_requests, args.rate)
     try:
         import uvloop
     except ImportError:

@@ -28,6 +28,8 @@ from tests.support.seed import EVENT_DAYS, PRACTICES, Seeded, seed
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY_EVENTS = 1000
 HEAVY_STATES = 50
+HEAVY_BATCH = 10  # events per POST /events, as the app sends them
+HEAVY_DAYS = 180
 EXPORT_EVENTS = 100_000
 
 
@@ -51,16 +53,25 @@ async def _seed_heavy(database_url: str, heavy: int, export_events: int) -> None
             "INSERT INTO users SELECT 'heavy-user-' || n, now(), now() "
             f"FROM generate_series(1, {heavy}) AS n"
         )
+        # Laid out as the service writes them, not user by user: a user's states are written
+        # one at a time among everyone else's, and their events arrive in batches of
+        # HEAVY_BATCH among other users' batches over HEAVY_DAYS, so an erasure touches a page
+        # per state and per batch, across several monthly partitions.
         await connection.execute(
             "INSERT INTO practice_states SELECT 'heavy-user-' || u, 'seed-practice-' || p, "
             "'completed', 1.0, '{}', now(), now() "
-            f"FROM generate_series(1, {heavy}) AS u, generate_series(1, {HEAVY_STATES}) AS p"
+            f"FROM generate_series(1, {HEAVY_STATES}) AS p, generate_series(1, {heavy}) AS u "
+            "ORDER BY p, u"
         )
+        batches = HEAVY_EVENTS // HEAVY_BATCH
         await connection.execute(
             "INSERT INTO events (user_id, name, occurred_at, received_at, properties) "
-            "SELECT 'heavy-user-' || u, 'heavy', now() - n * interval '1 minute', "
-            "now() - n * interval '1 minute', '{}' "
-            f"FROM generate_series(1, {heavy}) AS u, generate_series(1, {HEAVY_EVENTS}) AS n"
+            "SELECT 'heavy-user-' || u, 'heavy', at, at, jsonb_build_object('n', k) FROM ("
+            f" SELECT u, b, k, now() - (b * {heavy} + u) * $1::interval AS at"
+            f" FROM generate_series(1, {batches}) AS b, generate_series(1, {heavy}) AS u,"
+            f"      generate_series(1, {HEAVY_BATCH}) AS k) AS spread "
+            "ORDER BY b DESC, u, k",
+            timedelta(days=HEAVY_DAYS) / (batches * heavy),
         )
         await connection.execute(
             "INSERT INTO events (user_id, name, occurred_at, received_at, properties) "

@@ -9,7 +9,8 @@ PostgreSQL, under an advisory lock (a second run waits, then finds nothing left 
    `CONCURRENTLY` (writers never wait), then dropped;
 4. deletes the events past the cutoff in the partition that straddles it, so retention is
    exact to the second, not to the month.
-SQLite: one `DELETE` of the events past the cutoff.
+SQLite: one `DELETE` of the events past the cutoff. Both also forget erasures older than an
+hour (`erased_users`, service.seen), for when no worker has flushed a note since.
 
 Every step is idempotent. None of these locks makes a writer wait: attaching takes SHARE UPDATE
 EXCLUSIVE on `events` (inserts take ROW EXCLUSIVE, which it does not conflict with), a concurrent
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.db import create_engine
 from service.models import events
 from service.partitions import MONTHS_AHEAD, PARENT, Month, months_between
+from service.seen import prune_erased
 from service.settings import Settings
 
 # "awmaint" in the one-key advisory lock space (the migration lock is "awaterra").
@@ -54,6 +56,7 @@ class Maintenance:
     dropped: list[str] = field(default_factory=list)
     finalized: list[str] = field(default_factory=list)
     deleted_events: int = 0
+    forgotten_erasures: int = 0
     waited_for_lock: bool = False
     seconds: float = 0.0
 
@@ -67,6 +70,7 @@ class Maintenance:
         out.append(
             f"deleted {self.deleted_events} events received before {self.cutoff.isoformat()}"
         )
+        out.append(f"forgot {self.forgotten_erasures} erasures older than an hour")
         out.append(f"maintain done in {self.seconds:.3f} s")
         return out
 
@@ -114,6 +118,7 @@ async def _maintain_postgres(
         report.dropped.append(name)
     result = await connection.execute(delete(events).where(events.c.received_at < report.cutoff))
     report.deleted_events = result.rowcount
+    report.forgotten_erasures = await prune_erased(connection, now)
 
 
 async def maintain(settings: Settings, *, now: datetime | None = None) -> Maintenance:
@@ -128,6 +133,7 @@ async def maintain(settings: Settings, *, now: datetime | None = None) -> Mainte
                     delete(events).where(events.c.received_at < report.cutoff)
                 )
                 report.deleted_events = result.rowcount
+                report.forgotten_erasures = await prune_erased(connection, now)
         else:
             async with engine.connect() as connection:
                 # DETACH ... CONCURRENTLY cannot run inside a transaction block.

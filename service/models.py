@@ -88,6 +88,16 @@ users = Table(
     Index("ix_users_last_seen_at", "last_seen_at"),
 )
 
+# Who was erased in the last hour (ERASED_KEPT_FOR): a worker's note that the user was seen,
+# made before the erasure and flushed after it, must not bring the user row back
+# (service.seen). Pruned by the seen-notes flush and by `maintain`; nothing else is kept.
+erased_users = Table(
+    "erased_users",
+    metadata,
+    Column("subject", String(SUBJECT_LENGTH), primary_key=True),
+    Column("erased_at", UtcDateTime(), nullable=False),
+)
+
 practices = Table(
     "practices",
     metadata,

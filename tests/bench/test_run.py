@@ -59,7 +59,14 @@ def test_the_benchmark_runs_every_scenario_and_reports_its_figures() -> None:
     assert 20 < summary["peak_rss_mb"] < 1000
     data = summary["data"]
     assert data["rows"] == 200 and data["size_mb_seeded"] > 1 and data["maintain_seconds"] > 0
-    assert data["heavy_erase"]["requests"] == 5 and data["heavy_erase"]["errors"] == 0
+    assert data["heavy_erase_alone"]["requests"] == 2 and data["heavy_erase"]["requests"] == 3
+    for key in ("heavy_erase_alone", "heavy_erase", "map_steady", "map_beside_erase"):
+        assert data[key]["errors"] == 0 and data[key]["p50_ms"] > 0, key
+    # Open loop: the steady writes ran at the asked rate (300/s) within what a 2-core
+    # machine shared with the server keeps up with, not as fast as the server answered.
+    for key in ("map_steady", "map_beside_erase"):
+        assert 150 < data[key]["requests_per_second"] < 330, data[key]
+    assert "DELETE /me heavy user, beside writes" in completed.stdout
     assert data["export"]["export_bytes_mb"] > 0.1
     month = data["maintain_month"]
     assert month["writer_inserts_during"] > 0 and month["maintain_seconds"] > 0

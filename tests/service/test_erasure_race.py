@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from service.app import ServiceApp
+from service.seen import SeenUsers
 from service.userlock import NAMESPACE
 from tests.service.conftest import Issuer, build_app, running, service_settings, unique
 from tests.service.test_account import map_write, stored_counts
@@ -166,3 +167,25 @@ async def test_concurrent_writes_and_an_erasure_leave_a_clean_cut(
         assert all(survived[first:]) and not any(survived[:first]), (w, survived)
         cut_somewhere |= 0 < first < len(survived)
     assert cut_somewhere or not kept_maps, "the erasure ran before or after every write"
+
+
+async def test_a_seen_note_flushed_during_an_erasure_waits_and_is_refused(
+    pg_app: ServiceApp, pg_client: httpx.AsyncClient, side: asyncpg.Connection
+) -> None:
+    """A worker's pending note that the user was seen, flushed while the user is being erased:
+    the flush waits for the erasure and then writes nothing, so the user row stays gone."""
+    user = unique("noted")
+    seen = SeenUsers(pg_app.services.engine)
+    seen.saw(user)
+    transaction = side.transaction()
+    await transaction.start()
+    # What erase_user_data does, held open before its commit.
+    await side.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", NAMESPACE, user)
+    await side.execute("DELETE FROM users WHERE subject = $1", user)
+    await side.execute("INSERT INTO erased_users VALUES ($1, clock_timestamp())", user)
+    flush = asyncio.create_task(seen.flush())
+    done, _ = await asyncio.wait([flush], timeout=WAIT)
+    assert not done, "the flush did not wait for the erasure in progress"
+    await transaction.commit()
+    await flush
+    assert (await stored_counts(pg_app, user))["users"] == 0

@@ -196,6 +196,27 @@ async def test_maintain_creates_ahead_drops_expired_months_and_cuts_exactly(
 
 
 @pytest.mark.postgres
+async def test_maintain_forgets_erasures_older_than_an_hour(
+    fresh_postgres: str, tmp_path: Path
+) -> None:
+    settings = settings_for(fresh_postgres, tmp_path)
+    await migrate(settings)
+    connection = await asyncpg.connect(fresh_postgres)
+    try:
+        await connection.execute(
+            "INSERT INTO erased_users VALUES ('long-ago', now() - interval '61 minutes'), "
+            "('just-now', now() - interval '59 minutes')"
+        )
+        report = await maintain(settings)
+        assert report.forgotten_erasures == 1
+        assert "forgot 1 erasures older than an hour" in report.lines()
+        kept = await connection.fetch("SELECT subject FROM erased_users")
+        assert [row["subject"] for row in kept] == ["just-now"]
+    finally:
+        await connection.close()
+
+
+@pytest.mark.postgres
 async def test_two_maintain_runs_at_once_do_the_work_once(
     fresh_postgres: str, tmp_path: Path
 ) -> None:
