@@ -16,7 +16,14 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from service.admin import views_auth, views_config, views_ops, views_people, views_practices
+from service.admin import (
+    views_auth,
+    views_config,
+    views_erasure,
+    views_ops,
+    views_people,
+    views_practices,
+)
 from service.admin.errors import PanelError
 from service.admin.oidc import OidcClient
 from service.admin.panel import Mode, Panel
@@ -103,7 +110,9 @@ def admin_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         Mount("/admin/static", app=StaticFiles(directory=STATIC_DIR), name="admin-static"),
     ]
-    for module in (views_ops, views_auth, views_practices, views_config, views_people):
+    for module in (
+        views_ops, views_auth, views_practices, views_config, views_people, views_erasure
+    ):
         for path, endpoint, methods in module.ROUTES:
             routes.append(Route(path, endpoint, methods=methods))
     return routes

@@ -200,6 +200,36 @@ async def user_map(connection: AsyncConnection, subject: str) -> Sequence[Any]:
     return (await connection.execute(statement)).all()
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What an erasure of one user would delete."""
+
+    practice_states: int
+    events: int
+    user_row: bool
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.practice_states or self.events or self.user_row)
+
+
+async def stored_about(connection: AsyncConnection, subject: str) -> Stored:
+    async def count(statement: Any) -> int:
+        return int((await connection.execute(statement)).scalar_one())
+
+    return Stored(
+        practice_states=await count(
+            select(func.count())
+            .select_from(practice_states)
+            .where(practice_states.c.user_id == subject)
+        ),
+        events=await count(
+            select(func.count()).select_from(events).where(events.c.user_id == subject)
+        ),
+        user_row=await user(connection, subject) is not None,
+    )
+
+
 def event_list(name: str, user_id: str) -> Select[Any]:
     # Newest first by arrival: the order the partitioned table and its indexes keep.
     statement = select(events).order_by(events.c.received_at.desc(), events.c.id.desc())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,21 @@ def _json(value: Any, indent: bool = True) -> str:
     return orjson.dumps(value, option=option).decode()
 
 
+def _erased(counts: Mapping[str, Any]) -> str:
+    """An erasure's rows per table (the audit row's `before`) in words."""
+    parts = []
+    for key, one, many in (("practiceStates", "practice state", "practice states"),
+                           ("events", "event", "events")):
+        number = counts.get(key) or 0
+        if number:
+            parts.append(f"{number} {one if number == 1 else many}")
+    if counts.get("userRows"):
+        parts.append("the user row")
+    if not parts:
+        return "nothing (nothing was stored)"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
     days, rest = divmod(seconds, 86_400)
@@ -60,6 +76,7 @@ environment = jinja2.Environment(
 environment.filters["when"] = _when
 environment.filters["json"] = _json
 environment.filters["duration"] = _duration
+environment.filters["erased"] = _erased
 environment.filters["path"] = lambda value: quote(str(value), safe="")
 environment.globals["navigation"] = NAVIGATION
 

@@ -10,6 +10,7 @@ from service.admin.errors import NotFound
 from service.admin.forms import page_number, query_text
 from service.admin.panel import page, panel_of
 from service.admin.render import render
+from service.admin.views_erasure import erased_notice
 from service.models import EVENT_NAME_LENGTH, SUBJECT_LENGTH
 
 
@@ -18,7 +19,8 @@ async def users_view(request: Request) -> Response:
     number = page_number(request)
     async with panel_of(request).services.autocommit.connect() as connection:
         result = await data.paginate(connection, data.user_list(search), number)
-    return render(request, "users.html", title="Users", page=result, q=search)
+    return render(request, "users.html", title="Users", page=result, q=search,
+                  erased=erased_notice(request))
 
 
 async def user_view(request: Request) -> Response:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from service import examples
+from service.account_erasure import erase_account
 from service.endpoints import Access, Call, Endpoint
-from service.erasure import erase_user
 from service.export import ExportResponse, UserExport
 from service.schemas import ExportResult, UserPath
 
@@ -21,12 +21,7 @@ async def export_me(call: Call) -> Response:
 
 
 async def _erase(call: Call, user_id: str, actor: str | None) -> Response:
-    seen = call.services.seen
-    # This very request noted the user as seen: a note flushed after the erasure would
-    # bring the user row back.
-    seen.forget(user_id)
-    await erase_user(call.services.engine, user_id, actor=actor)
-    seen.forget(user_id)
+    await erase_account(call.services, user_id, actor=actor)
     return Response(status_code=204)
 
 

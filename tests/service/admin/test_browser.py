@@ -22,8 +22,11 @@ import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, FileChooser, Page, expect, sync_playwright
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from service.app import create_app
+from service.db import sqlalchemy_url
 from service.migrate import head_revision, migrate
 from service.settings import load_settings
 from service.storage import S3Storage
@@ -221,6 +224,7 @@ def test_every_page_signed_in_has_navigation_headers_and_no_axe_violation(
         "/admin/config": "config",
         "/admin/users": "users",
         f"/admin/users/{member}": "user-map",
+        f"/admin/erase/{member}": "user-erase",
         f"/admin/events?user={member}": "events",
         "/admin/status": "status",
         "/admin/audit": "audit",
@@ -499,6 +503,98 @@ def test_config_set_refused_edited_and_deleted(
     expect(rows.nth(1)).to_contain_text('"android": 31')
     expect(rows.nth(1)).to_contain_text('"value": "2.1.0"')  # before
     expect(rows.nth(2)).to_contain_text("(none)")
+
+
+# ---- erasing a user ---------------------------------------------------------------------------
+
+
+def _stored_rows(database_url: str, user: str) -> tuple[int, int, int]:
+    """Practice states, events and user rows of `user`, read from the database itself."""
+
+    async def read() -> tuple[int, int, int]:
+        engine = create_async_engine(sqlalchemy_url(database_url))
+        try:
+            async with engine.connect() as connection:
+                counts = [
+                    (await connection.execute(text(sql), {"u": user})).scalar_one()
+                    for sql in (
+                        "SELECT count(*) FROM practice_states WHERE user_id = :u",
+                        "SELECT count(*) FROM events WHERE user_id = :u",
+                        "SELECT count(*) FROM users WHERE subject = :u",
+                    )
+                ]
+        finally:
+            await engine.dispose()
+        return counts[0], counts[1], counts[2]
+
+    return in_thread(read)
+
+
+def test_keyboard_only_erasure_of_a_user_after_confirmation(
+    page: Page, local_panel: LivePanel, issuer: Issuer, service_postgres_url: str
+) -> None:
+    practice, member = unique("gone"), unique("leaver")
+    body = {"title": "Last practice", "description": "", "durationSeconds": 60,
+            "category": "calm", "published": True}
+    state = {"userId": member, "practiceData": {"practiceId": practice, "status": "completed",
+             "progress": 1.0, "updatedAt": "2026-12-01T10:00:00Z", "state": {}}}
+    events = {"events": [{"name": "practice_done", "occurredAt": "2026-12-01T10:00:00Z"}]}
+    with httpx.Client(base_url=local_panel.url, timeout=10) as api:
+        admin = issuer.headers("seed-admin", admin=True)
+        assert api.put(f"/practices/{practice}", json=body, headers=admin).status_code == 201
+        assert api.post("/map", json=state, headers=issuer.headers(member)).status_code == 200
+        assert api.post("/events", json=events, headers=issuer.headers(member)).status_code == 202
+    # The service writes "seen" notes every few seconds: wait for the user row too.
+    deadline = time.monotonic() + 15
+    while _stored_rows(service_postgres_url, member) != (1, 1, 1):
+        assert time.monotonic() < deadline, _stored_rows(service_postgres_url, member)
+        time.sleep(0.25)
+
+    sign_in_locally(page, local_panel, "eraser@example.test")
+    page.goto(f"{local_panel.url}/admin/users/{member}")
+    accessible(page)
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Skip to main content")
+    page.keyboard.press("Enter")
+    for name in ("Last practice", "This user's events", "Back to users",
+                 "Erase this user's data…"):
+        page.keyboard.press("Tab")
+        expect(page.locator(":focus")).to_contain_text(name)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/admin/erase/{member}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Erase user {member}")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "1 practice state, 1 event and the user row"
+    )
+    accessible(page)
+    assert _stored_rows(service_postgres_url, member) == (1, 1, 1)  # asking erased nothing
+
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text(f"Erase user {member}")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/admin/users?erased=*")
+    expect(page.get_by_role("status")).to_contain_text(
+        f"Erased the user {member}: 1 practice state, 1 event and the user row"
+    )
+    accessible(page)
+
+    # Gone from the database, and the user's own export finds nothing (read in this order:
+    # the export request notes the user as seen, a new user).
+    assert _stored_rows(service_postgres_url, member) == (0, 0, 0)
+    exported = httpx.get(f"{local_panel.url}/me/export", headers=issuer.headers(member))
+    assert exported.status_code == 200
+    data = exported.json()["data"]
+    assert data["practices"] == [] and data["events"] == [] and data["firstSeenAt"] is None
+
+    page.goto(f"{local_panel.url}/admin/audit")
+    row = page.get_by_role("row").filter(has_text=member)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("eraser@example.test")
+    expect(row).to_contain_text("user.erase")
+    expect(row).to_contain_text("Erased 1 practice state, 1 event and the user row")
+    expect(row).to_contain_text('"userRows": 1')
 
 
 # ---- cross-origin ----------------------------------------------------------------------------
