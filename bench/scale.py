@@ -246,4 +246,5 @@ def maintain_drops_a_month(
 
 
 def cpu_note() -> str:
-    return f"{os.cpu_count()} CPUs shared with other work (load {os.getloadavg()[0]:.1f})"
+    return (f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} at the end "
+            "(the benchmark's own server, PostgreSQL and load generator included)")  # fmt: skip
