@@ -613,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
                     for pid in set(marks) | set(memory.sampled_peak):
                         peak_rss[pid] = max(marks.get(pid, 0), memory.sampled_peak.get(pid, 0))
                 if workers == max(args.workers):
-                    data.update(heavy_erasure(load, args, people, workers))
+                    data.update(heavy_erasure(load, args, people, workers, database_url))
                     print("bench: one export of the user with "
                           f"{args.export_events} events", flush=True)
                     data["export"] = scale.export_memory_growth(server, port,
@@ -652,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def heavy_erasure(
-    load: Any, args: argparse.Namespace, people: Population, workers: int
+    load: Any, args: argparse.Namespace, people: Population, workers: int, database_url: str
 ) -> dict[str, Any]:
     """DELETE /me of the heavy users, 4 at a time: first alone (what an erasure costs), then
     beside POST /map at a steady `--steady-rate` (open loop), measured also without the
@@ -670,7 +670,8 @@ def heavy_erasure(
           f"{args.heavy_users - args.heavy_users // 2} heavy users", flush=True)
     seconds = max(3.0, args.duration / 2)
     count = args.heavy_users - args.heavy_users // 2
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+    with (concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool,
+          scale.LockWaits(database_url) as waits):
         writes = pool.submit(steady, duration=seconds)
         time.sleep(0.5)
         # Paced over the writes' run, so every second of it has erasures beside it.
@@ -686,6 +687,7 @@ def heavy_erasure(
                                 args.latency_connections, quiet),
         "map_beside_erase": to_result(f"POST /map {rate} beside erasures", workers,
                                       args.latency_connections, beside),
+        "lock_waits_beside_erase": waits.as_dict(),
     }
 
 
@@ -721,6 +723,12 @@ def report(
     for extra in (heavy_alone, heavy, steady, beside):
         if extra is not None:
             print(_row(extra))
+    waits = data.get("lock_waits_beside_erase")
+    if waits:
+        print(f"lock waits while they ran: {waits['samples_waiting']} of {waits['samples']} "
+              f"samples of pg_stat_activity saw a session waiting for a lock (at most "
+              f"{waits['most_waiting']} at once)"
+              + (f"; sampling failed: {waits['error']}" if waits["error"] else ""))
     if heavy is not None:
         print(f"(heavy user: {scale.HEAVY_EVENTS:,} events and {scale.HEAVY_STATES} practice "
               "states; writes and erasures beside each other are open loop, at a steady rate)")
@@ -771,12 +779,13 @@ def report(
             heavy is not None and heavy_alone is not None
             and heavy.errors == 0 and heavy_alone.errors == 0
             and max(heavy.p99_ms, heavy_alone.p99_ms) <= TARGETS["erase_p99_ms_max"],
-        # "Without blocking other users' writes": beside the erasures, steady writes still meet
-        # their own latency target (a write waiting on an erasure's lock would take as long as
-        # the erasure; sharing the CPU with it costs a few ms).
-        f"steady POST /map p99 < {TARGETS['map_p99_ms_max']:g} ms beside erasures":
-            steady is not None and beside is not None and beside.errors == 0
-            and beside.p99_ms < TARGETS["map_p99_ms_max"],
+        # "Without blocking other users' writes": while erasures run beside steady writes, no
+        # session ever waits for a lock (the writes still share the CPU and disk with them:
+        # their latency is printed beside their latency without erasures).
+        "no lock waits beside erasures":
+            bool(waits) and not waits["error"] and waits["samples"] > 0
+            and waits["samples_waiting"] == 0
+            and beside is not None and beside.errors == 0,
         f"export memory growth <= {TARGETS['export_growth_mb_max']:g} MB":
             bool(export) and export["rss_growth_mb"] <= TARGETS["export_growth_mb_max"],
         f"writers wait <= {TARGETS['maintain_lock_ms_max']:g} ms while maintain drops a month":

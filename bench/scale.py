@@ -117,6 +117,57 @@ def time_maintain(env: Mapping[str, str]) -> tuple[float, str]:
     return time.perf_counter() - started, completed.stdout
 
 
+# --- who waits for a lock ----------------------------------------------------------------
+
+
+class LockWaits:
+    """Samples pg_stat_activity every few ms while in use: how often any session of the
+    database was waiting for a lock (an advisory user lock included), and the most at once.
+    Zero means nothing beside the measured work was ever blocked by it."""
+
+    def __init__(self, database_url: str, interval: float = 0.005) -> None:
+        self._url = database_url
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self.samples = 0
+        self.samples_waiting = 0
+        self.most_waiting = 0
+        self.error: str | None = None
+
+    async def _run(self) -> None:
+        try:
+            connection = await asyncpg.connect(self._url)
+        except (OSError, asyncpg.PostgresError) as error:
+            self.error = f"{type(error).__name__}: {error}"
+            return
+        try:
+            while not self._stop.is_set():
+                waiting = await connection.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                )
+                self.samples += 1
+                if waiting:
+                    self.samples_waiting += 1
+                    self.most_waiting = max(self.most_waiting, int(waiting))
+                await asyncio.sleep(self._interval)
+        finally:
+            await connection.close()
+
+    def __enter__(self) -> LockWaits:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"samples": self.samples, "samples_waiting": self.samples_waiting,
+                "most_waiting": self.most_waiting, "error": self.error}  # fmt: skip
+
+
 # --- export memory -------------------------------------------------------------------------
 
 

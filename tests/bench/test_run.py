@@ -67,6 +67,9 @@ def test_the_benchmark_runs_every_scenario_and_reports_its_figures() -> None:
     for key in ("map_steady", "map_beside_erase"):
         assert 150 < data[key]["requests_per_second"] < 330, data[key]
     assert "DELETE /me heavy user, beside writes" in completed.stdout
+    waits = data["lock_waits_beside_erase"]
+    assert waits["error"] is None and waits["samples"] > 10, waits
+    assert waits["samples_waiting"] == 0, "a session waited for a lock beside the erasures"
     assert data["export"]["export_bytes_mb"] > 0.1
     month = data["maintain_month"]
     assert month["writer_inserts_during"] > 0 and month["maintain_seconds"] > 0
