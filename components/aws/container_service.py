@@ -80,6 +80,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.execution_role import execution_role_with_policy
 from components.aws.image import ContainerImage, ContainerImageArgs
 from components.aws.load_balancer import DEFAULT_SSL_POLICY, LoadBalancer, LoadBalancerArgs
 from components.aws.log_encryption import logs_key_statement
@@ -89,7 +90,7 @@ from components.aws.maintenance import (
     MaintenanceScheduleArgs,
 )
 from components.aws.policy_documents import account_context, customer_key, key_policy
-from components.aws.service_iam import assume_role_policy, execution_policy, task_policy
+from components.aws.service_iam import assume_role_policy, task_policy
 from components.aws.task_containers import (
     ADMIN_SECRET_VARIABLE,
     APP,
@@ -311,12 +312,6 @@ class ContainerService(pulumi.ComponentResource):
         trust = pulumi.Output.all(account_id, region).apply(
             lambda v: json.dumps(assume_role_policy(v[0], v[1]))
         )
-        execution_role = aws.iam.Role(
-            f"{name}-execution",
-            description=f"{name}: ECS agent (pull image, write logs, inject secrets)",
-            assume_role_policy=trust,
-            opts=child,
-        )
         secret_arns = [args.db_master_secret_arn]
         if args.datadog_api_key_secret_arn is not None:
             secret_arns.append(args.datadog_api_key_secret_arn)
@@ -328,25 +323,15 @@ class ContainerService(pulumi.ComponentResource):
             args.admin_session_key_kms_key_arn,
         )
         secret_keys = [key_arn for key_arn in optional_keys if key_arn is not None]
-        execution_permissions = aws.iam.RolePolicy(
-            f"{name}-execution-permissions",
-            role=execution_role.id,
-            policy=pulumi.Output.all(
-                repository=image.repository_arn,
-                log_group=log_group.arn,
-                secrets=pulumi.Output.all(*secret_arns),
-                keys=pulumi.Output.all(*secret_keys),
-            ).apply(
-                lambda v: json.dumps(
-                    execution_policy(
-                        repository_arn=v["repository"],
-                        log_group_arn=v["log_group"],
-                        log_stream_prefix=LOG_STREAM_PREFIX,
-                        secret_arns=v["secrets"],
-                        secret_kms_key_arns=v["keys"],
-                    )
-                )
-            ),
+        execution_role, execution_permissions = execution_role_with_policy(
+            name,
+            description=f"{name}: ECS agent (pull image, write logs, inject secrets)",
+            trust=trust,
+            repository_arn=image.repository_arn,
+            log_group_arn=log_group.arn,
+            log_stream_prefix=LOG_STREAM_PREFIX,
+            secret_arns=secret_arns,
+            secret_kms_key_arns=secret_keys,
             opts=child,
         )
         task_role = aws.iam.Role(

@@ -44,8 +44,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.execution_role import execution_role_with_policy
 from components.aws.policy_documents import account_context
-from components.aws.service_iam import assume_role_policy, execution_policy
+from components.aws.service_iam import assume_role_policy
 
 DEFAULT_SCHEDULE = "cron(17 3 * * ? *)"
 MAINTAIN = "maintain"
@@ -143,33 +144,17 @@ class MaintenanceSchedule(pulumi.ComponentResource):
         super().__init__("awaterra:maintenance:MaintenanceSchedule", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         context = account_context(self)
-        execution_role = aws.iam.Role(
-            f"{name}-execution",
+        execution_role, execution_permissions = execution_role_with_policy(
+            name,
             description=f"{name}: ECS agent for the maintenance task (image, logs, DB secret)",
-            assume_role_policy=pulumi.Output.all(context.account_id, context.region).apply(
+            trust=pulumi.Output.all(context.account_id, context.region).apply(
                 lambda v: json.dumps(assume_role_policy(v[0], v[1]))
             ),
-            opts=child,
-        )
-        execution_permissions = aws.iam.RolePolicy(
-            f"{name}-execution-permissions",
-            role=execution_role.id,
-            policy=pulumi.Output.all(
-                repository=args.repository_arn,
-                log_group=args.log_group_arn,
-                secrets=pulumi.Output.all(*args.secret_arns),
-                keys=pulumi.Output.all(*args.secret_kms_key_arns),
-            ).apply(
-                lambda v: json.dumps(
-                    execution_policy(
-                        repository_arn=v["repository"],
-                        log_group_arn=v["log_group"],
-                        log_stream_prefix=args.log_stream_prefix,
-                        secret_arns=v["secrets"],
-                        secret_kms_key_arns=v["keys"],
-                    )
-                )
-            ),
+            repository_arn=args.repository_arn,
+            log_group_arn=args.log_group_arn,
+            log_stream_prefix=args.log_stream_prefix,
+            secret_arns=args.secret_arns,
+            secret_kms_key_arns=args.secret_kms_key_arns,
             opts=child,
         )
         task_definition = aws.ecs.TaskDefinition(
