@@ -36,6 +36,12 @@ class Erased:
     def anything(self) -> bool:
         return bool(self.practice_states or self.events or self.user_rows)
 
+    def counts(self) -> dict[str, int]:
+        """Rows per table, as the audit row's `before` holds them (migration 0004 writes the
+        same keys)."""
+        return {"practiceStates": self.practice_states, "events": self.events,
+                "userRows": self.user_rows}  # fmt: skip
+
 
 async def erase_user(engine: AsyncEngine, user_id: str, *, actor: str | None = None) -> Erased:
     """Delete everything stored about `user_id`; `actor` (an admin) is recorded in the audit
@@ -77,11 +83,7 @@ async def _erase_in_steps(connection: AsyncConnection, user_id: str, actor: str 
                 action=ERASE_ACTION,
                 target=user_id,
                 # What was stored (rows per table) before; nothing after.
-                before={
-                    "practiceStates": erased.practice_states,
-                    "events": erased.events,
-                    "userRows": erased.user_rows,
-                },
+                before=erased.counts(),
                 after=None,
             )
         )

@@ -88,6 +88,7 @@ class SeenUsers:
         self._recorded: dict[str, float] = {}
         self._pending: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
+        self._note = _note_statement(engine.dialect.name)
 
     def saw(self, subject: str) -> None:
         now = self._clock()
@@ -119,7 +120,7 @@ class SeenUsers:
             )
         ]
         dialect = self._engine.dialect.name
-        statement = _note_statement(dialect)
+        statement = self._note
         try:
             async with self._engine.begin() as connection:
                 for start in range(0, len(rows), CHUNK):

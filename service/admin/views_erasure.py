@@ -19,6 +19,7 @@ from service.admin import data
 from service.admin.errors import NotFound
 from service.admin.panel import actor_of, page, panel_of
 from service.admin.render import query, render
+from service.erasure import Erased
 from service.models import SUBJECT_LENGTH
 from service.schemas import UserPath
 
@@ -42,7 +43,7 @@ def _subject(request: Request) -> str:
 
 def counts(practice_states: int, events: int, user_rows: int) -> dict[str, int]:
     """The shape of the audit row's `before` (what the erasure deleted, rows per table)."""
-    return {"practiceStates": practice_states, "events": events, "userRows": user_rows}
+    return Erased(practice_states, events, user_rows).counts()
 
 
 async def confirm(request: Request) -> Response:

@@ -17,3 +17,8 @@ def test_the_function_takes_the_lock_the_writers_share() -> None:
 
 def test_the_function_audits_with_the_action_the_panel_lists() -> None:
     assert f"'{erasure.ERASE_ACTION}'" in MIGRATION.FUNCTION
+
+
+def test_the_function_audits_the_counts_under_the_keys_python_writes() -> None:
+    for key in erasure.Erased(1, 2, 3).counts():
+        assert f"'{key}'" in MIGRATION.FUNCTION
