@@ -56,6 +56,7 @@ if str(ROOT) not in sys.path:
 import psutil  # noqa: E402
 
 from bench import scale  # noqa: E402
+from components.postgres_settings import SERVER_SETTINGS  # noqa: E402
 from tests.support.postgres import (  # noqa: E402
     PostgresCluster,
     destroy_cluster,
@@ -480,6 +481,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-fsync", action="store_true",
                         help="UNSAFE, labelled in the output: PostgreSQL without fsync, "
                              "synchronous commit or full-page writes")
+    parser.add_argument("--pg-option", type=setting, action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="a PostgreSQL setting over the stacks' own "
+                             "(components/postgres_settings.py), e.g. wal_compression=off "
+                             "(repeatable)")
     parser.add_argument("--throughput-connections", type=int, default=64)
     parser.add_argument("--latency-connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=1)
@@ -552,12 +558,19 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="awaterra-bench-"))
     print(f"bench: work directory {workdir}; load generator: {client}; PostgreSQL {durability}",
           flush=True)
-    cluster = start_cluster(durable=not args.no_fsync)
+    pg_settings = {**SERVER_SETTINGS, **dict(args.pg_option)}
+    cluster = start_cluster(
+        durable=not args.no_fsync,
+        options=" ".join(f"-c {name}={value}" for name, value in pg_settings.items()),
+    )
     results: list[LoadResult] = []
     peak_rss: dict[int, int] = {}
     pgbench: dict[str, float] | None = None
-    data: dict[str, Any] = {"rows": args.rows, "durability": durability}
+    data: dict[str, Any] = {"rows": args.rows, "durability": durability,
+                            "postgres_settings": pg_settings}
     try:
+        print("bench: timing fdatasync on the cluster's disk for 10 s", flush=True)
+        data["disk_sync"] = scale.disk_sync_latency(cluster.datadir.parent)
         database_url = cluster.create_database(DATABASE_NAME)
         env = service_env(database_url, workdir, args.pool_size, dict(args.env))
         run_cli(env, "migrate")
@@ -660,8 +673,11 @@ def heavy_erasure(
     them would only show that a saturated machine is slow for everyone."""
     print(f"bench: {workers} worker(s): DELETE /me of {args.heavy_users // 2} users with "
           f"{scale.HEAVY_EVENTS} events and {scale.HEAVY_STATES} states, alone", flush=True)
+    wal_before = scale.wal_position(database_url)
     alone = load(mode="erase", connections=4, duration=120.0, users_file=people.heavy_alone,
                  max_requests=args.heavy_users // 2)
+    # Nothing else writes meanwhile (autovacuum aside): this is the WAL of the erasures.
+    wal_kb = (scale.wal_position(database_url) - wal_before) / max(1.0, alone["requests"]) / 1024
     steady = functools.partial(load, mode="map", connections=args.latency_connections,
                                users_file=args.users_file_for_writes, rate=args.steady_rate)
     print(f"bench: {workers} worker(s): POST /map at {args.steady_rate:g}/s, alone", flush=True)
@@ -688,6 +704,7 @@ def heavy_erasure(
         "map_beside_erase": to_result(f"POST /map {rate} beside erasures", workers,
                                       args.latency_connections, beside),
         "lock_waits_beside_erase": waits.as_dict(),
+        "heavy_erase_wal_kb": wal_kb,
     }
 
 
@@ -709,6 +726,12 @@ def report(
     cpu = f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()})"
     print(f"\nawaterra bench: --rows {args.rows} ({2 * args.rows} events), PostgreSQL "
           f"{data['durability']}, {client}, {cpu}; {scale.cpu_note()}")
+    settings = ", ".join(f"{k}={v}" for k, v in data["postgres_settings"].items())
+    print(f"PostgreSQL settings beyond the defaults: {settings or 'none'}")
+    sync = data["disk_sync"]
+    print(f"disk: 8 kB fdatasync p50 {sync['p50_ms']:.2f} ms, p99 {sync['p99_ms']:.2f} ms, max "
+          f"{sync['max_ms']:.1f} ms; {sync['stalls']:.0f} stalls over {scale.SYNC_STALL_MS:g} ms "
+          f"in {sync['seconds']:g} s (each one holds every write in flight)")
     print(f"seeded in {data['seed_seconds']:.1f} s; database {data['size_mb_seeded']:.0f} MB "
           f"seeded, {data.get('size_mb_end', 0):.0f} MB at the end; maintain (nothing to drop) "
           f"{data['maintain_seconds']:.2f} s")
@@ -732,6 +755,8 @@ def report(
     if heavy is not None:
         print(f"(heavy user: {scale.HEAVY_EVENTS:,} events and {scale.HEAVY_STATES} practice "
               "states; writes and erasures beside each other are open loop, at a steady rate)")
+        print(f"WAL written per heavy user's erasure, alone: {data['heavy_erase_wal_kb']:.0f} kB "
+              f"(wal_compression={data['postgres_settings'].get('wal_compression', 'off')})")
     by_key = {(r.scenario, r.workers, r.connections): r for r in results}
     top = max(args.workers)
     map_load = by_key.get(("POST /map", top, args.throughput_connections))

@@ -106,6 +106,22 @@ def database_size_mb(database_url: str) -> float:
     return asyncio.run(size())
 
 
+def wal_position(database_url: str) -> int:
+    """Bytes of WAL written since the cluster began: the difference of two is what ran between."""
+
+    async def position() -> int:
+        connection = await asyncpg.connect(database_url)
+        try:
+            value = await connection.fetchval(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')"
+            )
+        finally:
+            await connection.close()
+        return int(value)
+
+    return asyncio.run(position())
+
+
 def time_maintain(env: Mapping[str, str]) -> tuple[float, str]:
     started = time.perf_counter()
     completed = subprocess.run(
@@ -299,3 +315,43 @@ def maintain_drops_a_month(
 def cpu_note() -> str:
     return (f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} at the end "
             "(the benchmark's own server, PostgreSQL and load generator included)")  # fmt: skip
+
+
+# --- the disk under the database -------------------------------------------------------------
+
+SYNC_STALL_MS = 20.0
+
+
+def disk_sync_latency(directory: Path, seconds: float = 10.0) -> dict[str, float]:
+    """8 kB written and fdatasync'd back to back in `directory` (the cluster's filesystem), as
+    a commit does: every durable write waits for one of these, so a stall here is a stall for
+    every write in flight. Printed beside the results to tell the machine's tail from the
+    service's."""
+    path = directory / "sync-probe"
+    block = b"\0" * 8192
+    latencies: list[float] = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, block * 256)
+        os.fsync(fd)
+        deadline = time.monotonic() + seconds
+        offset = 0
+        while time.monotonic() < deadline:
+            os.pwrite(fd, block, offset)
+            offset = (offset + len(block)) % (len(block) * 256)
+            started = time.perf_counter()
+            os.fdatasync(fd)
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    latencies.sort()
+    count = len(latencies)
+    return {
+        "seconds": seconds,
+        "syncs": float(count),
+        "p50_ms": latencies[count // 2],
+        "p99_ms": latencies[min(count - 1, int(count * 0.99))],
+        "max_ms": latencies[-1],
+        "stalls": float(sum(latency > SYNC_STALL_MS for latency in latencies)),
+    }

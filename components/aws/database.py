@@ -10,7 +10,8 @@ data; whoever reads it needs `secretsmanager:GetSecretValue` on `master_secret_a
 
 Defaults are the production ones (Multi-AZ, 14 days of point-in-time restore, deletion
 protection, a final snapshot); a dev stack opts out explicitly. The parameter group forces TLS
-(`rds.force_ssl = 1`) and logs statements slower than `slow_query_ms`.
+(`rds.force_ssl = 1`), logs statements slower than `slow_query_ms` and sets the server settings
+both clouds share (components/postgres_settings.py: WAL compression).
 
 Connections: RDS sets `max_connections` from instance memory (LEAST(memory/9531392, 5000): ~80
 on db.t4g.micro, ~800 on db.m7g.large). The service opens at most tasks x workers x pool size;
@@ -35,6 +36,7 @@ from components.aws.policy_documents import (
     customer_key,
     key_policy,
 )
+from components.postgres_settings import SERVER_SETTINGS
 
 _INSTANCE_CLASS = re.compile(r"^db\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -97,6 +99,7 @@ class DatabaseArgs:
             "log_lock_waits": "1",
             # A session stuck in a transaction holds locks and a connection slot.
             "idle_in_transaction_session_timeout": "60000",
+            **SERVER_SETTINGS,
             **self.extra_parameters,
         }
 

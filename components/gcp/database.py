@@ -33,8 +33,9 @@ backup_location="us-east1"))`
   or a multi-region: see components/gcp/backup.py for RPO/RTO). `replica_region` adds a
   cross-region read replica for a faster regional failover (off by default).
 - Query insights on (client addresses not recorded). Flags: the CIS GCP 6.2 PostgreSQL set and
-  what checkov's CKV_GCP PostgreSQL flag checks ask for (`DATABASE_FLAGS`), plus
-  `extra_flags` (which may override them).
+  what checkov's CKV_GCP PostgreSQL flag checks ask for (`DATABASE_FLAGS`), the server settings
+  both clouds share (components/postgres_settings.py: WAL compression), plus `extra_flags`
+  (which may override them).
 
 Outputs: `connection_name`, `private_ip_address`, `instance_name`, `database_name`,
 `iam_user_name`. `DatabaseArgs.max_connections()` is the max_connections the instance gets:
@@ -50,6 +51,8 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
+
+from components.postgres_settings import SERVER_SETTINGS
 
 DATABASE_VERSION = "POSTGRES_16"
 EDITIONS = ("ENTERPRISE", "ENTERPRISE_PLUS")
@@ -224,7 +227,7 @@ class DatabaseArgs:
             iam_user_name(self.service_account_email)
 
     def flags(self) -> dict[str, str]:
-        return {**DATABASE_FLAGS, **self.extra_flags}
+        return {**DATABASE_FLAGS, **SERVER_SETTINGS, **self.extra_flags}
 
     def max_connections(self) -> int:
         """What the instance runs with: the `max_connections` flag if set, else the default."""

@@ -60,6 +60,14 @@ def test_the_benchmark_runs_every_scenario_and_reports_its_figures() -> None:
     data = summary["data"]
     assert data["rows"] == 200 and data["size_mb_seeded"] > 1 and data["maintain_seconds"] > 0
     assert data["heavy_erase_alone"]["requests"] == 2 and data["heavy_erase"]["requests"] == 3
+    # An erasure of 1,000 events and 50 states deletes ~1,000 rows and audits them: WAL of
+    # tens of kB at least, and far less than the ~8 MB a full-page image per row would be.
+    assert 20 < data["heavy_erase_wal_kb"] < 8000, data["heavy_erase_wal_kb"]
+    # The cluster ran the stacks' own settings; the disk under it was timed.
+    assert data["postgres_settings"] == {"wal_compression": "lz4"}
+    assert "PostgreSQL settings beyond the defaults: wal_compression=lz4" in completed.stdout
+    sync = data["disk_sync"]
+    assert sync["syncs"] > 10 and 0 < sync["p50_ms"] <= sync["p99_ms"] <= sync["max_ms"], sync
     for key in ("heavy_erase_alone", "heavy_erase", "map_steady", "map_beside_erase"):
         assert data[key]["errors"] == 0 and data[key]["p50_ms"] > 0, key
     # Open loop: the steady writes ran at the asked rate (300/s) within what a 2-core

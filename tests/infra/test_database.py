@@ -115,6 +115,8 @@ def test_parameter_group_forces_tls_and_logs_slow_queries(secure: Recording) -> 
     parameters = {p["name"]: p["value"] for p in group.inputs["parameters"]}
     assert parameters["rds.force_ssl"] == "1"
     assert parameters["log_min_duration_statement"] == "500"
+    # Full-page images compressed: an erasure's WAL (bench/run.py runs the same setting).
+    assert parameters["wal_compression"] == "lz4"
     assert instance(secure)["parameterGroupName"] == group.inputs["name"]
 
 

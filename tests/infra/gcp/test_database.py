@@ -15,6 +15,7 @@ from components.gcp.database import (
     default_max_connections,
     iam_user_name,
 )
+from components.postgres_settings import SERVER_SETTINGS
 from ops.offline import Recording, run_program
 
 INSTANCE = "gcp:sql/databaseInstance:DatabaseInstance"
@@ -134,7 +135,7 @@ def test_query_insights_without_client_addresses(secure: Recording) -> None:
 
 
 def test_logging_flags_of_cis_and_checkov_and_iam_authentication(secure: Recording) -> None:
-    assert flags(secure) == dict(DATABASE_FLAGS)
+    assert flags(secure) == {**DATABASE_FLAGS, **SERVER_SETTINGS}
     expected = {
         "cloudsql.iam_authentication": "on",
         "cloudsql.enable_pgaudit": "on",
@@ -149,6 +150,7 @@ def test_logging_flags_of_cis_and_checkov_and_iam_authentication(secure: Recordi
         "log_min_error_statement": "error",
         "log_min_duration_statement": "-1",
         "log_temp_files": "0",
+        "wal_compression": "lz4",
     }
     assert flags(secure) == expected
 
