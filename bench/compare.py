@@ -113,6 +113,16 @@ def main(argv: list[str] | None = None) -> int:
     if small["data"]["rows"] >= large["data"]["rows"]:
         print("the first result must be the smaller --rows", file=sys.stderr)
         return 2
+    for setting in ("rounds", "duration", "workers"):
+        if small["settings"].get(setting) != large["settings"].get(setting):
+            print(f"the two results ran with different --{setting} "
+                  f"({small['settings'].get(setting)} and {large['settings'].get(setting)}): "
+                  "their figures are not comparable", file=sys.stderr)
+            return 2
+    rounds = small["settings"].get("rounds") or 1
+    if rounds > 1:
+        print(f"(each closed-loop figure: the median of {rounds} interleaved rounds of "
+              f"{small['settings']['duration']:g} s)\n")
     for line in table(small, large):
         print(line)
     print()

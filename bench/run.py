@@ -36,6 +36,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,6 +106,9 @@ class LoadResult:
     load_before: float
     load_after: float
     writes_per_statement: float | None = None
+    statements: float = 0.0  # map-write statements and writes during the run (POST /map only)
+    writes: float = 0.0
+    rounds: list[dict[str, Any]] | None = None
 
     @property
     def requests_per_second(self) -> float:
@@ -395,6 +399,39 @@ def to_result(
     )
 
 
+def round_label(round_: int, rounds: int) -> str:
+    return f" (round {round_ + 1} of {rounds})" if rounds > 1 else ""
+
+
+def combine(runs: list[LoadResult]) -> LoadResult:
+    """One scenario's rounds as one result: latencies and CPU are the medians over the rounds,
+    throughput is all requests over all seconds, errors add up, max is the largest. The rounds
+    themselves are kept (`rounds` in the JSON)."""
+    first = runs[0]
+    statements = sum(r.statements for r in runs)
+    combined = LoadResult(
+        scenario=first.scenario,
+        workers=first.workers,
+        connections=first.connections,
+        requests=sum(r.requests for r in runs),
+        seconds=sum(r.seconds for r in runs),
+        errors=sum(r.errors for r in runs),
+        not_applied=sum(r.not_applied for r in runs),
+        p50_ms=statistics.median(r.p50_ms for r in runs),
+        p95_ms=statistics.median(r.p95_ms for r in runs),
+        p99_ms=statistics.median(r.p99_ms for r in runs),
+        max_ms=max(r.max_ms for r in runs),
+        server_cpu_percent=statistics.median(r.server_cpu_percent for r in runs),
+        load_before=first.load_before,
+        load_after=runs[-1].load_after,
+        writes_per_statement=(
+            sum(r.writes for r in runs) / statements if statements else None),
+    )
+    if len(runs) > 1:
+        combined.rounds = [_as_dict(r) for r in runs]
+    return combined
+
+
 # --- pgbench --------------------------------------------------------------------------------
 
 
@@ -486,6 +523,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="a PostgreSQL setting over the stacks' own "
                              "(components/postgres_settings.py), e.g. wal_compression=off "
                              "(repeatable)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the closed-loop scenarios this many times, interleaved, and "
+                             "report the median of each latency (docs/bench.md)")
     parser.add_argument("--throughput-connections", type=int, default=64)
     parser.add_argument("--latency-connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=1)
@@ -512,6 +552,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--heavy-users must be at least 2")
     if args.steady_rate <= 0:
         parser.error("--steady-rate must be positive")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     return args
 
 
@@ -527,16 +569,20 @@ class Population:
     erasers_each: int
 
 
-def populations(workdir: Path, seeded: Any, workers: list[int], heavy: int) -> Population:
+def populations(
+    workdir: Path, seeded: Any, workers: list[int], heavy: int, rounds: int = 1
+) -> Population:
+    """`erasers[index * rounds + round]`: users nobody erased before, for each worker count and
+    round (an erasure of an erased user costs less and would flatter the figure)."""
     from service.auth import mint_local_token
 
     data_dir = workdir / "data"
     half = seeded.users // 2
     readers = workdir / "readers.txt"
     write_users_file(readers, data_dir, max(1, min(half, 2000)), "seed-user-")
-    each = max(1, (seeded.users - half) // len(workers))
+    each = max(1, (seeded.users - half) // (len(workers) * rounds))
     erasers = []
-    for index in range(len(workers)):
+    for index in range(len(workers) * rounds):
         path = workdir / f"erasers-{index}.txt"
         write_users_file(path, data_dir, each, "seed-user-", half + 1 + index * each)
         erasers.append(path)
@@ -545,6 +591,23 @@ def populations(workdir: Path, seeded: Any, workers: list[int], heavy: int) -> P
     write_users_file(beside, data_dir, heavy - heavy // 2, "heavy-user-", heavy // 2 + 1)
     export_token = mint_local_token("export-user", False, 7200, data_dir)
     return Population(readers, erasers, alone, beside, export_token, each)
+
+
+def closed_loop_plan(
+    args: argparse.Namespace, people: Population, writers: Path, erasers: Path
+) -> list[tuple[str, str, int, Path, int | None]]:
+    """(label, load generator mode, connections, users file, request limit) of each
+    closed-loop scenario, in the order they run."""
+    return [
+        ("POST /map", "map", args.throughput_connections, writers, None),
+        ("GET /heartbeat", "heartbeat", args.throughput_connections, writers, None),
+        ("POST /map", "map", args.latency_connections, writers, None),
+        ("GET /heartbeat", "heartbeat", args.latency_connections, writers, None),
+        *((label, mode, args.latency_connections,
+           erasers if mode == "erase" else people.readers,
+           people.erasers_each if mode == "erase" else None)
+          for label, mode in SCALE_SCENARIOS),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -585,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
         users_file = workdir / "users.txt"
         write_users_file(users_file, workdir / "data", args.users)
         args.users_file_for_writes = users_file
-        people = populations(workdir, seeded, args.workers, args.heavy_users)
+        people = populations(workdir, seeded, args.workers, args.heavy_users, args.rounds)
         port = free_port()
         for index, workers in enumerate(args.workers):
             log = workdir / f"service-{workers}.log"
@@ -597,31 +660,26 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"bench: {workers} worker(s): warming up", flush=True)
                     load(mode="map", connections=args.throughput_connections,
                          duration=args.warmup, users_file=users_file)
-                    plan = [
-                        ("POST /map", "map", args.throughput_connections, users_file, None),
-                        ("GET /heartbeat", "heartbeat", args.throughput_connections,
-                         users_file, None),
-                        ("POST /map", "map", args.latency_connections, users_file, None),
-                        ("GET /heartbeat", "heartbeat", args.latency_connections,
-                         users_file, None),
-                        *((label, mode, args.latency_connections,
-                           people.erasers[index] if mode == "erase" else people.readers,
-                           people.erasers_each if mode == "erase" else None)
-                          for label, mode in SCALE_SCENARIOS),
-                    ]
-                    for label, mode, connections, who, limit in plan:
-                        print(f"bench: {workers} worker(s): {label} at {connections} "
-                              "connections", flush=True)
-                        statements, writes = write_batch_totals(port)
-                        raw = load(mode=mode, connections=connections, duration=args.duration,
-                                   users_file=who, max_requests=limit)
-                        result = to_result(label, workers, connections, raw)
-                        if mode == "map":
-                            more_statements, more_writes = write_batch_totals(port)
-                            if more_statements > statements:
-                                result.writes_per_statement = (
-                                    (more_writes - writes) / (more_statements - statements))
-                        results.append(result)
+                    # Rounds interleave: a passing disturbance lands in one round of one
+                    # scenario, and the median over the rounds leaves it out.
+                    runs: dict[tuple[str, int], list[LoadResult]] = {}
+                    for round_ in range(args.rounds):
+                        erasers = people.erasers[index * args.rounds + round_]
+                        for label, mode, connections, who, limit in closed_loop_plan(
+                                args, people, users_file, erasers):
+                            print(f"bench: {workers} worker(s): {label} at {connections} "
+                                  f"connections{round_label(round_, args.rounds)}", flush=True)
+                            statements, writes = write_batch_totals(port)
+                            raw = load(mode=mode, connections=connections,
+                                       duration=args.duration, users_file=who,
+                                       max_requests=limit)
+                            result = to_result(label, workers, connections, raw)
+                            if mode == "map":
+                                more_statements, more_writes = write_batch_totals(port)
+                                result.statements = more_statements - statements
+                                result.writes = more_writes - writes
+                            runs.setdefault((label, connections), []).append(result)
+                    results.extend(combine(each) for each in runs.values())
                     marks = memory.high_water_marks()
                     for pid in set(marks) | set(memory.sampled_peak):
                         peak_rss[pid] = max(marks.get(pid, 0), memory.sampled_peak.get(pid, 0))
@@ -726,6 +784,9 @@ def report(
     cpu = f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()})"
     print(f"\nawaterra bench: --rows {args.rows} ({2 * args.rows} events), PostgreSQL "
           f"{data['durability']}, {client}, {cpu}; {scale.cpu_note()}")
+    if args.rounds > 1:
+        print(f"each closed-loop scenario: {args.rounds} interleaved rounds of "
+              f"{args.duration:g} s; latencies and CPU are the medians over them")
     settings = ", ".join(f"{k}={v}" for k, v in data["postgres_settings"].items())
     print(f"PostgreSQL settings beyond the defaults: {settings or 'none'}")
     sync = data["disk_sync"]

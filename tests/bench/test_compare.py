@@ -82,3 +82,14 @@ def test_unreadable_or_swapped_inputs_are_refused(
     write(tmp_path, "other.json", {"not": "a result"})
     assert compare.main([str(tmp_path / "other.json"), str(large)]) == 2
     assert "is not a result of bench/run.py" in capsys.readouterr().err
+
+
+def test_results_of_different_rounds_are_not_compared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    three = result(10_000, 2000, 30.0, 40.0)
+    three["settings"]["rounds"] = 3
+    small = write(tmp_path, "a.json", three)
+    large = write(tmp_path, "b.json", result(10_000_000, 2000, 30.0, 40.0))
+    assert compare.main([str(small), str(large)]) == 2
+    assert "different --rounds (3 and None)" in capsys.readouterr().err

@@ -25,7 +25,8 @@ def test_the_benchmark_runs_every_scenario_and_reports_its_figures() -> None:
     completed = subprocess.run(
         [sys.executable, "bench/run.py", "--client", "python", "--no-install",
          "--duration", "1", "--warmup", "0.5", "--users", "200", "--practices", "5",
-         "--rows", "200", "--workers", "1", "--heavy-users", "5", "--export-events", "2000"],
+         "--rows", "200", "--workers", "1", "--heavy-users", "5", "--export-events", "2000",
+         "--rounds", "2"],
         cwd=ROOT, capture_output=True, text=True, timeout=290, check=False,
     )
     kept = re.search(r"service log in (\S+)", completed.stdout)
@@ -53,6 +54,11 @@ def test_the_benchmark_runs_every_scenario_and_reports_its_figures() -> None:
             assert figures["writes_per_statement"] >= 1
         else:
             assert figures["writes_per_statement"] is None
+    # Two interleaved rounds of each scenario, both kept beside their combined figures.
+    assert "(round 2 of 2)" in completed.stdout
+    for figures in scenarios.values():
+        assert len(figures["rounds"]) == 2
+        assert figures["requests"] == sum(r["requests"] for r in figures["rounds"])
     assert summary["pgbench"]["tps"] > 0 and summary["pgbench"]["failed"] == 0
     map_rate = scenarios[("POST /map", 64)]["requests_per_second"]
     assert summary["ratio"] == pytest.approx(map_rate / summary["pgbench"]["tps"])
