@@ -523,6 +523,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="a PostgreSQL setting over the stacks' own "
                              "(components/postgres_settings.py), e.g. wal_compression=off "
                              "(repeatable)")
+    parser.add_argument("--erasures", type=int, default=1000,
+                        help="users DELETE /me erases in each round (seeded just before it, "
+                             "shaped like the seed's users, the same number at every --rows)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the closed-loop scenarios this many times, interleaved, and "
                              "report the median of each latency (docs/bench.md)")
@@ -552,6 +555,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--heavy-users must be at least 2")
     if args.steady_rate <= 0:
         parser.error("--steady-rate must be positive")
+    if args.erasures < 1:
+        parser.error("--erasures must be at least 1")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     return args
@@ -562,35 +567,22 @@ class Population:
     """Seeded users the scenarios read and erase, each with a token file."""
 
     readers: Path
-    erasers: list[Path]
     heavy_alone: Path  # erased with nothing beside them
     heavy_beside: Path  # erased beside steady writes
     export_token: str
-    erasers_each: int
 
 
-def populations(
-    workdir: Path, seeded: Any, workers: list[int], heavy: int, rounds: int = 1
-) -> Population:
-    """`erasers[index * rounds + round]`: users nobody erased before, for each worker count and
-    round (an erasure of an erased user costs less and would flatter the figure)."""
+def populations(workdir: Path, seeded: Any, heavy: int) -> Population:
     from service.auth import mint_local_token
 
     data_dir = workdir / "data"
-    half = seeded.users // 2
     readers = workdir / "readers.txt"
-    write_users_file(readers, data_dir, max(1, min(half, 2000)), "seed-user-")
-    each = max(1, (seeded.users - half) // (len(workers) * rounds))
-    erasers = []
-    for index in range(len(workers) * rounds):
-        path = workdir / f"erasers-{index}.txt"
-        write_users_file(path, data_dir, each, "seed-user-", half + 1 + index * each)
-        erasers.append(path)
+    write_users_file(readers, data_dir, max(1, min(seeded.users, 2000)), "seed-user-")
     alone, beside = workdir / "heavy-alone.txt", workdir / "heavy-beside.txt"
     write_users_file(alone, data_dir, heavy // 2, "heavy-user-")
     write_users_file(beside, data_dir, heavy - heavy // 2, "heavy-user-", heavy // 2 + 1)
     export_token = mint_local_token("export-user", False, 7200, data_dir)
-    return Population(readers, erasers, alone, beside, export_token, each)
+    return Population(readers, alone, beside, export_token)
 
 
 def closed_loop_plan(
@@ -605,7 +597,7 @@ def closed_loop_plan(
         ("GET /heartbeat", "heartbeat", args.latency_connections, writers, None),
         *((label, mode, args.latency_connections,
            erasers if mode == "erase" else people.readers,
-           people.erasers_each if mode == "erase" else None)
+           args.erasures if mode == "erase" else None)
           for label, mode in SCALE_SCENARIOS),
     ]
 
@@ -648,9 +640,9 @@ def main(argv: list[str] | None = None) -> int:
         users_file = workdir / "users.txt"
         write_users_file(users_file, workdir / "data", args.users)
         args.users_file_for_writes = users_file
-        people = populations(workdir, seeded, args.workers, args.heavy_users, args.rounds)
+        people = populations(workdir, seeded, args.heavy_users)
         port = free_port()
-        for index, workers in enumerate(args.workers):
+        for workers in args.workers:
             log = workdir / f"service-{workers}.log"
             with serving(env, port, log, workers, args.profile) as server:
                 seed_practices(f"http://127.0.0.1:{port}", admin_token, args.practices)
@@ -664,9 +656,14 @@ def main(argv: list[str] | None = None) -> int:
                     # scenario, and the median over the rounds leaves it out.
                     runs: dict[tuple[str, int], list[LoadResult]] = {}
                     for round_ in range(args.rounds):
-                        erasers = people.erasers[index * args.rounds + round_]
+                        erasers = workdir / f"erasers-{workers}-{round_}.txt"
                         for label, mode, connections, who, limit in closed_loop_plan(
                                 args, people, users_file, erasers):
+                            if mode == "erase":
+                                prefix = f"erase-{workers}w-{round_}-"
+                                scale.seed_erasable_users(database_url, prefix, args.erasures)
+                                write_users_file(erasers, workdir / "data", args.erasures,
+                                                 prefix)
                             print(f"bench: {workers} worker(s): {label} at {connections} "
                                   f"connections{round_label(round_, args.rounds)}", flush=True)
                             statements, writes = write_batch_totals(port)

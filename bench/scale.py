@@ -23,7 +23,7 @@ import psutil
 from service.maintain import maintain
 from service.partitions import Month
 from service.settings import load_settings
-from tests.support.seed import EVENT_DAYS, PRACTICES, Seeded, seed
+from tests.support.seed import EVENT_DAYS, PRACTICES, STATES_PER_USER, Seeded, seed
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY_EVENTS = 1000
@@ -88,6 +88,41 @@ async def _seed_heavy(database_url: str, heavy: int, export_events: int) -> None
     finally:
         await connection.close()
     assert HEAVY_STATES <= PRACTICES
+
+
+ERASED_EVENTS_PER_USER = 2 * STATES_PER_USER  # the seed's shape: N map rows, 2N events
+
+
+async def _seed_erasable(database_url: str, prefix: str, count: int) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            f"INSERT INTO users SELECT '{prefix}' || n, now() - interval '300 days', now() "
+            f"FROM generate_series(1, {count}) AS n"
+        )
+        await connection.execute(
+            f"INSERT INTO practice_states SELECT '{prefix}' || u, 'seed-practice-' || p, "
+            "'in_progress', 0.5, '{}', now() - interval '1 day', now() - interval '1 day' "
+            f"FROM generate_series(1, {count}) AS u, generate_series(1, {STATES_PER_USER}) AS p"
+        )
+        # Spread over the retained days, so each erasure reaches into many partitions.
+        await connection.execute(
+            "INSERT INTO events (user_id, name, occurred_at, received_at, properties) "
+            f"SELECT '{prefix}' || u, 'seed.event', at, at, jsonb_build_object('k', k) FROM ("
+            f" SELECT u, k, now() - ((u * 7 + k * 19) % {EVENT_DAYS - 1}) * interval '1 day'"
+            "   AS at"
+            f" FROM generate_series(1, {count}) AS u,"
+            f"      generate_series(1, {ERASED_EVENTS_PER_USER}) AS k) AS spread"
+        )
+    finally:
+        await connection.close()
+
+
+def seed_erasable_users(database_url: str, prefix: str, count: int) -> None:
+    """`count` users shaped like the seed's (STATES_PER_USER map rows and twice as many events
+    each), for one run of DELETE /me: every size erases the same number of the same users, so
+    the p99s compare like for like."""
+    asyncio.run(_seed_erasable(database_url, prefix, count))
 
 
 def seed_heavy_users(database_url: str, heavy: int, export_events: int) -> None:

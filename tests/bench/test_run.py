@@ -26,7 +26,7 @@ def test_the_benchmark_runs_every_scenario_and_reports_its_figures() -> None:
         [sys.executable, "bench/run.py", "--client", "python", "--no-install",
          "--duration", "1", "--warmup", "0.5", "--users", "200", "--practices", "5",
          "--rows", "200", "--workers", "1", "--heavy-users", "5", "--export-events", "2000",
-         "--rounds", "2"],
+         "--rounds", "2", "--erasures", "20"],
         cwd=ROOT, capture_output=True, text=True, timeout=290, check=False,
     )
     kept = re.search(r"service log in (\S+)", completed.stdout)
@@ -54,6 +54,9 @@ def test_the_benchmark_runs_every_scenario_and_reports_its_figures() -> None:
             assert figures["writes_per_statement"] >= 1
         else:
             assert figures["writes_per_statement"] is None
+    # DELETE /me erased --erasures fresh users in each round, the same number at any --rows.
+    erase = scenarios[("DELETE /me", 16)]
+    assert [r["requests"] for r in erase["rounds"]] == [20, 20], erase["rounds"]
     # Two interleaved rounds of each scenario, both kept beside their combined figures.
     assert "(round 2 of 2)" in completed.stdout
     for figures in scenarios.values():
