@@ -675,6 +675,8 @@ def main(argv: list[str] | None = None) -> int:
                                 more_statements, more_writes = write_batch_totals(port)
                                 result.statements = more_statements - statements
                                 result.writes = more_writes - writes
+                            if mode == "erase":
+                                scale.vacuum(database_url)
                             runs.setdefault((label, connections), []).append(result)
                     results.extend(combine(each) for each in runs.values())
                     marks = memory.high_water_marks()
