@@ -144,32 +144,24 @@ def seed_heavy_users(database_url: str, heavy: int, export_events: int) -> None:
     asyncio.run(_seed_heavy(database_url, heavy, export_events))
 
 
-def database_size_mb(database_url: str) -> float:
-    async def size() -> float:
+def _value(database_url: str, query: str) -> Any:
+    async def fetch() -> Any:
         connection = await asyncpg.connect(database_url)
         try:
-            value = await connection.fetchval("SELECT pg_database_size(current_database())")
+            return await connection.fetchval(query)
         finally:
             await connection.close()
-        return float(value) / 2**20
 
-    return asyncio.run(size())
+    return asyncio.run(fetch())
+
+
+def database_size_mb(database_url: str) -> float:
+    return float(_value(database_url, "SELECT pg_database_size(current_database())")) / 2**20
 
 
 def wal_position(database_url: str) -> int:
     """Bytes of WAL written since the cluster began: the difference of two is what ran between."""
-
-    async def position() -> int:
-        connection = await asyncpg.connect(database_url)
-        try:
-            value = await connection.fetchval(
-                "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')"
-            )
-        finally:
-            await connection.close()
-        return int(value)
-
-    return asyncio.run(position())
+    return int(_value(database_url, "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')"))
 
 
 def time_maintain(env: Mapping[str, str]) -> tuple[float, str]:
