@@ -12,8 +12,8 @@ from collections.abc import Mapping
 # page per stored row; after each checkpoint the first change to a page logs all 8 kB of it).
 # LZ4 compresses them at little CPU cost: the benchmark prints the WAL an erasure of a user with
 # 1,000 events writes (83 kB, 183 kB with `--pg-option wal_compression=off`; README, "Data at
-# scale"), and less WAL is less to fsync while other users' commits wait. RDS and Cloud SQL
-# both build PostgreSQL with LZ4.
+# scale"), and less WAL is less to fsync while other users' commits wait. RDS builds PostgreSQL
+# with LZ4; on Cloud SQL it is unverified (docs/infra-components.md says how to override it).
 WAL_COMPRESSION = "lz4"
 
 SERVER_SETTINGS: Mapping[str, str] = {
