@@ -602,6 +602,39 @@ def closed_loop_plan(
     ]
 
 
+def closed_loop_rounds(
+    load: Any, args: argparse.Namespace, people: Population, workers: int, port: int,
+    workdir: Path, database_url: str,
+) -> list[LoadResult]:
+    """Every closed-loop scenario `--rounds` times, round after round, combined per scenario.
+    Rounds interleave: a passing disturbance lands in one round of one scenario, and the median
+    over the rounds leaves it out."""
+    writers = args.users_file_for_writes
+    runs: dict[tuple[str, int], list[LoadResult]] = {}
+    for round_ in range(args.rounds):
+        erasers = workdir / f"erasers-{workers}-{round_}.txt"
+        for label, mode, connections, who, limit in closed_loop_plan(
+                args, people, writers, erasers):
+            if mode == "erase":
+                prefix = f"erase-{workers}w-{round_}-"
+                scale.seed_erasable_users(database_url, prefix, args.erasures)
+                write_users_file(erasers, workdir / "data", args.erasures, prefix)
+            print(f"bench: {workers} worker(s): {label} at {connections} "
+                  f"connections{round_label(round_, args.rounds)}", flush=True)
+            statements, writes = write_batch_totals(port)
+            raw = load(mode=mode, connections=connections, duration=args.duration,
+                       users_file=who, max_requests=limit)
+            result = to_result(label, workers, connections, raw)
+            if mode == "map":
+                more_statements, more_writes = write_batch_totals(port)
+                result.statements = more_statements - statements
+                result.writes = more_writes - writes
+            elif mode == "erase":
+                scale.vacuum(database_url)
+            runs.setdefault((label, connections), []).append(result)
+    return [combine(each) for each in runs.values()]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     wrk = None if args.client == "python" else find_wrk(not args.no_install)
@@ -652,33 +685,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"bench: {workers} worker(s): warming up", flush=True)
                     load(mode="map", connections=args.throughput_connections,
                          duration=args.warmup, users_file=users_file)
-                    # Rounds interleave: a passing disturbance lands in one round of one
-                    # scenario, and the median over the rounds leaves it out.
-                    runs: dict[tuple[str, int], list[LoadResult]] = {}
-                    for round_ in range(args.rounds):
-                        erasers = workdir / f"erasers-{workers}-{round_}.txt"
-                        for label, mode, connections, who, limit in closed_loop_plan(
-                                args, people, users_file, erasers):
-                            if mode == "erase":
-                                prefix = f"erase-{workers}w-{round_}-"
-                                scale.seed_erasable_users(database_url, prefix, args.erasures)
-                                write_users_file(erasers, workdir / "data", args.erasures,
-                                                 prefix)
-                            print(f"bench: {workers} worker(s): {label} at {connections} "
-                                  f"connections{round_label(round_, args.rounds)}", flush=True)
-                            statements, writes = write_batch_totals(port)
-                            raw = load(mode=mode, connections=connections,
-                                       duration=args.duration, users_file=who,
-                                       max_requests=limit)
-                            result = to_result(label, workers, connections, raw)
-                            if mode == "map":
-                                more_statements, more_writes = write_batch_totals(port)
-                                result.statements = more_statements - statements
-                                result.writes = more_writes - writes
-                            if mode == "erase":
-                                scale.vacuum(database_url)
-                            runs.setdefault((label, connections), []).append(result)
-                    results.extend(combine(each) for each in runs.values())
+                    results.extend(closed_loop_rounds(load, args, people, workers, port,
+                                                      workdir, database_url))
                     marks = memory.high_water_marks()
                     for pid in set(marks) | set(memory.sampled_peak):
                         peak_rss[pid] = max(marks.get(pid, 0), memory.sampled_peak.get(pid, 0))

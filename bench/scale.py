@@ -129,39 +129,36 @@ def vacuum(database_url: str) -> None:
     """What autovacuum would do after a run of erasures, done before the next scenario: at a
     small --rows the erased rows are a large share of the tables, and an autovacuum landing
     in a later measurement would be counted against it."""
-
-    async def run() -> None:
-        connection = await asyncpg.connect(database_url)
-        try:
-            await connection.execute("VACUUM (ANALYZE)")
-        finally:
-            await connection.close()
-
-    asyncio.run(run())
+    _query(database_url, "VACUUM (ANALYZE)", value=False)
 
 
 def seed_heavy_users(database_url: str, heavy: int, export_events: int) -> None:
     asyncio.run(_seed_heavy(database_url, heavy, export_events))
 
 
-def _value(database_url: str, query: str) -> Any:
-    async def fetch() -> Any:
+def _query(database_url: str, query: str, *, value: bool = True) -> Any:
+    """One statement on a connection of its own; its single value, or None for a command."""
+
+    async def run() -> Any:
         connection = await asyncpg.connect(database_url)
         try:
-            return await connection.fetchval(query)
+            if value:
+                return await connection.fetchval(query)
+            await connection.execute(query)
+            return None
         finally:
             await connection.close()
 
-    return asyncio.run(fetch())
+    return asyncio.run(run())
 
 
 def database_size_mb(database_url: str) -> float:
-    return float(_value(database_url, "SELECT pg_database_size(current_database())")) / 2**20
+    return float(_query(database_url, "SELECT pg_database_size(current_database())")) / 2**20
 
 
 def wal_position(database_url: str) -> int:
     """Bytes of WAL written since the cluster began: the difference of two is what ran between."""
-    return int(_value(database_url, "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')"))
+    return int(_query(database_url, "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')"))
 
 
 def time_maintain(env: Mapping[str, str]) -> tuple[float, str]:
