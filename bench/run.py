@@ -108,11 +108,17 @@ class LoadResult:
     writes_per_statement: float | None = None
     statements: float = 0.0  # map-write statements and writes during the run (POST /map only)
     writes: float = 0.0
+    wal_bytes: float = 0.0  # WAL the cluster wrote during the run (everything in it)
+    checkpoints: int = 0  # checkpoints begun during the run
     rounds: list[dict[str, Any]] | None = None
 
     @property
     def requests_per_second(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def wal_kb_per_request(self) -> float:
+        return self.wal_bytes / self.requests / 1024 if self.requests else 0.0
 
     @property
     def requests_per_cpu_second(self) -> float:
@@ -426,6 +432,8 @@ def combine(runs: list[LoadResult]) -> LoadResult:
         load_after=runs[-1].load_after,
         writes_per_statement=(
             sum(r.writes for r in runs) / statements if statements else None),
+        wal_bytes=sum(r.wal_bytes for r in runs),
+        checkpoints=sum(r.checkpoints for r in runs),
     )
     if len(runs) > 1:
         combined.rounds = [_as_dict(r) for r in runs]
@@ -509,8 +517,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--practices", type=int, default=50)
     parser.add_argument("--heavy-users", type=int, default=400,
-                        help="users with 1,000 events and 50 states each, erased by DELETE /me "
-                             "(half alone, half beside steady writes)")
+                        help="users with 1,000 events and 50 states each erased by DELETE /me in "
+                             "each round (half alone, half beside steady writes)")
     parser.add_argument("--steady-rate", type=float, default=300.0,
                         help="POST /map per second (open loop) beside the erasures")
     parser.add_argument("--export-events", type=int, default=scale.EXPORT_EVENTS,
@@ -567,20 +575,28 @@ class Population:
     """Seeded users the scenarios read and erase, each with a token file."""
 
     readers: Path
-    heavy_alone: Path  # erased with nothing beside them
-    heavy_beside: Path  # erased beside steady writes
+    heavy_alone: list[Path]  # per round: erased with nothing beside them
+    heavy_beside: list[Path]  # per round: erased beside steady writes
     export_token: str
 
 
-def populations(workdir: Path, seeded: Any, heavy: int) -> Population:
+def populations(workdir: Path, seeded: Any, heavy: int, rounds: int) -> Population:
+    """Token files for the readers, and for each round its own `heavy` heavy users (of the
+    `heavy * rounds` seeded), half erased alone and half beside steady writes."""
     from service.auth import mint_local_token
 
     data_dir = workdir / "data"
     readers = workdir / "readers.txt"
     write_users_file(readers, data_dir, max(1, min(seeded.users, 2000)), "seed-user-")
-    alone, beside = workdir / "heavy-alone.txt", workdir / "heavy-beside.txt"
-    write_users_file(alone, data_dir, heavy // 2, "heavy-user-")
-    write_users_file(beside, data_dir, heavy - heavy // 2, "heavy-user-", heavy // 2 + 1)
+    alone: list[Path] = []
+    beside: list[Path] = []
+    for round_ in range(rounds):
+        first = round_ * heavy + 1
+        alone.append(workdir / f"heavy-alone-{round_}.txt")
+        beside.append(workdir / f"heavy-beside-{round_}.txt")
+        write_users_file(alone[-1], data_dir, heavy // 2, "heavy-user-", first)
+        write_users_file(beside[-1], data_dir, heavy - heavy // 2, "heavy-user-",
+                         first + heavy // 2)
     export_token = mint_local_token("export-user", False, 7200, data_dir)
     return Population(readers, alone, beside, export_token)
 
@@ -622,9 +638,13 @@ def closed_loop_rounds(
             print(f"bench: {workers} worker(s): {label} at {connections} "
                   f"connections{round_label(round_, args.rounds)}", flush=True)
             statements, writes = write_batch_totals(port)
+            wal, checkpoints = (scale.wal_position(database_url),
+                                scale.checkpoints_begun(database_url))
             raw = load(mode=mode, connections=connections, duration=args.duration,
                        users_file=who, max_requests=limit)
             result = to_result(label, workers, connections, raw)
+            result.wal_bytes = scale.wal_position(database_url) - wal
+            result.checkpoints = scale.checkpoints_begun(database_url) - checkpoints
             if mode == "map":
                 more_statements, more_writes = write_batch_totals(port)
                 result.statements = more_statements - statements
@@ -665,7 +685,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: seeding {args.rows} map rows and {2 * args.rows} events in SQL",
               flush=True)
         seeded, seed_seconds = scale.seed_rows(database_url, workdir, args.rows)
-        scale.seed_heavy_users(database_url, args.heavy_users, args.export_events)
+        scale.seed_heavy_users(database_url, args.heavy_users * args.rounds,
+                                 args.export_events)
         data.update(seed_seconds=seed_seconds, size_mb_seeded=scale.database_size_mb(database_url))
         maintain_seconds, _ = scale.time_maintain(env)
         data["maintain_seconds"] = maintain_seconds
@@ -673,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
         users_file = workdir / "users.txt"
         write_users_file(users_file, workdir / "data", args.users)
         args.users_file_for_writes = users_file
-        people = populations(workdir, seeded, args.heavy_users)
+        people = populations(workdir, seeded, args.heavy_users, args.rounds)
         port = free_port()
         for workers in args.workers:
             log = workdir / f"service-{workers}.log"
@@ -735,29 +756,58 @@ def heavy_erasure(
     """DELETE /me of the heavy users, 4 at a time: first alone (what an erasure costs), then
     beside POST /map at a steady `--steady-rate` (open loop), measured also without the
     erasures: the difference is what erasures cost other users' writes. A closed loop beside
-    them would only show that a saturated machine is slow for everyone."""
-    print(f"bench: {workers} worker(s): DELETE /me of {args.heavy_users // 2} users with "
-          f"{scale.HEAVY_EVENTS} events and {scale.HEAVY_STATES} states, alone", flush=True)
+    them would only show that a saturated machine is slow for everyone. `--rounds` times, each
+    round with its own users, combined as the closed-loop rounds are."""
+    runs: dict[str, list[LoadResult]] = {}
+    waits: list[dict[str, Any]] = []
+    wal_bytes = erased = 0.0
+    for round_ in range(args.rounds):
+        figures, round_waits, round_wal = _heavy_erasure_round(
+            load, args, people, workers, database_url, round_)
+        for key, result in figures.items():
+            runs.setdefault(key, []).append(result)
+        waits.append(round_waits)
+        wal_bytes += round_wal
+        erased += figures["heavy_erase_alone"].requests
+    return {
+        **{key: combine(each) for key, each in runs.items()},
+        "lock_waits_beside_erase": scale.merge_lock_waits(waits),
+        # Nothing else writes meanwhile (autovacuum aside): this is the WAL of the erasures.
+        "heavy_erase_wal_kb": wal_bytes / max(1.0, erased) / 1024,
+    }
+
+
+def _heavy_erasure_round(
+    load: Any, args: argparse.Namespace, people: Population, workers: int, database_url: str,
+    round_: int,
+) -> tuple[dict[str, LoadResult], dict[str, Any], int]:
+    """One round of heavy_erasure: its four results, the lock waits beside the erasures and
+    the WAL bytes the erasures alone wrote."""
+    label = round_label(round_, args.rounds)
+    alone_count = args.heavy_users // 2
+    print(f"bench: {workers} worker(s): DELETE /me of {alone_count} users with "
+          f"{scale.HEAVY_EVENTS} events and {scale.HEAVY_STATES} states, alone{label}",
+          flush=True)
     wal_before = scale.wal_position(database_url)
-    alone = load(mode="erase", connections=4, duration=120.0, users_file=people.heavy_alone,
-                 max_requests=args.heavy_users // 2)
-    # Nothing else writes meanwhile (autovacuum aside): this is the WAL of the erasures.
-    wal_kb = (scale.wal_position(database_url) - wal_before) / max(1.0, alone["requests"]) / 1024
+    alone = load(mode="erase", connections=4, duration=120.0,
+                 users_file=people.heavy_alone[round_], max_requests=alone_count)
+    wal_bytes = scale.wal_position(database_url) - wal_before
     steady = functools.partial(load, mode="map", connections=args.latency_connections,
                                users_file=args.users_file_for_writes, rate=args.steady_rate)
-    print(f"bench: {workers} worker(s): POST /map at {args.steady_rate:g}/s, alone", flush=True)
-    quiet = steady(duration=max(3.0, args.duration / 2))
-    print(f"bench: {workers} worker(s): POST /map at {args.steady_rate:g}/s beside DELETE /me of "
-          f"{args.heavy_users - args.heavy_users // 2} heavy users", flush=True)
+    print(f"bench: {workers} worker(s): POST /map at {args.steady_rate:g}/s, alone{label}",
+          flush=True)
     seconds = max(3.0, args.duration / 2)
-    count = args.heavy_users - args.heavy_users // 2
+    quiet = steady(duration=seconds)
+    count = args.heavy_users - alone_count
+    print(f"bench: {workers} worker(s): POST /map at {args.steady_rate:g}/s beside DELETE /me of "
+          f"{count} heavy users{label}", flush=True)
     with (concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool,
           scale.LockWaits(database_url) as waits):
         writes = pool.submit(steady, duration=seconds)
         time.sleep(0.5)
         # Paced over the writes' run, so every second of it has erasures beside it.
         erase = load(mode="erase", connections=4, duration=120.0,
-                     users_file=people.heavy_beside, max_requests=count,
+                     users_file=people.heavy_beside[round_], max_requests=count,
                      rate=count / (seconds - 1.0))
         beside = writes.result()
     rate = f"{args.steady_rate:g}/s"
@@ -768,9 +818,7 @@ def heavy_erasure(
                                 args.latency_connections, quiet),
         "map_beside_erase": to_result(f"POST /map {rate} beside erasures", workers,
                                       args.latency_connections, beside),
-        "lock_waits_beside_erase": waits.as_dict(),
-        "heavy_erase_wal_kb": wal_kb,
-    }
+    }, waits.as_dict(), wal_bytes
 
 
 def _row(r: LoadResult) -> str:
@@ -781,7 +829,8 @@ def _row(r: LoadResult) -> str:
 
 def _as_dict(r: LoadResult) -> dict[str, Any]:
     return {**r.__dict__, "requests_per_second": r.requests_per_second,
-            "requests_per_cpu_second": r.requests_per_cpu_second}
+            "requests_per_cpu_second": r.requests_per_cpu_second,
+            "wal_kb_per_request": r.wal_kb_per_request}
 
 
 def report(
@@ -838,6 +887,11 @@ def report(
               f"{pgbench['failed']:.0f} failed)")
         print(f"ratio POST /map ({top} workers) / pgbench: {ratio:.3f}")
     peak_mb = max(peak_rss.values(), default=0) / 2**20
+    # A checkpoint beginning during a run shares the disk with its commits: where a p99 stands
+    # out, this says whether one did.
+    print("WAL per request and checkpoints begun during each scenario (over its rounds): "
+          + "; ".join(f"{r.scenario} at {r.connections} ({r.workers} wk) "
+                      f"{r.wal_kb_per_request:.2f} kB, {r.checkpoints}" for r in results))
     for r in results:
         if r.writes_per_statement is not None:
             print(f"{r.scenario} at {r.connections} ({r.workers} wk): "

@@ -161,6 +161,15 @@ def wal_position(database_url: str) -> int:
     return int(_query(database_url, "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')"))
 
 
+def checkpoints_begun(database_url: str) -> int:
+    """Checkpoints (timed and requested) the cluster has begun since its statistics were reset:
+    one beginning during a run writes the buffers it dirtied, beside its commits' fsyncs."""
+    version = int(_query(database_url, "SELECT current_setting('server_version_num')"))
+    view = ("SELECT num_timed + num_requested FROM pg_stat_checkpointer" if version >= 170000
+            else "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
+    return int(_query(database_url, view))
+
+
 def time_maintain(env: Mapping[str, str]) -> tuple[float, str]:
     started = time.perf_counter()
     completed = subprocess.run(
@@ -221,6 +230,16 @@ class LockWaits:
     def as_dict(self) -> dict[str, Any]:
         return {"samples": self.samples, "samples_waiting": self.samples_waiting,
                 "most_waiting": self.most_waiting, "error": self.error}  # fmt: skip
+
+
+def merge_lock_waits(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several rounds' LockWaits.as_dict() as one: samples add up, the most at once is the
+    largest, the first sampling error is kept."""
+    errors = [r["error"] for r in rounds if r["error"]]
+    return {"samples": sum(r["samples"] for r in rounds),
+            "samples_waiting": sum(r["samples_waiting"] for r in rounds),
+            "most_waiting": max((r["most_waiting"] for r in rounds), default=0),
+            "error": errors[0] if errors else None}  # fmt: skip
 
 
 # --- export memory -------------------------------------------------------------------------

@@ -40,3 +40,15 @@ def test_no_waits_when_nothing_waits(postgres_url: str) -> None:
         time.sleep(0.3)
     assert waits.error is None and waits.samples > 10
     assert waits.samples_waiting == 0 and waits.most_waiting == 0
+
+
+def test_rounds_merge_into_one_figure() -> None:
+    from bench.scale import merge_lock_waits
+
+    quiet = {"samples": 100, "samples_waiting": 0, "most_waiting": 0, "error": None}
+    waited = {"samples": 80, "samples_waiting": 3, "most_waiting": 2, "error": None}
+    failed = {"samples": 0, "samples_waiting": 0, "most_waiting": 0, "error": "OSError: gone"}
+    assert merge_lock_waits([quiet, waited, failed]) == {
+        "samples": 180, "samples_waiting": 3, "most_waiting": 2, "error": "OSError: gone"}
+    # One round that waited is enough to fail "no lock waits": it is never averaged away.
+    assert merge_lock_waits([quiet, waited, quiet])["samples_waiting"] == 3

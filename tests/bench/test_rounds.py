@@ -36,3 +36,13 @@ def test_one_round_is_itself() -> None:
     single = run(11.0, 20_000)
     combined = combine([single])
     assert (combined.p99_ms, combined.requests, combined.rounds) == (11.0, 20_000, None)
+
+
+def test_wal_per_request_and_checkpoints_over_all_rounds() -> None:
+    first, second = run(10.0, 1000), run(10.0, 3000)
+    first.wal_bytes, first.checkpoints = 1024 * 1000, 0
+    second.wal_bytes, second.checkpoints = 1024 * 9000, 1
+    combined = combine([first, second])
+    assert combined.wal_kb_per_request == 2.5  # 10,000 kB over 4,000 requests
+    assert combined.checkpoints == 1
+    assert run(10.0, 0).wal_kb_per_request == 0.0

@@ -37,6 +37,7 @@ def test_the_benchmark_runs_every_scenario_and_reports_its_figures() -> None:
     assert "ratio POST /map (1 workers) / pgbench:" in completed.stdout
     assert "peak worker RSS under load:" in completed.stdout
     assert "writes per upsert statement" in completed.stdout
+    assert "WAL per request and checkpoints begun during each scenario" in completed.stdout
     (written,) = set(results.glob("bench-*.json")) - before
     try:
         summary = json.loads(written.read_text())
@@ -52,8 +53,11 @@ def test_the_benchmark_runs_every_scenario_and_reports_its_figures() -> None:
         assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
         if label == "POST /map":
             assert figures["writes_per_statement"] >= 1
+            # Each upsert commits a WAL record: at least ~100 bytes, not megabytes.
+            assert 0.05 < figures["wal_kb_per_request"] < 100, figures
         else:
             assert figures["writes_per_statement"] is None
+        assert figures["checkpoints"] == sum(r["checkpoints"] for r in figures["rounds"])
     # DELETE /me erased --erasures fresh users in each round, the same number at any --rows.
     erase = scenarios[("DELETE /me", 16)]
     assert [r["requests"] for r in erase["rounds"]] == [20, 20], erase["rounds"]
@@ -68,7 +72,11 @@ def test_the_benchmark_runs_every_scenario_and_reports_its_figures() -> None:
     assert 20 < summary["peak_rss_mb"] < 1000
     data = summary["data"]
     assert data["rows"] == 200 and data["size_mb_seeded"] > 1 and data["maintain_seconds"] > 0
-    assert data["heavy_erase_alone"]["requests"] == 2 and data["heavy_erase"]["requests"] == 3
+    # The heavy erasures ran in rounds too, each round erasing its own --heavy-users.
+    assert data["heavy_erase_alone"]["requests"] == 4 and data["heavy_erase"]["requests"] == 6
+    for key in ("heavy_erase_alone", "heavy_erase", "map_steady", "map_beside_erase"):
+        assert len(data[key]["rounds"]) == 2, key
+    assert [r["requests"] for r in data["heavy_erase"]["rounds"]] == [3, 3]
     # An erasure of 1,000 events and 50 states deletes ~1,000 rows and audits them: WAL of
     # tens of kB at least, and far less than the ~8 MB a full-page image per row would be.
     assert 20 < data["heavy_erase_wal_kb"] < 8000, data["heavy_erase_wal_kb"]
