@@ -31,8 +31,8 @@ def test_a_checkpoint_is_counted(postgres_url: str) -> None:
 def test_wal_grows_by_what_was_written(postgres_url: str) -> None:
     asyncio.run(_execute(postgres_url, "CREATE TABLE IF NOT EXISTS wal_probe (body text)"))
     before = wal_position(postgres_url)
-    asyncio.run(_execute(
-        postgres_url, "INSERT INTO wal_probe SELECT repeat('x', 1000) FROM generate_series(1, 100)"))
+    asyncio.run(_execute(postgres_url, "INSERT INTO wal_probe "
+                         "SELECT repeat('x', 1000) FROM generate_series(1, 100)"))
     written = wal_position(postgres_url) - before
     assert 100_000 < written < 2_000_000, written
     asyncio.run(_execute(postgres_url, "DROP TABLE wal_probe"))
