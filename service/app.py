@@ -45,6 +45,7 @@ from service.mapstore import build_map_store
 from service.metrics import METRICS, instrument_engine, metrics_route
 from service.middleware import RequestContextMiddleware
 from service.openapi import build_openapi
+from service.practice_list_cache import PracticeListCache
 from service.queries import build_queries
 from service.ratelimit import RateLimiter
 from service.routes import account, config, events, heartbeat, map, practices
@@ -155,6 +156,7 @@ def create_app(
         storage_check=SharedCheck(
             storage.check, ttl=STORAGE_CHECK_TTL_SECONDS, wait_seconds=CHECK_WAIT_SECONDS
         ),
+        practice_list=PracticeListCache(settings.practices_cache_seconds),
     )
 
     @contextlib.asynccontextmanager

@@ -11,11 +11,15 @@ from starlette.responses import Response
 JSON_MEDIA_TYPE = "application/json"
 
 
+def json_bytes(content: Any) -> bytes:
+    return orjson.dumps(content, option=orjson.OPT_UTC_Z)
+
+
 def json_response(
     content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     return Response(
-        orjson.dumps(content, option=orjson.OPT_UTC_Z),
+        json_bytes(content),
         status_code=status_code,
         headers=headers,
         media_type=JSON_MEDIA_TYPE,

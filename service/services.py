@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.auth import TokenVerifier
 from service.checks import SharedCheck
 from service.mapstore import MapStore
+from service.practice_list_cache import PracticeListCache
 from service.queries import Queries
 from service.ratelimit import RateLimiter
 from service.seen import SeenUsers
@@ -31,4 +32,5 @@ class Services:
     seen: SeenUsers
     database_check: SharedCheck
     storage_check: SharedCheck
+    practice_list: PracticeListCache = field(default_factory=PracticeListCache)
     started_at: float = field(default_factory=time.monotonic)

@@ -49,6 +49,8 @@ class Settings:
     db_pool_size: int = 20
     db_write_batch_size: int = 32
     db_write_concurrency: int = 4
+    # How long a worker keeps its rendered GET /practices (service/practice_list_cache.py).
+    practices_cache_seconds: float = 1.0
     db_connect_timeout_seconds: float = 3.0
     db_statement_timeout_seconds: float = 5.0
     db_iam_auth: str | None = None
@@ -159,6 +161,21 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+# Served from the cache, a signed media URL (valid 15 minutes) loses up to this much of its life.
+MAX_PRACTICES_CACHE_SECONDS = 60.0
+
+
+def _cache_seconds(env: Mapping[str, str]) -> float:
+    seconds = _number(env, "PRACTICES_CACHE_SECONDS", 1.0)
+    if seconds > MAX_PRACTICES_CACHE_SECONDS:
+        raw = env["PRACTICES_CACHE_SECONDS"]
+        raise SettingsError(
+            f"PRACTICES_CACHE_SECONDS must be at most {MAX_PRACTICES_CACHE_SECONDS:g} (a "
+            f"practice edit shows on every worker within it), got {raw!r}"
+        )
+    return seconds
+
+
 def _count(env: Mapping[str, str], name: str, default: int) -> int:
     """A whole number of at least 1 (a pool, a batch, a number of slots)."""
     raw = env.get(name)
@@ -265,5 +282,6 @@ def _serving(
         "rate_limit_burst": int(_number(env, "RATE_LIMIT_BURST", 200)),
         "db_write_batch_size": _count(env, "DB_WRITE_BATCH_SIZE", 32),
         "db_write_concurrency": _count(env, "DB_WRITE_CONCURRENCY", 4),
+        "practices_cache_seconds": _cache_seconds(env),
         "admin": load_admin_settings(env, environment, auth["AUTH_ISSUER"], problems),
     }

@@ -228,6 +228,7 @@ async def _save(request: Request, row: Any) -> Response:
     except IntegrityError:
         errors["id"] = "A practice with this ID already exists."
         return await _form_page(request, row, _typed(form), errors, status=400)
+    panel.services.practice_list.clear()
     return RedirectResponse(f"/admin/practices/{practice_id}?saved=1", status_code=303)
 
 
@@ -253,6 +254,7 @@ async def delete(request: Request) -> Response:
     row = await _load(request)
     async with panel_of(request).services.engine.begin() as connection:
         await data.delete_practice(connection, row, actor_of(request))
+    panel_of(request).services.practice_list.clear()
     return RedirectResponse(
         f"/admin/practices?deleted={row.id}", status_code=303
     )

@@ -12,7 +12,7 @@ from service import examples
 from service.endpoints import Access, Call, Endpoint
 from service.errors import NotFound, Unavailable
 from service.examples import UPLOAD_CONTENT_TYPE_NOTE
-from service.jsonresponse import json_response
+from service.jsonresponse import JSON_MEDIA_TYPE, json_bytes, json_response
 from service.schemas import (
     MediaUploadRequest,
     MediaUploadResult,
@@ -62,15 +62,22 @@ async def practice_body(call: Call, row: Any) -> dict[str, Any]:
 
 async def list_practices(call: Call) -> Response:
     services = call.services
-    statement = (
-        services.queries.list_practices
-        if call.user.is_admin
-        else services.queries.list_published_practices
-    )
-    async with services.autocommit.connect() as connection:
-        rows = (await connection.execute(statement)).all()
-    items = [await practice_body(call, row) for row in rows]
-    return json_response({"success": True, "data": {"practices": items}})
+    admin = call.user.is_admin
+
+    async def render() -> bytes:
+        statement = (
+            services.queries.list_practices if admin else services.queries.list_published_practices
+        )
+        async with services.autocommit.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+        items = [await practice_body(call, row) for row in rows]
+        return json_bytes({"success": True, "data": {"practices": items}})
+
+    # Admins see every practice, users the published ones; media URLs are absolute on the
+    # request's base URL (the local file store).
+    key = (admin, str(call.request.base_url))
+    body = await services.practice_list.get(key, render)
+    return Response(body, media_type=JSON_MEDIA_TYPE)
 
 
 async def _load(services: Services, practice_id: str) -> Any:
@@ -116,6 +123,7 @@ async def put_practice(call: Call) -> Response:
     }
     async with call.services.autocommit.connect() as connection:
         row = (await connection.execute(call.services.queries.upsert_practice, params)).one()
+    call.services.practice_list.clear()
     created = row.created_at == row.updated_at
     return json_response(
         {"success": True, "data": await practice_body(call, row)},
@@ -160,6 +168,12 @@ ENDPOINTS = [
         "/practices",
         list_practices,
         summary="List practices (published ones; admins see all)",
+        description=(
+            "Each worker keeps the list it rendered for `PRACTICES_CACHE_SECONDS` (1 s by "
+            "default): an edit shows at once on the worker that made it and within that time "
+            "on the others. A `mediaUrl` from the kept list has at most that much less of its "
+            "15 minutes left."
+        ),
         access=Access.USER,
         status=200,
         response=PracticeListResult,

@@ -254,3 +254,48 @@ async def test_config_writes_need_an_admin(client: httpx.AsyncClient, issuer: Is
     assert (await client.put("/config/bad%20key", json=1, headers=admin)).status_code == 422
     assert (await client.put("/config/k", json="a\x00", headers=admin)).status_code == 422
     assert (await client.put("/config/k", content=b"{", headers=admin)).status_code == 400
+
+
+async def test_a_practice_edit_is_listed_at_once_by_the_worker_that_made_it(
+    client: httpx.AsyncClient, issuer: Issuer
+) -> None:
+    user = issuer.headers(unique("u"))
+
+    async def listed() -> list[str]:
+        body = (await client.get("/practices", headers=user)).json()
+        return [p["id"] for p in body["data"]["practices"]]
+
+    practice = unique("p")
+    assert practice not in await listed()  # the list is now kept by this worker
+    await create_practice(client, issuer, practice)
+    assert practice in await listed()
+    await create_practice(client, issuer, practice, published=False)
+    assert practice not in await listed()
+
+
+async def test_other_workers_list_an_edit_within_their_cache_seconds(
+    app: ServiceApp, client: httpx.AsyncClient, issuer: Issuer
+) -> None:
+    from service.app import create_app
+    from service.auth import JwksVerifier
+    from service.practice_list_cache import PracticeListCache
+    from tests.service.conftest import AUDIENCE, ISSUER, running
+
+    now = [0.0]
+    other = create_app(app.services.settings,
+                       verifier=JwksVerifier(issuer.server.url, ISSUER, AUDIENCE))
+    other.services.practice_list = PracticeListCache(1.0, lambda: now[0])
+    user = issuer.headers(unique("u"))
+    practice = unique("p")
+    async with running(other) as other_client:
+
+        async def listed_by_other() -> list[str]:
+            body = (await other_client.get("/practices", headers=user)).json()
+            return [p["id"] for p in body["data"]["practices"]]
+
+        assert practice not in await listed_by_other()
+        await create_practice(client, issuer, practice)  # through the first worker
+        now[0] = 0.9
+        assert practice not in await listed_by_other()  # still the kept answer
+        now[0] = 1.0
+        assert practice in await listed_by_other()

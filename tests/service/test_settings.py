@@ -62,6 +62,9 @@ def test_database_parts_build_a_url(tmp_path: Path) -> None:
         ({"DB_POOL_SIZE": "0"}, ["DB_POOL_SIZE"]),
         ({"DB_WRITE_BATCH_SIZE": "2.5"}, ["DB_WRITE_BATCH_SIZE"]),
         ({"DB_WRITE_CONCURRENCY": "-1"}, ["DB_WRITE_CONCURRENCY"]),
+        ({"PRACTICES_CACHE_SECONDS": "soon"}, ["PRACTICES_CACHE_SECONDS"]),
+        ({"PRACTICES_CACHE_SECONDS": "-1"}, ["PRACTICES_CACHE_SECONDS"]),
+        ({"PRACTICES_CACHE_SECONDS": "61"}, ["PRACTICES_CACHE_SECONDS"]),
     ],
 )
 def test_refusals_name_the_setting(tmp_path: Path, env: dict[str, str], names: list[str]) -> None:
@@ -97,6 +100,14 @@ def test_write_coalescing_settings(tmp_path: Path) -> None:
     assert (defaults.db_write_batch_size, defaults.db_write_concurrency) == (32, 4)
     tuned = load_settings({"DB_WRITE_BATCH_SIZE": "1", "DB_WRITE_CONCURRENCY": "8"}, cwd=tmp_path)
     assert (tuned.db_write_batch_size, tuned.db_write_concurrency) == (1, 8)
+
+
+def test_practices_cache_seconds(tmp_path: Path) -> None:
+    assert load_settings({}, cwd=tmp_path).practices_cache_seconds == 1.0
+    off = load_settings({"PRACTICES_CACHE_SECONDS": "0"}, cwd=tmp_path)
+    assert off.practices_cache_seconds == 0
+    tuned = load_settings({"PRACTICES_CACHE_SECONDS": "2.5"}, cwd=tmp_path)
+    assert tuned.practices_cache_seconds == 2.5
 
 
 def test_prod_accepts_a_cloud_storage_bucket(tmp_path: Path) -> None:

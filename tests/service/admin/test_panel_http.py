@@ -105,6 +105,32 @@ async def test_panel_changes_are_the_apis_and_are_audited(
     assert second.before == {"value": [1, 2]} and second.after == {"value": 7}
 
 
+async def test_panel_edits_are_listed_at_once_by_the_api(
+    panel: tuple[ServiceApp, httpx.AsyncClient], issuer: Issuer
+) -> None:
+    """The worker that served the panel's edit clears its kept GET /practices."""
+    _, client = panel
+    csrf = await sign_in(client, "panel-admin")
+    user = issuer.headers("someone")
+
+    async def listed() -> dict[str, str]:
+        body = (await client.get("/practices", headers=user)).json()
+        return {p["id"]: p["title"] for p in body["data"]["practices"]}
+
+    practice = unique("http")
+    assert practice not in await listed()
+    for path, form in (("/admin/practices/new", practice_form(csrf, practice)),
+                       (f"/admin/practices/{practice}",
+                        practice_form(csrf, practice, title="Longer breaths"))):
+        answer = await client.post(path, data=form, headers={"Origin": ORIGIN})
+        assert answer.status_code == 303, answer.text
+        assert (await listed()).get(practice) == form["title"]
+    answer = await client.post(f"/admin/practices/{practice}/delete",
+                               data={"csrf_token": csrf}, headers={"Origin": ORIGIN})
+    assert answer.status_code == 303, answer.text
+    assert practice not in await listed()
+
+
 async def test_the_audit_log_refuses_update_and_delete(
     panel: tuple[ServiceApp, httpx.AsyncClient],
 ) -> None:
