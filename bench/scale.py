@@ -7,6 +7,7 @@ Not a test: figures depend on the machine.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import subprocess
 import sys
@@ -161,13 +162,18 @@ def wal_position(database_url: str) -> int:
     return int(_query(database_url, "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')"))
 
 
+@functools.cache
+def _checkpoints_statement(database_url: str) -> str:
+    """PostgreSQL 17 moved the checkpoint counters to pg_stat_checkpointer."""
+    version = int(_query(database_url, "SELECT current_setting('server_version_num')"))
+    return ("SELECT num_timed + num_requested FROM pg_stat_checkpointer" if version >= 170000
+            else "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
+
+
 def checkpoints_begun(database_url: str) -> int:
     """Checkpoints (timed and requested) the cluster has begun since its statistics were reset:
     one beginning during a run writes the buffers it dirtied, beside its commits' fsyncs."""
-    version = int(_query(database_url, "SELECT current_setting('server_version_num')"))
-    view = ("SELECT num_timed + num_requested FROM pg_stat_checkpointer" if version >= 170000
-            else "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
-    return int(_query(database_url, view))
+    return int(_query(database_url, _checkpoints_statement(database_url)))
 
 
 def time_maintain(env: Mapping[str, str]) -> tuple[float, str]:

@@ -28,7 +28,6 @@ MAX_ENTRIES = 8
 class _Rendered:
     body: bytes
     expires_at: float
-    generation: int
 
 
 class PracticeListCache:
@@ -37,6 +36,7 @@ class PracticeListCache:
     ) -> None:
         self.seconds = seconds
         self._clock = clock
+        # Bumped by clear(): a render begun under an older generation is not kept.
         self._generation = 0
         self._entries: dict[Hashable, _Rendered] = {}
         self._rendering: dict[Hashable, asyncio.Task[bytes]] = {}
@@ -46,12 +46,13 @@ class PracticeListCache:
         if self.seconds <= 0:
             return await render()
         kept = self._entries.get(key)
-        if kept is not None and kept.generation == self._generation:
-            if self._clock() < kept.expires_at:
-                return kept.body
+        if kept is not None and self._clock() < kept.expires_at:
+            return kept.body
         task = self._rendering.get(key)
         if task is None:
             task = asyncio.ensure_future(self._render(key, render, self._generation))
+            # Read here too, so a failure whose every reader gave up is not reported unread.
+            task.add_done_callback(lambda done: done.cancelled() or done.exception())
             self._rendering[key] = task
         # Shielded: one caller giving up (a client gone) does not cancel the others' answer.
         return await asyncio.shield(task)
@@ -68,7 +69,7 @@ class PracticeListCache:
         if generation == self._generation:
             if key not in self._entries and len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[key] = _Rendered(body, self._clock() + self.seconds, generation)
+            self._entries[key] = _Rendered(body, self._clock() + self.seconds)
         return body
 
     def clear(self) -> None:
