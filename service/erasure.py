@@ -17,13 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service.models import audit_log, erased_users, events, practice_states, users
+from service import audit
+from service.models import erased_users, events, practice_states, users
 
-ERASE_ACTION = "user.erase"
+ERASE_ACTION = audit.USER_ERASE
 
 
 @dataclass(frozen=True)
@@ -76,15 +77,7 @@ async def _erase_in_steps(connection: AsyncConnection, user_id: str, actor: str 
                                      set_={"erased_at": now})
     )  # fmt: skip
     if actor is not None:
-        await connection.execute(
-            insert(audit_log).values(
-                at=now,
-                actor=actor,
-                action=ERASE_ACTION,
-                target=user_id,
-                # What was stored (rows per table) before; nothing after.
-                before=erased.counts(),
-                after=None,
-            )
-        )
+        # What was stored (rows per table) before; nothing after.
+        await audit.record(connection, at=now, actor=actor, action=ERASE_ACTION,
+                           target=user_id, before=erased.counts(), after=None)
     return erased

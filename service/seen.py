@@ -6,8 +6,9 @@ So tracking users costs the request path a dictionary lookup, not a database rou
 
 A note can outlive an erasure: a user seen by one worker and erased through another would get
 their row back when the first worker flushes. So a note is written only if the user was not
-erased at or after the moment it records (`erased_users`, kept ERASED_KEPT_FOR); notes older
-than that are dropped instead. On PostgreSQL the flush first takes the noted users' locks
+erased at or after the moment it records, give or take CLOCK_SKEW_ALLOWED between the worker's
+clock and the database's (`erased_users`, kept ERASED_KEPT_FOR); notes older than that are
+dropped instead. On PostgreSQL the flush first takes the noted users' locks
 shared (service.userlock) and checks in a later statement: an erasure that committed first is
 seen, and one that starts later waits for the flush and deletes what it wrote.
 """
@@ -35,6 +36,10 @@ MAX_REMEMBERED = 200_000
 MAX_PENDING = 50_000
 CHUNK = 500
 ERASED_KEPT_FOR = timedelta(hours=1)
+# A note's time is the worker's clock, an erasure's the database's. A note taken this little
+# after an erasure (by the worker's clock) is dropped too, so a worker whose clock runs ahead
+# cannot bring an erased user back; a user who really returns is noted again on a later visit.
+CLOCK_SKEW_ALLOWED = timedelta(seconds=2)
 
 _noted = (
     func.unnest(bindparam("subjects", type_=ARRAY(String())))
@@ -50,7 +55,8 @@ def _note_statement(dialect: str) -> Any:
     subject = bindparam("subject", type_=String())
     seen_at = bindparam("last_seen_at", type_=UtcDateTime())
     erased_since = exists().where(
-        erased_users.c.subject == subject, erased_users.c.erased_at >= seen_at
+        erased_users.c.subject == subject,
+        erased_users.c.erased_at >= bindparam("skew_from", type_=UtcDateTime()),
     )
     note = select(subject, bindparam("first_seen_at", type_=UtcDateTime()), seen_at).where(
         ~erased_since
@@ -114,7 +120,12 @@ class SeenUsers:
         if not pending:
             return 0
         rows = [
-            {"subject": subject, "first_seen_at": moment, "last_seen_at": moment}
+            {
+                "subject": subject,
+                "first_seen_at": moment,
+                "last_seen_at": moment,
+                "skew_from": moment - CLOCK_SKEW_ALLOWED,
+            }
             for subject, moment in (
                 (subject, datetime.fromtimestamp(at, UTC)) for subject, at in pending.items()
             )

@@ -4,7 +4,8 @@ The API docs and the service's CloudWatch log group always; with Datadog on, its
 SLOs, synthetic tests and logs, each as a search on the stack's `env` and `service` tags. They
 are searches rather than the monitoring component's own dashboard or SLO URLs because those
 depend (through the monitors' queries) on the ECS service, whose task definition carries
-ADMIN_LINKS: linking them directly would make the task depend on itself.
+ADMIN_LINKS: linking them directly would make the task depend on itself. On the prometheus
+path the stack adds the Grafana dashboard itself, which depends on the workspace alone.
 """
 
 from __future__ import annotations

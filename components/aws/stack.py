@@ -201,6 +201,22 @@ def build_aws_stack(settings: StackSettings) -> None:
                 log_retention_days=settings.service.log_retention_days,
             ),
         )
+    # The dashboard depends on the workspace only, so the panel's status page can link it.
+    grafana: Grafana | None = None
+    links: dict[str, pulumi.Input[str]] = dict(panel_links)
+    if prometheus is not None:
+        grafana = Grafana(
+            "grafana",
+            GrafanaArgs(
+                environment=settings.environment,
+                workspace_arn=prometheus.workspace_arn,
+                query_url=prometheus.query_url,
+                region=settings.region,
+                grafana_url=settings.monitoring.grafana_url,
+                grafana_token=settings.monitoring.grafana_token,
+            ),
+        )
+        links["Grafana dashboard"] = grafana.dashboard_url
     collector = prometheus.containers(settings.region) if prometheus is not None else []
     collector_volumes = prometheus.volumes() if prometheus is not None else []
 
@@ -261,7 +277,7 @@ def build_aws_stack(settings: StackSettings) -> None:
             ),
             admin_client_id=admin_panel.client_id if admin_panel is not None else None,
             admin_base_url=f"https://{settings.domain}" if admin_panel is not None else None,
-            admin_links=panel_links if admin_panel is not None else {},
+            admin_links=links if admin_panel is not None else {},
             admin_session_key_secret_arn=(
                 admin_panel.session_key_secret_arn if admin_panel is not None else None
             ),
@@ -342,19 +358,8 @@ def build_aws_stack(settings: StackSettings) -> None:
     for name, value in firebase_outputs(settings).items():
         pulumi.export(name, value)
 
-    if prometheus is not None:
+    if prometheus is not None and grafana is not None:
         prometheus.grant_remote_write(service.task_role_arn)
-        grafana = Grafana(
-            "grafana",
-            GrafanaArgs(
-                environment=settings.environment,
-                workspace_arn=prometheus.workspace_arn,
-                query_url=prometheus.query_url,
-                region=settings.region,
-                grafana_url=settings.monitoring.grafana_url,
-                grafana_token=settings.monitoring.grafana_token,
-            ),
-        )
         pulumi.export("grafana_dashboard_url", grafana.dashboard_url)
         pulumi.export("prometheus_workspace_arn", prometheus.workspace_arn)
     else:

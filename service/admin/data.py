@@ -14,6 +14,18 @@ from typing import Any
 from sqlalchemy import Select, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.admin.errors import NotFound
+from service.audit import (
+    CONFIG_DELETE,
+    CONFIG_SET,
+    PRACTICE_CREATE,
+    PRACTICE_DELETE,
+    PRACTICE_UPDATE,
+    config_snapshot,
+    held_row,
+    practice_snapshot,
+    record,
+)
 from service.models import audit_log, config, events, practice_states, practices, users
 
 PAGE_SIZE = 25
@@ -88,38 +100,11 @@ async def progress_count(connection: AsyncConnection, practice_id: str) -> int:
     return int((await connection.execute(statement)).scalar_one())
 
 
-def practice_snapshot(row: Any) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    return {
-        "id": row.id,
-        "title": row.title,
-        "description": row.description,
-        "durationSeconds": row.duration_seconds,
-        "category": row.category,
-        "published": row.published,
-        "mediaKey": row.media_key,
-    }
-
-
 async def audit(
-    connection: AsyncConnection,
-    actor: str,
-    action: str,
-    target: str,
-    before: Any,
-    after: Any,
+    connection: AsyncConnection, actor: str, action: str, target: str, before: Any, after: Any
 ) -> None:
-    await connection.execute(
-        insert(audit_log).values(
-            at=datetime.now(UTC),
-            actor=actor,
-            action=action,
-            target=target,
-            before=before,
-            after=after,
-        )
-    )
+    await record(connection, at=datetime.now(UTC), actor=actor, action=action, target=target,
+                 before=before, after=after)
 
 
 async def create_practice(
@@ -128,26 +113,32 @@ async def create_practice(
     now = datetime.now(UTC)
     await connection.execute(insert(practices).values(**values, created_at=now, updated_at=now))
     after = practice_snapshot(await practice(connection, values["id"]))
-    await audit(connection, actor, "practice.create", values["id"], None, after)
+    await audit(connection, actor, PRACTICE_CREATE, values["id"], None, after)
 
 
 async def update_practice(
     connection: AsyncConnection, before: Any, values: Mapping[str, Any], actor: str
 ) -> None:
+    """Change the practice shown as `before`; the audit's `before` is the row this replaces
+    (the API may have changed it since the form was shown)."""
+    held = await held_row(connection, practices, practices.c.id, before.id)
+    if held is None:
+        raise NotFound(f"The practice {before.id!r} was deleted meanwhile. Nothing was saved.")
     await connection.execute(
         update(practices)
         .where(practices.c.id == before.id)
         .values(**values, updated_at=datetime.now(UTC))
     )
     after = practice_snapshot(await practice(connection, before.id))
-    await audit(
-        connection, actor, "practice.update", before.id, practice_snapshot(before), after
-    )
+    await audit(connection, actor, PRACTICE_UPDATE, before.id, practice_snapshot(held), after)
 
 
 async def delete_practice(connection: AsyncConnection, before: Any, actor: str) -> None:
+    held = await held_row(connection, practices, practices.c.id, before.id)
+    if held is None:
+        return  # deleted meanwhile (a second submit): nothing to delete or record
     await connection.execute(delete(practices).where(practices.c.id == before.id))
-    await audit(connection, actor, "practice.delete", before.id, practice_snapshot(before), None)
+    await audit(connection, actor, PRACTICE_DELETE, before.id, practice_snapshot(held), None)
 
 
 async def config_entries(connection: AsyncConnection) -> Sequence[Any]:
@@ -161,22 +152,18 @@ async def config_entry(connection: AsyncConnection, key: str) -> Any:
 async def save_config(
     connection: AsyncConnection, upsert: Any, key: str, value: Any, actor: str
 ) -> None:
-    before = await config_entry(connection, key)
+    before = await held_row(connection, config, config.c.key, key)
     params = {"key": key, "value": value, "updated_at": datetime.now(UTC), "updated_by": actor}
     await connection.execute(upsert, params)
-    await audit(
-        connection,
-        actor,
-        "config.set",
-        key,
-        None if before is None else {"value": before.value},
-        {"value": value},
-    )
+    await audit(connection, actor, CONFIG_SET, key, config_snapshot(before), {"value": value})
 
 
 async def delete_config(connection: AsyncConnection, before: Any, actor: str) -> None:
+    held = await held_row(connection, config, config.c.key, before.key)
+    if held is None:
+        return  # deleted meanwhile (a second submit): nothing to delete or record
     await connection.execute(delete(config).where(config.c.key == before.key))
-    await audit(connection, actor, "config.delete", before.key, {"value": before.value}, None)
+    await audit(connection, actor, CONFIG_DELETE, before.key, config_snapshot(held), None)
 
 
 def user_list(search: str) -> Select[Any]:

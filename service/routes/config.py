@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 from starlette.responses import Response
 
-from service import examples
+from service import audit, examples
 from service.endpoints import Access, Call, Endpoint
 from service.jsonresponse import json_response
+from service.models import config
 from service.schemas import ConfigEntryResult, ConfigPath, ConfigResult, JsonValue
 
 
@@ -20,14 +21,25 @@ async def get_config(call: Call) -> Response:
 
 async def put_config(call: Call) -> Response:
     path: ConfigPath = call.path
+    now = datetime.now(UTC)
     params = {
         "key": path.key,
         "value": call.body,
-        "updated_at": datetime.now(UTC),
+        "updated_at": now,
         "updated_by": call.user.subject,
     }
-    async with call.services.autocommit.connect() as connection:
+    async with call.services.engine.begin() as connection:
+        before = await audit.held_row(connection, config, config.c.key, path.key)
         await connection.execute(call.services.queries.upsert_config, params)
+        await audit.record(
+            connection,
+            at=now,
+            actor=call.user.subject,
+            action=audit.CONFIG_SET,
+            target=path.key,
+            before=audit.config_snapshot(before),
+            after={"value": call.body},
+        )
     return json_response({"success": True, "data": {"key": path.key, "value": call.body}})
 
 
@@ -48,7 +60,11 @@ ENDPOINTS = [
         "PUT",
         "/config/{key}",
         put_config,
-        summary="Set one configuration value (the body is the value: any JSON)",
+        summary="Set one configuration value (the body is the value: any JSON; audited)",
+        description=(
+            "The change is recorded in the audit log (who, when, the value before and after) "
+            "in the same transaction."
+        ),
         access=Access.ADMIN,
         status=200,
         response=ConfigEntryResult,

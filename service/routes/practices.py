@@ -8,11 +8,12 @@ from typing import Any
 
 from starlette.responses import Response
 
-from service import examples
+from service import audit, examples
 from service.endpoints import Access, Call, Endpoint
 from service.errors import NotFound, Unavailable
 from service.examples import UPLOAD_CONTENT_TYPE_NOTE
 from service.jsonresponse import JSON_MEDIA_TYPE, json_bytes, json_response
+from service.models import practices
 from service.schemas import (
     MediaUploadRequest,
     MediaUploadResult,
@@ -121,10 +122,22 @@ async def put_practice(call: Call) -> Response:
         "created_at": now,
         "updated_at": now,
     }
-    async with call.services.autocommit.connect() as connection:
+    async with call.services.engine.begin() as connection:
+        before = await audit.held_row(connection, practices, practices.c.id, path.id)
         row = (await connection.execute(call.services.queries.upsert_practice, params)).one()
+        created = row.created_at == row.updated_at
+        await audit.record(
+            connection,
+            at=now,
+            actor=call.user.subject,
+            action=audit.PRACTICE_CREATE if created else audit.PRACTICE_UPDATE,
+            target=path.id,
+            # On PostgreSQL a practice created by a racing request after `held_row` found none
+            # has no `before` here; that request's own audit row holds it.
+            before=audit.practice_snapshot(before),
+            after=audit.practice_snapshot(row),
+        )
     call.services.practice_list.clear()
-    created = row.created_at == row.updated_at
     return json_response(
         {"success": True, "data": await practice_body(call, row)},
         status_code=201 if created else 200,
@@ -198,7 +211,11 @@ ENDPOINTS = [
         "PUT",
         "/practices/{id}",
         put_practice,
-        summary="Create (201) or replace (200) a practice",
+        summary="Create (201) or replace (200) a practice (admin; audited)",
+        description=(
+            "The change is recorded in the audit log (who, when, the practice before and "
+            "after) in the same transaction."
+        ),
         access=Access.ADMIN,
         status=200,
         response=PracticeResult,

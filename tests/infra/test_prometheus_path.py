@@ -169,6 +169,23 @@ def test_outputs_name_the_dashboard_and_the_workspace(dev: Recording) -> None:
     assert outputs["prometheus_workspace_arn"].startswith("arn:aws:aps:")
 
 
+def _panel_links(recording: Recording) -> dict[str, str]:
+    app = _containers(recording)["app"]
+    env = {e["name"]: e["value"] for e in app["environment"]}
+    links: dict[str, str] = json.loads(env["ADMIN_LINKS"])
+    return links
+
+
+def test_the_panels_status_page_links_the_grafana_dashboard(
+    dev: Recording, prod_both: Recording
+) -> None:
+    assert _panel_links(dev)["Grafana dashboard"] == dev.outputs["grafana_dashboard_url"]
+    both = _panel_links(prod_both)
+    assert both["Grafana dashboard"] == prod_both.outputs["grafana_dashboard_url"]
+    assert "Datadog dashboards" in both
+    assert "Grafana dashboard" not in _panel_links(run_program("dev", {}))
+
+
 def test_a_grafana_named_by_url_uses_its_token_as_a_secret(prod_both: Recording) -> None:
     assert not prod_both.of_type("aws:grafana/workspace:Workspace")
     provider = prod_both.one("pulumi:providers:grafana").inputs

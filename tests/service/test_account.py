@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 
 from service.app import ServiceApp
 from service.models import audit_log, events, practice_states, users
+from service.seen import CLOCK_SKEW_ALLOWED, SeenUsers
 from tests.service.conftest import Issuer, create_practice, unique
 
 pytestmark = pytest.mark.anyio
@@ -165,7 +167,14 @@ async def test_a_write_after_the_erasure_is_a_new_user(
     )  # fmt: skip
     # Older than the erased state, and still applied: nothing of the old user remains.
     assert answer.status_code == 200 and answer.json()["applied"] is True
+    # Seen within CLOCK_SKEW_ALLOWED of the erasure: that note is dropped, as one from before
+    # it would be; a visit after that window records the new user.
     await app.services.seen.flush()
+    assert await stored_counts(app, user) == {"states": 1, "events": 0, "users": 0}
+    later = CLOCK_SKEW_ALLOWED.total_seconds() + 1
+    returning = SeenUsers(app.services.engine, clock=lambda: time.time() + later)
+    returning.saw(user)
+    await returning.flush()
     assert await stored_counts(app, user) == {"states": 1, "events": 0, "users": 1}
 
 
