@@ -4,7 +4,9 @@ Reads what `bench/run.py` wrote to bench/results/ for two `--rows` sizes and pri
 table of every scenario measured in both (requests per second, p50/p95/p99), the ratio of the
 large run's p99 to the small run's, and the issue 13 checks that compare the two sizes:
 every p99 at 16 connections within 1.5x, and `POST /map` throughput at 64 connections at
-least 0.8x. Exits 1 when a check fails, 2 when the files cannot be read or compared.
+least 0.8x. Then the machine's speed in the large run against the small one, read from
+`GET /heartbeat` (which does not touch the data), so a pair measured while other tenants took
+the CPU shows it. Exits 1 when a check fails, 2 when the files cannot be read or compared.
 
 Not a test: the figures depend on the machine each run had.
 """
@@ -22,6 +24,7 @@ P99_RATIO_MAX = 1.5
 THROUGHPUT_RATIO_MIN = 0.8
 LATENCY_CONNECTIONS = 16
 THROUGHPUT_CONNECTIONS = 64
+DRIFT_WARNING = 0.10
 EXTRA_SCENARIOS = ("heavy_erase_alone", "heavy_erase", "map_steady", "map_beside_erase")
 
 Key = tuple[str, int, int]
@@ -80,6 +83,39 @@ def checks(small: Mapping[str, Any], large: Mapping[str, Any]) -> dict[str, bool
     return out
 
 
+def machine_speed(small: Mapping[str, Any], large: Mapping[str, Any]) -> dict[int, float]:
+    """Per worker count, the large run's `GET /heartbeat` throughput at 64 connections over the
+    small run's. The heartbeat reads a check cached for 0.25 s, so this is the machine's speed
+    in each run (other tenants, CPU clock), not the data's size."""
+    a, b = scenarios(small), scenarios(large)
+    out: dict[int, float] = {}
+    for workers in sorted({key[1] for key in a}):
+        key = ("GET /heartbeat", workers, THROUGHPUT_CONNECTIONS)
+        if key in a and key in b and a[key]["requests_per_second"]:
+            out[workers] = b[key]["requests_per_second"] / a[key]["requests_per_second"]
+    return out
+
+
+def drift_lines(small: Mapping[str, Any], large: Mapping[str, Any]) -> Iterator[str]:
+    speed = machine_speed(small, large)
+    if not speed:
+        return
+    a, b = scenarios(small), scenarios(large)
+    yield ("- machine speed in the large run against the small one, from GET /heartbeat at "
+           f"{THROUGHPUT_CONNECTIONS} connections (no query per request): "
+           + ", ".join(f"{ratio:.2f}x ({workers} wk)" for workers, ratio in speed.items()))
+    for workers, ratio in speed.items():
+        key = ("POST /map", workers, THROUGHPUT_CONNECTIONS)
+        if key in a and key in b and a[key]["requests_per_second"]:
+            raw = b[key]["requests_per_second"] / a[key]["requests_per_second"]
+            yield (f"  - POST /map ({workers} wk) throughput {raw:.2f}x, or {raw / ratio:.2f}x "
+                   "of what the heartbeat's ratio leaves (for reading only: the checks use "
+                   "the raw ratio)")
+    if any(abs(ratio - 1) > DRIFT_WARNING for ratio in speed.values()):
+        yield (f"  - the machine's speed moved by more than {DRIFT_WARNING:.0%} between the "
+               "runs: every ratio above carries that drift; rerun the pair on a quieter machine")
+
+
 def _plain(rows: Mapping[Key, Any]) -> Iterator[tuple[Key, Any]]:
     """The closed-loop scenarios (the steady-rate ones are judged by bench/run.py)."""
     return ((key, row) for key, row in rows.items() if "steady" not in key[0]
@@ -132,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name, ok in results.items():
         print(f"- {name}: {'met' if ok else 'MISSED'}")
+    for line in drift_lines(small, large):
+        print(line)
     return 0 if all(results.values()) else 1
 
 

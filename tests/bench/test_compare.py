@@ -17,7 +17,9 @@ def scenario(name: str, workers: int, connections: int, rps: float, p99: float) 
             "p99_ms": p99}  # fmt: skip
 
 
-def result(rows: int, map_rps: float, map_p99: float, heavy_p99: float) -> dict[str, Any]:
+def result(
+    rows: int, map_rps: float, map_p99: float, heavy_p99: float, heartbeat_rps: float = 9000.0
+) -> dict[str, Any]:
     return {
         "settings": {"export_events": 100_000},
         "machine": {"note": "2 CPUs"},
@@ -25,6 +27,7 @@ def result(rows: int, map_rps: float, map_p99: float, heavy_p99: float) -> dict[
         "scenarios": [
             scenario("POST /map", 2, 64, map_rps, 40.0),
             scenario("POST /map", 2, 16, map_rps, map_p99),
+            scenario("GET /heartbeat", 2, 64, heartbeat_rps, 12.0),
         ],
         "data": {
             "rows": rows, "seed_seconds": 1.0, "size_mb_seeded": 100.0, "maintain_seconds": 1.0,
@@ -93,3 +96,23 @@ def test_results_of_different_rounds_are_not_compared(
     large = write(tmp_path, "b.json", result(10_000_000, 2000, 30.0, 40.0))
     assert compare.main([str(small), str(large)]) == 2
     assert "different --rounds (3 and None)" in capsys.readouterr().err
+
+
+def test_the_machines_speed_in_each_run_is_read_from_the_heartbeat(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small = write(tmp_path, "a.json", result(10_000, 2000, 30.0, 40.0, heartbeat_rps=10_000))
+    steady = write(tmp_path, "b.json", result(10_000_000, 1700, 30.0, 40.0, heartbeat_rps=9_600))
+    assert compare.main([str(small), str(steady)]) == 0
+    out = capsys.readouterr().out
+    assert "(no query per request): 0.96x (2 wk)" in out
+    assert "POST /map (2 wk) throughput 0.85x, or 0.89x of what the heartbeat's ratio" in out
+    assert "rerun the pair" not in out
+
+    slower = write(tmp_path, "c.json", result(10_000_000, 1500, 30.0, 40.0, heartbeat_rps=7_500))
+    # The checks stay on the raw figures: a slower machine is reported, never subtracted.
+    assert compare.main([str(small), str(slower)]) == 1
+    out = capsys.readouterr().out
+    assert "POST /map (2 wk) throughput 0.75x >= 0.8x: MISSED" in out
+    assert "0.75x (2 wk)" in out and "or 1.00x of what" in out
+    assert "moved by more than 10% between the runs" in out

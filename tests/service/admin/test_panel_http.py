@@ -3,6 +3,7 @@ audited; CSRF and cross-origin refusals; every bad input a page with a message, 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -103,6 +104,39 @@ async def test_panel_changes_are_the_apis_and_are_audited(
     first, second = await audit_rows(app, key)
     assert first.before is None and first.after == {"value": [1, 2]}
     assert second.before == {"value": [1, 2]} and second.after == {"value": 7}
+
+
+async def test_panel_and_api_edits_of_one_practice_chain_in_the_audit_log(
+    panel: tuple[ServiceApp, httpx.AsyncClient], issuer: Issuer
+) -> None:
+    """The log replays a practice's history whichever way each change came: every row's
+    `before` is the previous row's `after`, and each names its own administrator."""
+    app, client = panel
+    csrf = await sign_in(client, "panel-admin")
+    practice = unique("http")
+    answer = await client.post("/admin/practices/new", data=practice_form(csrf, practice),
+                               headers={"Origin": ORIGIN})
+    assert answer.status_code == 303, answer.text
+    body = {"title": "From the API", "description": "Slow", "durationSeconds": 120,
+            "category": "calm", "published": False}
+    answer = await client.put(f"/practices/{practice}", json=body,
+                              headers=issuer.headers("api-admin", admin=True))
+    assert answer.status_code == 200, answer.text
+    answer = await client.post(f"/admin/practices/{practice}",
+                               data=practice_form(csrf, practice, title="From the panel"),
+                               headers={"Origin": ORIGIN})
+    assert answer.status_code == 303, answer.text
+
+    rows = await audit_rows(app, practice)
+    assert [(row.action, row.actor) for row in rows] == [
+        ("practice.create", "panel-admin"),
+        ("practice.update", "api-admin"),
+        ("practice.update", "panel-admin"),
+    ]
+    assert [row.after["title"] for row in rows] == ["Breathing", "From the API", "From the panel"]
+    assert rows[1].after["published"] is False and rows[2].after["published"] is True
+    for earlier, later in itertools.pairwise(rows):
+        assert later.before == earlier.after
 
 
 async def test_panel_edits_are_listed_at_once_by_the_api(
