@@ -112,8 +112,11 @@ def drift_lines(small: Mapping[str, Any], large: Mapping[str, Any]) -> Iterator[
                    "of what the heartbeat's ratio leaves (for reading only: the checks use "
                    "the raw ratio)")
     if any(abs(ratio - 1) > DRIFT_WARNING for ratio in speed.values()):
-        yield (f"  - the machine's speed moved by more than {DRIFT_WARNING:.0%} between the "
-               "runs: every ratio above carries that drift; rerun the pair on a quieter machine")
+        between = ("the two sizes' steps, although they alternated" if together(small, large)
+                   else "the runs")
+        yield (f"  - the machine's speed moved by more than {DRIFT_WARNING:.0%} between "
+               f"{between}: every ratio above carries that drift; rerun the pair on a quieter "
+               "machine")
 
 
 def _plain(rows: Mapping[Key, Any]) -> Iterator[tuple[Key, Any]]:
@@ -136,6 +139,12 @@ def facts(summary: Mapping[str, Any]) -> str:
             f"{summary['machine']['note']}")  # fmt: skip
 
 
+def together(small: Mapping[str, Any], large: Mapping[str, Any]) -> bool:
+    """Whether the two results come from one run of `bench/run.py --rows SMALL,LARGE`."""
+    run = small.get("run")
+    return bool(run) and run == large.get("run") and len(run["rows"]) > 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("small", type=Path, help="the result at the smaller --rows")
@@ -155,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"({small['settings'].get(setting)} and {large['settings'].get(setting)}): "
                   "their figures are not comparable", file=sys.stderr)
             return 2
+    if together(small, large):
+        print("(measured in one run: each scenario's round ran on both sizes in turn, so the "
+              "machine's speed was nearly the same for both)\n")
     rounds = small["settings"].get("rounds") or 1
     if rounds > 1:
         print(f"(each closed-loop figure: the median of {rounds} interleaved rounds of "

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import functools
 import json
 import os
@@ -46,7 +47,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ if str(ROOT) not in sys.path:
 
 import psutil  # noqa: E402
 
-from bench import scale  # noqa: E402
+from bench import compare, scale  # noqa: E402
 from components.postgres_settings import SERVER_SETTINGS  # noqa: E402
 from tests.support.postgres import (  # noqa: E402
     PostgresCluster,
@@ -66,6 +67,7 @@ from tests.support.postgres import (  # noqa: E402
 )
 
 PRODUCTION_WORKERS = 2  # components/aws/task_containers.py, Pulumi.prod.yaml
+ERASURES = 6000  # DELETE /me per round: about 10 s of one worker, like the other rounds
 SCALE_SCENARIOS = [
     ("GET /map", "map-read"),
     ("GET /practices", "practices"),
@@ -110,6 +112,8 @@ class LoadResult:
     writes: float = 0.0
     wal_bytes: float = 0.0  # WAL the cluster wrote during the run (everything in it)
     checkpoints: int = 0  # checkpoints begun during the run
+    # With several --rows: the CHECKPOINT after the step, so its writes land in no one's run.
+    checkpoint_after_seconds: float = 0.0
     rounds: list[dict[str, Any]] | None = None
 
     @property
@@ -434,6 +438,7 @@ def combine(runs: list[LoadResult]) -> LoadResult:
             sum(r.writes for r in runs) / statements if statements else None),
         wal_bytes=sum(r.wal_bytes for r in runs),
         checkpoints=sum(r.checkpoints for r in runs),
+        checkpoint_after_seconds=sum(r.checkpoint_after_seconds for r in runs),
     )
     if len(runs) > 1:
         combined.rounds = [_as_dict(r) for r in runs]
@@ -508,12 +513,27 @@ def worker_counts(text: str) -> list[int]:
     return counts
 
 
+def row_counts(text: str) -> list[int]:
+    """`--rows 10000` or `--rows 10000,10000000` (argparse type): distinct sizes, smallest
+    first."""
+    try:
+        sizes = sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 10000,10000000, got {text!r}"
+                                         ) from None
+    if not sizes:
+        raise argparse.ArgumentTypeError(f"expected at least one size, got {text!r}")
+    return sizes
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up load")
-    parser.add_argument("--rows", type=int, default=10_000,
-                        help="map rows seeded in SQL before measuring (and twice as many events)")
+    parser.add_argument("--rows", type=row_counts, default=[10_000],
+                        help="map rows seeded in SQL before measuring (and twice as many "
+                             "events); several, e.g. 10000,10000000, are measured in one run, "
+                             "each in its own cluster, round by round side by side")
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--practices", type=int, default=50)
     parser.add_argument("--heavy-users", type=int, default=400,
@@ -531,9 +551,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="a PostgreSQL setting over the stacks' own "
                              "(components/postgres_settings.py), e.g. wal_compression=off "
                              "(repeatable)")
-    parser.add_argument("--erasures", type=int, default=1000,
+    parser.add_argument("--erasures", type=int, default=ERASURES,
                         help="users DELETE /me erases in each round (seeded just before it, "
-                             "shaped like the seed's users, the same number at every --rows)")
+                             "shaped like the seed's users, the same number at every --rows; "
+                             "the default lasts about as long as the other scenarios' rounds)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the closed-loop scenarios this many times, interleaved, and "
                              "report the median of each latency (docs/bench.md)")
@@ -557,8 +578,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="run the server under cProfile, write the stats to FILE and print "
                              "the top functions (slows the server: figures are not comparable)")
     args = parser.parse_args(argv)
-    if args.rows < 100:
+    if min(args.rows) < 100:
         parser.error("--rows must be at least 100")
+    if args.profile and len(args.rows) > 1:
+        parser.error("--profile measures one --rows at a time")
     if args.heavy_users < 2:
         parser.error("--heavy-users must be at least 2")
     if args.steady_rate <= 0:
@@ -601,6 +624,52 @@ def populations(workdir: Path, seeded: Any, heavy: int, rounds: int) -> Populati
     return Population(readers, alone, beside, export_token)
 
 
+@dataclass
+class Site:
+    """One `--rows` size: its own cluster and workdir (signing key, token files, service log),
+    what the service is given, and what was measured on it. With several sizes each is a Site,
+    measured step by step beside the others."""
+
+    rows: int
+    workdir: Path
+    cluster: PostgresCluster
+    tag: str  # "" for a single size; "10,000 rows: " in the progress lines of several
+    data: dict[str, Any] = field(default_factory=dict)
+    results: list[LoadResult] = field(default_factory=list)
+    peak_rss: dict[int, int] = field(default_factory=dict)
+    pgbench: dict[str, float] | None = None
+    # Set by prepare_site:
+    database_url: str = field(init=False)
+    env: dict[str, str] = field(init=False)
+    admin_token: str = field(init=False)
+    writers: Path = field(init=False)  # the users file of POST /map
+    people: Population = field(init=False)
+    # Set while one worker count is served (measure):
+    port: int = field(init=False)
+    server: psutil.Process = field(init=False)
+    load: Any = field(init=False)
+
+
+def prepare_site(site: Site, args: argparse.Namespace) -> None:
+    """Migrate, seed `site.rows` map rows (2N events) and the heavy users in SQL, time
+    `maintain`, and mint the tokens every scenario uses."""
+    site.database_url = site.cluster.create_database(DATABASE_NAME)
+    site.env = service_env(site.database_url, site.workdir, args.pool_size, dict(args.env))
+    run_cli(site.env, "migrate")
+    print(f"bench: {site.tag}seeding {site.rows} map rows and {2 * site.rows} events in SQL",
+          flush=True)
+    seeded, seed_seconds = scale.seed_rows(site.database_url, site.workdir, site.rows)
+    scale.seed_heavy_users(site.database_url, args.heavy_users * args.rounds, args.export_events)
+    site.data.update(seed_seconds=seed_seconds,
+                     size_mb_seeded=scale.database_size_mb(site.database_url))
+    site.data["maintain_seconds"], _ = scale.time_maintain(site.env)
+    site.admin_token = run_cli(site.env, "token", "bench-admin", "--admin", "--ttl",
+                               "7200").strip()
+    site.writers = site.workdir / "users.txt"
+    write_users_file(site.writers, site.workdir / "data", args.users)
+    site.people = populations(site.workdir, seeded, args.heavy_users, args.rounds)
+
+
 def closed_loop_plan(
     args: argparse.Namespace, people: Population, writers: Path, erasers: Path
 ) -> list[tuple[str, str, int, Path, int | None]]:
@@ -618,41 +687,119 @@ def closed_loop_plan(
     ]
 
 
-def closed_loop_rounds(
-    load: Any, args: argparse.Namespace, people: Population, workers: int, port: int,
-    workdir: Path, database_url: str,
-) -> list[LoadResult]:
-    """Every closed-loop scenario `--rounds` times, round after round, combined per scenario.
-    Rounds interleave: a passing disturbance lands in one round of one scenario, and the median
-    over the rounds leaves it out."""
-    writers = args.users_file_for_writes
-    runs: dict[tuple[str, int], list[LoadResult]] = {}
+def closed_loop_rounds(sites: list[Site], args: argparse.Namespace, workers: int) -> None:
+    """Every closed-loop scenario `--rounds` times, round after round, combined per scenario
+    into each site's results. Rounds interleave: a passing disturbance lands in one round of
+    one scenario, and the median over the rounds leaves it out.
+
+    With several sites, each scenario's round runs on every site in turn before the next
+    scenario (the order reversed every other round), so the machine's speed, which drifts by
+    tens of percent over minutes here, is nearly the same for both sizes of a comparison. After
+    its step a site is checkpointed, so no cluster's checkpoint writes land in another's
+    measurement."""
+    runs: list[dict[tuple[str, int], list[LoadResult]]] = [{} for _ in sites]
     for round_ in range(args.rounds):
-        erasers = workdir / f"erasers-{workers}-{round_}.txt"
-        for label, mode, connections, who, limit in closed_loop_plan(
-                args, people, writers, erasers):
-            if mode == "erase":
-                prefix = f"erase-{workers}w-{round_}-"
-                scale.seed_erasable_users(database_url, prefix, args.erasures)
-                write_users_file(erasers, workdir / "data", args.erasures, prefix)
-            print(f"bench: {workers} worker(s): {label} at {connections} "
-                  f"connections{round_label(round_, args.rounds)}", flush=True)
-            statements, writes = write_batch_totals(port)
-            wal, checkpoints = (scale.wal_position(database_url),
-                                scale.checkpoints_begun(database_url))
-            raw = load(mode=mode, connections=connections, duration=args.duration,
-                       users_file=who, max_requests=limit)
-            result = to_result(label, workers, connections, raw)
-            result.wal_bytes = scale.wal_position(database_url) - wal
-            result.checkpoints = scale.checkpoints_begun(database_url) - checkpoints
-            if mode == "map":
-                more_statements, more_writes = write_batch_totals(port)
-                result.statements = more_statements - statements
-                result.writes = more_writes - writes
-            elif mode == "erase":
-                scale.vacuum(database_url)
-            runs.setdefault((label, connections), []).append(result)
-    return [combine(each) for each in runs.values()]
+        order = list(enumerate(sites))
+        if round_ % 2:
+            order.reverse()
+        plans = {
+            index: closed_loop_plan(args, site.people, site.writers,
+                                    site.workdir / f"erasers-{workers}-{round_}.txt")
+            for index, site in order
+        }
+        for step in range(len(plans[0])):
+            for index, site in order:
+                label, mode, connections, who, limit = plans[index][step]
+                result = closed_loop_step(site, args, workers, round_, label, mode,
+                                          connections, who, limit)
+                if len(sites) > 1:
+                    started = time.perf_counter()
+                    scale.checkpoint(site.database_url)
+                    result.checkpoint_after_seconds = time.perf_counter() - started
+                runs[index].setdefault((label, connections), []).append(result)
+    for site, by_scenario in zip(sites, runs, strict=True):
+        site.results.extend(combine(each) for each in by_scenario.values())
+
+
+def closed_loop_step(
+    site: Site, args: argparse.Namespace, workers: int, round_: int, label: str, mode: str,
+    connections: int, who: Path, limit: int | None,
+) -> LoadResult:
+    """One round of one closed-loop scenario on one site, with the WAL and checkpoints of
+    its cluster meanwhile (and, for POST /map, the statements the writes took)."""
+    if mode == "erase":
+        prefix = f"erase-{workers}w-{round_}-"
+        scale.seed_erasable_users(site.database_url, prefix, args.erasures)
+        scale.settle(site.database_url)
+        write_users_file(who, site.workdir / "data", args.erasures, prefix)
+    print(f"bench: {site.tag}{workers} worker(s): {label} at {connections} "
+          f"connections{round_label(round_, args.rounds)}", flush=True)
+    statements, writes = write_batch_totals(site.port)
+    wal, checkpoints = (scale.wal_position(site.database_url),
+                        scale.checkpoints_begun(site.database_url))
+    raw = site.load(mode=mode, connections=connections, duration=args.duration,
+                    users_file=who, max_requests=limit)
+    result = to_result(label, workers, connections, raw)
+    result.wal_bytes = scale.wal_position(site.database_url) - wal
+    result.checkpoints = scale.checkpoints_begun(site.database_url) - checkpoints
+    if mode == "map":
+        more_statements, more_writes = write_batch_totals(site.port)
+        result.statements = more_statements - statements
+        result.writes = more_writes - writes
+    elif mode == "erase":
+        scale.vacuum(site.database_url)
+    return result
+
+
+def measure(sites: list[Site], args: argparse.Namespace, wrk: str | None, workers: int) -> None:
+    """Serve every site with `workers` workers at once (only the measured one has load), run
+    the closed-loop rounds, and with the largest count the heavy erasures and the export."""
+    with contextlib.ExitStack() as services:
+        for site in sites:
+            site.port = free_port()
+            site.server = services.enter_context(serving(
+                site.env, site.port, site.workdir / f"service-{workers}.log", workers,
+                args.profile))
+            seed_practices(f"http://127.0.0.1:{site.port}", site.admin_token, args.practices)
+            site.load = functools.partial(run_load, wrk=wrk, port=site.port,
+                                          practices=args.practices, threads=args.wrk_threads,
+                                          server=site.server)
+        memories = [PeakMemory(site.server) for site in sites]
+        with contextlib.ExitStack() as sampling:
+            for memory in memories:
+                sampling.enter_context(memory)
+            for site in sites:
+                print(f"bench: {site.tag}{workers} worker(s): warming up", flush=True)
+                site.load(mode="map", connections=args.throughput_connections,
+                          duration=args.warmup, users_file=site.writers)
+            closed_loop_rounds(sites, args, workers)
+            for site, memory in zip(sites, memories, strict=True):
+                marks = memory.high_water_marks()
+                for pid in set(marks) | set(memory.sampled_peak):
+                    site.peak_rss[pid] = max(marks.get(pid, 0), memory.sampled_peak.get(pid, 0))
+        if workers == max(args.workers):
+            for site in sites:
+                site.data.update(heavy_erasure(site, args, workers))
+                print(f"bench: {site.tag}one export of the user with "
+                      f"{args.export_events} events", flush=True)
+                site.data["export"] = scale.export_memory_growth(site.server, site.port,
+                                                                 site.people.export_token)
+
+
+def finish_site(site: Site, args: argparse.Namespace) -> None:
+    """With the service stopped: `maintain` dropping a month under writes, the database's
+    size, and pgbench."""
+    print(f"bench: {site.tag}maintain dropping a month of events under writes", flush=True)
+    site.data["maintain_month"] = scale.maintain_drops_a_month(
+        site.database_url, site.workdir, site.env, max(1000, 2 * site.rows // 13))
+    site.data["size_mb_end"] = scale.database_size_mb(site.database_url)
+    if not args.skip_pgbench:
+        print(f"bench: {site.tag}pgbench at {args.throughput_connections} connections",
+              flush=True)
+        script = site.workdir / "upsert.sql"
+        script.write_text(pgbench_script(args.users, args.practices))
+        site.pgbench = run_pgbench(site.cluster, script, args.throughput_connections,
+                                   args.duration)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -667,92 +814,64 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: work directory {workdir}; load generator: {client}; PostgreSQL {durability}",
           flush=True)
     pg_settings = {**SERVER_SETTINGS, **dict(args.pg_option)}
-    cluster = start_cluster(
-        durable=not args.no_fsync,
-        options=" ".join(f"-c {name}={value}" for name, value in pg_settings.items()),
-    )
-    results: list[LoadResult] = []
-    peak_rss: dict[int, int] = {}
-    pgbench: dict[str, float] | None = None
-    data: dict[str, Any] = {"rows": args.rows, "durability": durability,
-                            "postgres_settings": pg_settings}
+    options = " ".join(f"-c {name}={value}" for name, value in pg_settings.items())
+    several = len(args.rows) > 1
+    sites: list[Site] = []
     try:
+        for rows in args.rows:
+            site_dir = workdir / f"rows-{rows}" if several else workdir
+            site_dir.mkdir(exist_ok=True)
+            cluster = start_cluster(durable=not args.no_fsync, options=options)
+            sites.append(Site(rows, site_dir, cluster, f"{rows:,} rows: " if several else "",
+                              data={"rows": rows, "durability": durability,
+                                    "postgres_settings": pg_settings}))
         print("bench: timing fdatasync on the cluster's disk for 10 s", flush=True)
-        data["disk_sync"] = scale.disk_sync_latency(cluster.datadir.parent)
-        database_url = cluster.create_database(DATABASE_NAME)
-        env = service_env(database_url, workdir, args.pool_size, dict(args.env))
-        run_cli(env, "migrate")
-        print(f"bench: seeding {args.rows} map rows and {2 * args.rows} events in SQL",
-              flush=True)
-        seeded, seed_seconds = scale.seed_rows(database_url, workdir, args.rows)
-        scale.seed_heavy_users(database_url, args.heavy_users * args.rounds,
-                                 args.export_events)
-        data.update(seed_seconds=seed_seconds, size_mb_seeded=scale.database_size_mb(database_url))
-        maintain_seconds, _ = scale.time_maintain(env)
-        data["maintain_seconds"] = maintain_seconds
-        admin_token = run_cli(env, "token", "bench-admin", "--admin", "--ttl", "7200").strip()
-        users_file = workdir / "users.txt"
-        write_users_file(users_file, workdir / "data", args.users)
-        args.users_file_for_writes = users_file
-        people = populations(workdir, seeded, args.heavy_users, args.rounds)
-        port = free_port()
+        disk_sync = scale.disk_sync_latency(sites[0].cluster.datadir.parent)
+        for site in sites:
+            site.data["disk_sync"] = disk_sync
+            prepare_site(site, args)
         for workers in args.workers:
-            log = workdir / f"service-{workers}.log"
-            with serving(env, port, log, workers, args.profile) as server:
-                seed_practices(f"http://127.0.0.1:{port}", admin_token, args.practices)
-                load = functools.partial(run_load, wrk=wrk, port=port, practices=args.practices,
-                                         threads=args.wrk_threads, server=server)
-                with PeakMemory(server) as memory:
-                    print(f"bench: {workers} worker(s): warming up", flush=True)
-                    load(mode="map", connections=args.throughput_connections,
-                         duration=args.warmup, users_file=users_file)
-                    results.extend(closed_loop_rounds(load, args, people, workers, port,
-                                                      workdir, database_url))
-                    marks = memory.high_water_marks()
-                    for pid in set(marks) | set(memory.sampled_peak):
-                        peak_rss[pid] = max(marks.get(pid, 0), memory.sampled_peak.get(pid, 0))
-                if workers == max(args.workers):
-                    data.update(heavy_erasure(load, args, people, workers, database_url))
-                    print("bench: one export of the user with "
-                          f"{args.export_events} events", flush=True)
-                    data["export"] = scale.export_memory_growth(server, port,
-                                                                people.export_token)
-        print("bench: maintain dropping a month of events under writes", flush=True)
-        data["maintain_month"] = scale.maintain_drops_a_month(
-            database_url, workdir, env, max(1000, 2 * args.rows // 13))
-        data["size_mb_end"] = scale.database_size_mb(database_url)
-        if not args.skip_pgbench:
-            print(f"bench: pgbench at {args.throughput_connections} connections", flush=True)
-            script = workdir / "upsert.sql"
-            script.write_text(pgbench_script(args.users, args.practices))
-            pgbench = run_pgbench(cluster, script, args.throughput_connections, args.duration)
+            measure(sites, args, wrk, workers)
+        for site in sites:
+            finish_site(site, args)
     finally:
-        destroy_cluster(cluster)
+        for site in sites:
+            destroy_cluster(site.cluster)
 
     if args.profile:
         import pstats
 
         pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(30)
-    summary = report(results, peak_rss, pgbench, args, client, data)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"bench-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
-    out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    written: list[Path] = []
+    all_met = True
+    for site in sites:
+        summary = report(site, args, client, stamp)
+        out = RESULTS_DIR / (f"bench-{stamp}-rows{site.rows}.json" if several
+                             else f"bench-{stamp}.json")
+        out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        written.append(out)
+        all_met = all_met and all(summary["targets"].values())
+    for larger in written[1:]:
+        print(f"\n{written[0].name} against {larger.name} (bench/compare.py):\n", flush=True)
+        all_met = compare.main([str(written[0]), str(larger)]) == 0 and all_met
     # The service log (~100 MB of request lines) stays only when asked for or when something
     # failed; the bench's signing key and the tokens it signed never stay.
-    shutil.rmtree(workdir / "data", ignore_errors=True)
-    for tokens in workdir.glob("*.txt"):
+    for site in sites:
+        shutil.rmtree(site.workdir / "data", ignore_errors=True)
+    for tokens in workdir.rglob("*.txt"):
         tokens.unlink()
-    if args.keep_log or not all(summary["targets"].values()):
-        print(f"\nresults written to {out.relative_to(ROOT)}; service log in {workdir}")
+    names = ", ".join(str(out.relative_to(ROOT)) for out in written)
+    if args.keep_log or not all_met:
+        print(f"\nresults written to {names}; service log in {workdir}")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
-        print(f"\nresults written to {out.relative_to(ROOT)}")
+        print(f"\nresults written to {names}")
     return 0
 
 
-def heavy_erasure(
-    load: Any, args: argparse.Namespace, people: Population, workers: int, database_url: str
-) -> dict[str, Any]:
+def heavy_erasure(site: Site, args: argparse.Namespace, workers: int) -> dict[str, Any]:
     """DELETE /me of the heavy users, 4 at a time: first alone (what an erasure costs), then
     beside POST /map at a steady `--steady-rate` (open loop), measured also without the
     erasures: the difference is what erasures cost other users' writes. A closed loop beside
@@ -762,8 +881,7 @@ def heavy_erasure(
     waits: list[dict[str, Any]] = []
     wal_bytes = erased = 0.0
     for round_ in range(args.rounds):
-        figures, round_waits, round_wal = _heavy_erasure_round(
-            load, args, people, workers, database_url, round_)
+        figures, round_waits, round_wal = _heavy_erasure_round(site, args, workers, round_)
         for key, result in figures.items():
             runs.setdefault(key, []).append(result)
         waits.append(round_waits)
@@ -778,37 +896,36 @@ def heavy_erasure(
 
 
 def _heavy_erasure_round(
-    load: Any, args: argparse.Namespace, people: Population, workers: int, database_url: str,
-    round_: int,
+    site: Site, args: argparse.Namespace, workers: int, round_: int
 ) -> tuple[dict[str, LoadResult], dict[str, Any], int]:
     """One round of heavy_erasure: its four results, the lock waits beside the erasures and
     the WAL bytes the erasures alone wrote."""
     label = round_label(round_, args.rounds)
     alone_count = args.heavy_users // 2
-    print(f"bench: {workers} worker(s): DELETE /me of {alone_count} users with "
+    print(f"bench: {site.tag}{workers} worker(s): DELETE /me of {alone_count} users with "
           f"{scale.HEAVY_EVENTS} events and {scale.HEAVY_STATES} states, alone{label}",
           flush=True)
-    wal_before = scale.wal_position(database_url)
-    alone = load(mode="erase", connections=4, duration=120.0,
-                 users_file=people.heavy_alone[round_], max_requests=alone_count)
-    wal_bytes = scale.wal_position(database_url) - wal_before
-    steady = functools.partial(load, mode="map", connections=args.latency_connections,
-                               users_file=args.users_file_for_writes, rate=args.steady_rate)
-    print(f"bench: {workers} worker(s): POST /map at {args.steady_rate:g}/s, alone{label}",
-          flush=True)
+    wal_before = scale.wal_position(site.database_url)
+    alone = site.load(mode="erase", connections=4, duration=120.0,
+                      users_file=site.people.heavy_alone[round_], max_requests=alone_count)
+    wal_bytes = scale.wal_position(site.database_url) - wal_before
+    steady = functools.partial(site.load, mode="map", connections=args.latency_connections,
+                               users_file=site.writers, rate=args.steady_rate)
+    print(f"bench: {site.tag}{workers} worker(s): POST /map at {args.steady_rate:g}/s, "
+          f"alone{label}", flush=True)
     seconds = max(3.0, args.duration / 2)
     quiet = steady(duration=seconds)
     count = args.heavy_users - alone_count
-    print(f"bench: {workers} worker(s): POST /map at {args.steady_rate:g}/s beside DELETE /me of "
-          f"{count} heavy users{label}", flush=True)
+    print(f"bench: {site.tag}{workers} worker(s): POST /map at {args.steady_rate:g}/s beside "
+          f"DELETE /me of {count} heavy users{label}", flush=True)
     with (concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool,
-          scale.LockWaits(database_url) as waits):
+          scale.LockWaits(site.database_url) as waits):
         writes = pool.submit(steady, duration=seconds)
         time.sleep(0.5)
         # Paced over the writes' run, so every second of it has erasures beside it.
-        erase = load(mode="erase", connections=4, duration=120.0,
-                     users_file=people.heavy_beside[round_], max_requests=count,
-                     rate=count / (seconds - 1.0))
+        erase = site.load(mode="erase", connections=4, duration=120.0,
+                          users_file=site.people.heavy_beside[round_], max_requests=count,
+                          rate=count / (seconds - 1.0))
         beside = writes.result()
     rate = f"{args.steady_rate:g}/s"
     return {
@@ -833,16 +950,18 @@ def _as_dict(r: LoadResult) -> dict[str, Any]:
             "wal_kb_per_request": r.wal_kb_per_request}
 
 
-def report(
-    results: list[LoadResult], peak_rss: Mapping[int, int], pgbench: Mapping[str, float] | None,
-    args: argparse.Namespace, client: str, data: Mapping[str, Any],
-) -> dict[str, Any]:
+def report(site: Site, args: argparse.Namespace, client: str, stamp: str) -> dict[str, Any]:
+    results, peak_rss, pgbench, data = site.results, site.peak_rss, site.pgbench, site.data
     cpu = f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()})"
-    print(f"\nawaterra bench: --rows {args.rows} ({2 * args.rows} events), PostgreSQL "
+    print(f"\nawaterra bench: --rows {site.rows} ({2 * site.rows} events), PostgreSQL "
           f"{data['durability']}, {client}, {cpu}; {scale.cpu_note()}")
     if args.rounds > 1:
         print(f"each closed-loop scenario: {args.rounds} interleaved rounds of "
               f"{args.duration:g} s; latencies and CPU are the medians over them")
+    if len(args.rows) > 1:
+        print("measured in one run beside --rows " + ", ".join(
+            f"{rows}" for rows in args.rows if rows != site.rows) + ": each scenario's round "
+            "ran on every size in turn, each cluster checkpointed after its step")
     settings = ", ".join(f"{k}={v}" for k, v in data["postgres_settings"].items())
     print(f"PostgreSQL settings beyond the defaults: {settings or 'none'}")
     sync = data["disk_sync"]
@@ -892,6 +1011,11 @@ def report(
     print("WAL per request and checkpoints begun during each scenario (over its rounds): "
           + "; ".join(f"{r.scenario} at {r.connections} ({r.workers} wk) "
                       f"{r.wal_kb_per_request:.2f} kB, {r.checkpoints}" for r in results))
+    if len(args.rows) > 1:
+        print("CHECKPOINT after each step, over its rounds (the writes the step left; in a "
+              "single-size run they land in later steps): " + "; ".join(
+                  f"{r.scenario} at {r.connections} ({r.workers} wk) "
+                  f"{r.checkpoint_after_seconds:.2f} s" for r in results))
     for r in results:
         if r.writes_per_statement is not None:
             print(f"{r.scenario} at {r.connections} ({r.workers} wk): "
@@ -940,13 +1064,16 @@ def report(
     }
     print("targets: " + "; ".join(f"{name}: {'met' if ok else 'MISSED'}"
                                   for name, ok in checks.items()))
-    settings = {k: v for k, v in vars(args).items() if k != "users_file_for_writes"}
+    recorded = {**vars(args), "rows": site.rows}
     return {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        # The sizes measured side by side in this run (one, when run alone): bench/compare.py
+        # says whether the two results it compares shared a run.
+        "run": {"stamp": stamp, "rows": list(args.rows)},
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "note": scale.cpu_note()},
         "client": client,
-        "settings": settings,
+        "settings": recorded,
         "data": {k: (_as_dict(v) if isinstance(v, LoadResult) else v) for k, v in data.items()},
         "scenarios": [_as_dict(r) for r in results],
         "pgbench": dict(pgbench) if pgbench else None,

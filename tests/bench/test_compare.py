@@ -116,3 +116,23 @@ def test_the_machines_speed_in_each_run_is_read_from_the_heartbeat(
     assert "POST /map (2 wk) throughput 0.75x >= 0.8x: MISSED" in out
     assert "0.75x (2 wk)" in out and "or 1.00x of what" in out
     assert "moved by more than 10% between the runs" in out
+
+
+def test_sizes_measured_in_one_run_say_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = {"stamp": "20261204T040511Z", "rows": [10_000, 10_000_000]}
+    small = write(tmp_path, "a.json", {**result(10_000, 2000, 30.0, 40.0, 10_000), "run": run})
+    large = write(tmp_path, "b.json",
+                  {**result(10_000_000, 1700, 30.0, 40.0, 8_000), "run": run})
+    assert compare.main([str(small), str(large)]) == 0
+    out = capsys.readouterr().out
+    assert "(measured in one run: each scenario's round ran on both sizes in turn" in out
+    assert "between the two sizes' steps, although they alternated" in out
+
+    # Two runs of one size each (each names only its own size) were not measured together.
+    alone = write(tmp_path, "c.json", {**result(10_000_000, 1700, 30.0, 40.0, 10_000),
+                                       "run": {"stamp": "20261204T050000Z",
+                                               "rows": [10_000_000]}})
+    assert compare.main([str(small), str(alone)]) == 0
+    assert "measured in one run" not in capsys.readouterr().out
