@@ -22,8 +22,12 @@ closed-loop load with wrk (or the raw-socket fallback in bench/loadgen.py):
   the database size, how long `maintain` takes, and `maintain` dropping a month of events
   while a writer inserts back to back (the longest insert is the lock time writers see).
 
+`--rows 10000,10000000` measures several sizes in one run, each in its own cluster with its
+own service, every scenario's round on each size in turn (docs/bench.md, "Two sizes in one
+run"), and prints bench/compare.py's table at the end.
+
 Not a test: figures depend on the machine. Results are printed and written as JSON to
-bench/results/ (git-ignored).
+bench/results/ (git-ignored), one file per size.
 """
 
 from __future__ import annotations
