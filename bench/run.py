@@ -906,6 +906,10 @@ def _heavy_erasure_round(
     the WAL bytes the erasures alone wrote."""
     label = round_label(round_, args.rounds)
     alone_count = args.heavy_users // 2
+    # Each part starts settled, as the closed-loop DELETE /me rounds do: the dead rows of the
+    # erasures before it are vacuumed and the pages they dirtied written out, so a part is not
+    # measured beside the clean-up of the one before (rounds 2-5 of a run were, once).
+    scale.settle(site.database_url)
     print(f"bench: {site.tag}{workers} worker(s): DELETE /me of {alone_count} users with "
           f"{scale.HEAVY_EVENTS} events and {scale.HEAVY_STATES} states, alone{label}",
           flush=True)
@@ -913,6 +917,7 @@ def _heavy_erasure_round(
     alone = site.load(mode="erase", connections=4, duration=120.0,
                       users_file=site.people.heavy_alone[round_], max_requests=alone_count)
     wal_bytes = scale.wal_position(site.database_url) - wal_before
+    scale.settle(site.database_url)
     steady = functools.partial(site.load, mode="map", connections=args.latency_connections,
                                users_file=site.writers, rate=args.steady_rate)
     print(f"bench: {site.tag}{workers} worker(s): POST /map at {args.steady_rate:g}/s, "
