@@ -135,6 +135,7 @@ COMPUTED: dict[str, ComputedOutputs] = {
         "endpoint": f"{n}.abcdefgh.{r}.rds.amazonaws.com:5432",
         "port": i.get("port", 5432),
         "arn": _arn("rds", r, f"db:{n}"),
+        "resourceId": "db-" + hashlib.sha256(n.encode()).hexdigest()[:26].upper(),
         "masterUserSecrets": [
             {
                 "secretArn": _arn("secretsmanager", r, f"secret:rds!db-{n}-AbCdEf"),

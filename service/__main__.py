@@ -81,12 +81,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         import logging
 
+        from service.grants import GrantError
         from service.migrate import run
 
-        revision = run(settings)
+        try:
+            revision = run(settings)
+        except GrantError as error:
+            print(f"migrate: {error}", file=sys.stderr)
+            return 1
+        fields = {"revision": revision, "database": settings.redacted_database_url()}
+        if settings.db_app_role is not None:
+            fields["app_role"] = settings.db_app_role
         logging.getLogger("service.migrate").info(
-            "database schema is current",
-            extra={"fields": {"revision": revision, "database": settings.redacted_database_url()}},
+            "database schema is current", extra={"fields": fields}
         )
         return 0
     if args.command == "maintain":

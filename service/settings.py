@@ -13,11 +13,12 @@ only what it uses (least privilege: it is never handed the panel's session key o
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from service.admin.config import AdminSettings, load_admin_settings
 
@@ -54,17 +55,33 @@ class Settings:
     db_connect_timeout_seconds: float = 3.0
     db_statement_timeout_seconds: float = 5.0
     db_iam_auth: str | None = None
+    # DB_IAM_AUTH=aws: the region the RDS token is signed for.
+    db_iam_region: str | None = None
     db_sslmode: str | None = None
     db_sslrootcert: str | None = None
     # How long events are kept (`python -m service maintain` removes older ones).
     event_retention_days: int = 395
+    # The role the service signs in as, when it is not the schema's owner: `migrate` grants
+    # it what the service needs and nothing more (service/grants.py).
+    db_app_role: str | None = None
+    # DB_APP_ROLE_IAM=aws: `migrate` creates that role if missing and grants it `rds_iam`.
+    db_app_role_iam: str | None = None
     admin: AdminSettings = field(default_factory=AdminSettings)
 
     def db_connect_args(self) -> dict[str, Any]:
         """TLS and IAM-token password arguments for every new PostgreSQL connection."""
-        from service.db_connect import connect_args
+        from service.db_connect import RdsUser, connect_args
 
-        return connect_args(self.db_iam_auth, self.db_sslmode, self.db_sslrootcert)
+        rds_user = None
+        if self.db_iam_auth == "aws":
+            parts = urlsplit(self.database_url)
+            rds_user = RdsUser(
+                host=parts.hostname or "",
+                port=parts.port or 5432,
+                user=unquote(parts.username or ""),
+                region=self.db_iam_region or "",
+            )
+        return connect_args(self.db_iam_auth, self.db_sslmode, self.db_sslrootcert, rds_user)
 
     @property
     def uses_local_key(self) -> bool:
@@ -104,6 +121,53 @@ def _parts_url(env: Mapping[str, str]) -> str | None:
     return f"postgresql://{auth}@{host}:{port}/{quote(env['DB_NAME'], safe='')}"
 
 
+# A PostgreSQL role name as this project's stacks create them (Cloud SQL IAM users carry '@').
+APP_ROLE = re.compile(r"[A-Za-z0-9_.@-]{1,63}")
+
+
+def _app_role(env: Mapping[str, str], database_url: str) -> str | None:
+    role = (env.get("DB_APP_ROLE") or "").strip() or None
+    if role is None:
+        if (env.get("DB_APP_ROLE_IAM") or "").strip():
+            raise SettingsError("DB_APP_ROLE_IAM is set but DB_APP_ROLE (the role) is not")
+        return None
+    if not database_url.startswith(("postgresql://", "postgres://")):
+        raise SettingsError("DB_APP_ROLE needs PostgreSQL (SQLite has no roles)")
+    if not APP_ROLE.fullmatch(role):
+        raise SettingsError(
+            "DB_APP_ROLE must be 1-63 letters, digits or _ . @ - (a database role), "
+            f"got {role!r}"
+        )
+    return role
+
+
+def _app_role_iam(env: Mapping[str, str]) -> str | None:
+    iam = (env.get("DB_APP_ROLE_IAM") or "").strip().lower() or None
+    if iam is not None and iam != "aws":
+        raise SettingsError(f"DB_APP_ROLE_IAM must be aws (or unset), got {iam!r}")
+    return iam
+
+
+# <instance>.<account hash>.<region>.rds.amazonaws.com (and the China partition's domain).
+_RDS_HOST = re.compile(r"[^.]+\.[^.]+\.([a-z]{2}(-[a-z]+)+-\d)\.rds\.amazonaws\.com(\.cn)?")
+
+
+def _iam_region(env: Mapping[str, str], iam_auth: str | None, database_url: str) -> str | None:
+    """The region an RDS token is signed for: AWS_REGION (ECS sets it), else the endpoint's."""
+    if iam_auth != "aws":
+        return None
+    region = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip()
+    if region:
+        return region
+    endpoint = _RDS_HOST.fullmatch(urlsplit(database_url).hostname or "")
+    if endpoint is None:
+        raise SettingsError(
+            "DB_IAM_AUTH=aws needs the database's region: set AWS_REGION, or connect to the "
+            "RDS endpoint name (<instance>.<id>.<region>.rds.amazonaws.com)"
+        )
+    return endpoint.group(1)
+
+
 _SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
@@ -116,13 +180,15 @@ def _db_connection(
     root_cert = env.get("DB_SSLROOTCERT") or None
     postgres = database_url.startswith(("postgresql://", "postgres://"))
     if iam_auth is not None:
-        if iam_auth != "gcp":
-            raise SettingsError(f"DB_IAM_AUTH must be gcp (or unset), got {iam_auth!r}")
+        if iam_auth not in ("gcp", "aws"):
+            raise SettingsError(f"DB_IAM_AUTH must be gcp or aws (or unset), got {iam_auth!r}")
         if not postgres:
-            raise SettingsError("DB_IAM_AUTH=gcp needs PostgreSQL (DATABASE_URL or DB_HOST)")
+            raise SettingsError(
+                f"DB_IAM_AUTH={iam_auth} needs PostgreSQL (DATABASE_URL or DB_HOST)"
+            )
         if env.get("DB_PASSWORD") or _url_has_password(database_url):
             raise SettingsError(
-                "DB_IAM_AUTH=gcp signs in with access tokens: remove DB_PASSWORD "
+                f"DB_IAM_AUTH={iam_auth} signs in with tokens: remove DB_PASSWORD "
                 "(and any password in DATABASE_URL)"
             )
     if sslmode is not None and sslmode not in _SSL_MODES:
@@ -138,7 +204,9 @@ def _db_connection(
             raise SettingsError(f"DB_SSLROOTCERT names no readable file: {root_cert!r}")
     if iam_auth is not None and sslmode in (None, "disable", "allow", "prefer"):
         # A token is a bearer credential: it must never cross the network in the clear.
-        raise SettingsError("DB_IAM_AUTH=gcp needs TLS: set DB_SSLMODE=require or verify-full")
+        raise SettingsError(
+            f"DB_IAM_AUTH={iam_auth} needs TLS: set DB_SSLMODE=require or verify-full"
+        )
     return iam_auth, sslmode, root_cert
 
 
@@ -233,9 +301,12 @@ def load_settings(
         log_level=log_level,
         db_pool_size=_count(env, "DB_POOL_SIZE", 20),
         db_iam_auth=db_iam_auth,
+        db_iam_region=_iam_region(env, db_iam_auth, database_url),
         db_sslmode=db_sslmode,
         db_sslrootcert=db_sslrootcert,
         event_retention_days=_count(env, "EVENT_RETENTION_DAYS", 395),
+        db_app_role=_app_role(env, database_url),
+        db_app_role_iam=_app_role_iam(env),
         **serve,
     )
 

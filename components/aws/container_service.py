@@ -7,9 +7,12 @@
 - an ECS cluster with Container Insights, a log group with retention and KMS encryption;
 - separate execution and task roles (components/aws/service_iam.py: exact ARNs, no `*` actions);
 - the task definition (components/aws/task_containers.py): `migrate` init container, then `app`,
-  read-only root filesystem, non-root, environment exactly as docs/service.md lists it,
-  DB_USER/DB_PASSWORD injected from the RDS-managed secret. Why an init container migrates:
-  see that module;
+  read-only root filesystem, non-root, environment exactly as docs/service.md lists it. `app`
+  signs in as its own database user (`awaterra_app`) with RDS IAM tokens: the task role may
+  `rds-db:connect` as that user on this instance only, and no password exists for it; `migrate`
+  signs in as the master user (DB_USER/DB_PASSWORD injected from the RDS-managed secret),
+  creates that user and grants it row privileges only. Why an init container migrates: see
+  that module;
 - `LoadBalancer` (components/aws/load_balancer.py): HTTPS-only ALB, `/metrics*` answered 404;
 - the Fargate service: circuit breaker with rollback, 100%/200% rolling deploys, health check
   grace period, waits for a steady state; target tracking on CPU and requests per target;
@@ -24,8 +27,10 @@ Args (`ContainerServiceArgs`); required first, then the defaults (all the safe c
   `assign_public_ip: bool`, `lb_security_group_id`, `service_security_group_id` (Network);
   `certificate_arn` (TlsCertificate); `bucket_name`, `bucket_arn`, `bucket_kms_key_arn`
   (MediaBucket; `None` if the bucket uses SSE-S3); `db_address`, `db_port`, `db_name`,
-  `db_master_secret_arn` (Database); `auth_issuer`, `auth_jwks_url`, `auth_audience` (UserPool or
-  the external issuer).
+  `db_master_secret_arn`, `db_resource_id` (Database); `auth_issuer`, `auth_jwks_url`,
+  `auth_audience` (UserPool or the external issuer).
+- `db_iam_sign_in: bool = True` the service signs in with IAM as `db_app_user: str =
+  "awaterra_app"`; `False` hands it the master secret as well (every container the master user).
 - `db_secret_kms_key_arn: Input[str] | None = None` the key of the RDS-managed secret when it is a
   customer-managed key (the execution role then may decrypt with it, via Secrets Manager only).
 - `access_logs_bucket: Input[str] | None = None` (LogBucket name; `None` = no ALB access logs),
@@ -94,6 +99,7 @@ from components.aws.service_iam import assume_role_policy, task_policy
 from components.aws.task_containers import (
     ADMIN_SECRET_VARIABLE,
     APP,
+    APP_DB_USER,
     CONTRACT_VARIABLES,
     ENVIRONMENTS,
     LOG_LEVELS,
@@ -102,7 +108,7 @@ from components.aws.task_containers import (
     TMP_VOLUME,
     TaskContainers,
     admin_environment,
-    database_secrets,
+    database_sign_in,
     service_environment,
 )
 
@@ -113,6 +119,8 @@ CONTAINER_PORT = 8000
 LOG_STREAM_PREFIX = "service"
 # ECS volume names: up to 255 letters, numbers, hyphens and underscores.
 VOLUME_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+# The service's database user: a plain identifier (it lands in an IAM resource ARN, too).
+DB_USER_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -132,9 +140,12 @@ class ContainerServiceArgs:
     db_port: pulumi.Input[int]
     db_name: pulumi.Input[str]
     db_master_secret_arn: pulumi.Input[str]
+    db_resource_id: pulumi.Input[str]
     auth_issuer: pulumi.Input[str]
     auth_jwks_url: pulumi.Input[str]
     auth_audience: pulumi.Input[str]
+    db_iam_sign_in: bool = True
+    db_app_user: str = APP_DB_USER
     db_secret_kms_key_arn: pulumi.Input[str] | None = None
     access_logs_bucket: pulumi.Input[str] | None = None
     lb_deletion_protection: bool = True
@@ -212,6 +223,11 @@ class ContainerServiceArgs:
         )
         if shadowed:
             yield f"app_environment may not replace contract variables: {shadowed}"
+        if not DB_USER_NAME.fullmatch(self.db_app_user):
+            yield (
+                "db_app_user must be 1-63 lowercase letters, digits or '_', starting with a "
+                f"letter, got {self.db_app_user!r}"
+            )
         if self.container_user.split(":")[0] in ("", "0", "root"):
             yield f"container_user must be a non-root user, got {self.container_user!r}"
         admin = (self.admin_client_id, self.admin_base_url, self.admin_session_key_secret_arn)
@@ -344,10 +360,22 @@ class ContainerService(pulumi.ComponentResource):
             f"{name}-task-permissions",
             role=task_role.id,
             policy=pulumi.Output.all(
-                bucket=args.bucket_arn, key=args.bucket_kms_key_arn
+                bucket=args.bucket_arn,
+                key=args.bucket_kms_key_arn,
+                db_user=(
+                    pulumi.Output.all(region, account_id, args.db_resource_id).apply(
+                        lambda v: db_user_arn(v[0], v[1], v[2], args.db_app_user)
+                    )
+                    if args.db_iam_sign_in
+                    else None
+                ),
             ).apply(
                 lambda v: json.dumps(
-                    task_policy(bucket_arn=v["bucket"], bucket_kms_key_arn=v["key"])
+                    task_policy(
+                        bucket_arn=v["bucket"],
+                        bucket_kms_key_arn=v["key"],
+                        db_user_arn=v["db_user"],
+                    )
                 )
             ),
             opts=child,
@@ -384,28 +412,7 @@ class ContainerService(pulumi.ComponentResource):
                 log_level=args.log_level,
             ),
         ).apply(
-            lambda v: TaskContainers(
-                image=v["image"],
-                environment={
-                    **service_environment(**v["environment"]),
-                    **_admin_environment(v["admin"]),
-                },
-                secrets={
-                    **database_secrets(v["secret_arn"]),
-                    **_admin_secrets(v["admin"]),
-                },
-                log_group_name=v["log_group"],
-                region=v["region"],
-                log_stream_prefix=LOG_STREAM_PREFIX,
-                container_port=CONTAINER_PORT,
-                workers=args.workers,
-                user=args.container_user,
-                log_configuration=v["log_configuration"] or None,
-                extra_containers=v["extra"],
-                app_environment={e["name"]: str(e["value"]) for e in v["app_environment"]},
-                app_docker_labels=v["app_docker_labels"],
-                app_depends_on=args.app_depends_on,
-            )
+            lambda v: _task_containers(args, v)
         )
         containers = task_containers.apply(lambda c: json.dumps(c.definitions()))
         task_definition = aws.ecs.TaskDefinition(
@@ -574,6 +581,39 @@ def _admin_secrets(admin: Mapping[str, Any]) -> dict[str, str]:
     if admin.get("secret_arn") is None:
         return {}
     return {ADMIN_SECRET_VARIABLE: admin["secret_arn"]}
+
+
+def db_user_arn(region: str, account_id: str, resource_id: str, user: str) -> str:
+    """What `rds-db:connect` names: one database user of one instance (its DbiResourceId)."""
+    if not resource_id.startswith("db-"):
+        raise ValueError(f"not an RDS instance resource id (db-...): {resource_id!r}")
+    return f"arn:aws:rds-db:{region}:{account_id}:dbuser:{resource_id}/{user}"
+
+
+def _task_containers(args: ContainerServiceArgs, v: Mapping[str, Any]) -> TaskContainers:
+    sign_in = database_sign_in(v["secret_arn"], args.db_iam_sign_in, args.db_app_user)
+    return TaskContainers(
+        image=v["image"],
+        environment={
+            **service_environment(**v["environment"]),
+            **_admin_environment(v["admin"]),
+        },
+        secrets={**sign_in.secrets, **_admin_secrets(v["admin"])},
+        app_only_environment=sign_in.app_environment,
+        job_only_environment=sign_in.job_environment,
+        job_only_secrets=sign_in.job_secrets,
+        log_group_name=v["log_group"],
+        region=v["region"],
+        log_stream_prefix=LOG_STREAM_PREFIX,
+        container_port=CONTAINER_PORT,
+        workers=args.workers,
+        user=args.container_user,
+        log_configuration=v["log_configuration"] or None,
+        extra_containers=v["extra"],
+        app_environment={e["name"]: str(e["value"]) for e in v["app_environment"]},
+        app_docker_labels=v["app_docker_labels"],
+        app_depends_on=args.app_depends_on,
+    )
 
 
 def _target_tracking(

@@ -18,7 +18,8 @@ on db.t4g.micro, ~800 on db.m7g.large). The service opens at most tasks x worker
 see docs/deploy.md.
 
 Outputs: `address`, `port`, `endpoint`, `db_name`, `master_secret_arn`, `kms_key_arn`,
-`instance_arn`, `instance_identifier`.
+`instance_arn`, `instance_identifier`, `resource_id` (the DbiResourceId that `rds-db:connect`
+grants name: IAM sign-in is on, `iam_database_authentication_enabled`).
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ class Database(pulumi.ComponentResource):
     kms_key_arn: pulumi.Output[str]
     instance_arn: pulumi.Output[str]
     instance_identifier: pulumi.Output[str]
+    resource_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("awaterra:database:Database", name, None, opts)
@@ -255,6 +257,7 @@ class Database(pulumi.ComponentResource):
         self.kms_key_arn = key.arn
         self.instance_arn = instance.arn
         self.instance_identifier = pulumi.Output.from_input(identifier)
+        self.resource_id = instance.resource_id
         self.register_outputs(
             {
                 "address": self.address,
@@ -263,5 +266,6 @@ class Database(pulumi.ComponentResource):
                 "kms_key_arn": self.kms_key_arn,
                 "instance_arn": self.instance_arn,
                 "instance_identifier": self.instance_identifier,
+                "resource_id": self.resource_id,
             }
         )

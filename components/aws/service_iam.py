@@ -2,8 +2,9 @@
 
 Two roles, never one: the *execution* role is what the ECS agent uses before the code runs (pull
 the image, write logs, read the secrets it injects); the *task* role is what the code itself can
-do (only its bucket and that bucket's key). Neither has a `*` action. The resources are exact ARNs
-with three unavoidable wildcards, each in a resource path only:
+do (only its bucket and that bucket's key, and signing in to its database as its own user).
+Neither has a `*` action. The resources are exact ARNs with three unavoidable wildcards, each in
+a resource path only:
 - `ecr:GetAuthorizationToken` supports no resource-level permission (AWS requires `"*"`);
 - log streams are named `<prefix>/<container>/<task id>`, unknown until a task starts, so the
   execution role may write `<log group>:log-stream:<prefix>/*` and nothing else;
@@ -89,8 +90,11 @@ def execution_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def task_policy(*, bucket_arn: str, bucket_kms_key_arn: str | None) -> PolicyDocument:
-    """The running service may read and write objects of its own bucket, and nothing else."""
+def task_policy(
+    *, bucket_arn: str, bucket_kms_key_arn: str | None, db_user_arn: str | None = None
+) -> PolicyDocument:
+    """The running service may read and write objects of its own bucket and, with
+    `db_user_arn`, sign in to its database as that one user (RDS IAM tokens); nothing else."""
     if not bucket_arn.startswith("arn:aws") or "/" in bucket_arn or bucket_arn.endswith("*"):
         raise ValueError(f"task_policy: {bucket_arn!r} is not a bucket ARN")
     statements: list[dict[str, Any]] = [
@@ -103,5 +107,14 @@ def task_policy(*, bucket_arn: str, bucket_kms_key_arn: str | None) -> PolicyDoc
         statements.append(
             {"Sid": "UseBucketKey", "Effect": "Allow", "Action": BUCKET_KEY_ACTIONS,
              "Resource": [bucket_kms_key_arn]}
+        )  # fmt: skip
+    if db_user_arn is not None:
+        if not db_user_arn.startswith("arn:aws") or ":dbuser:" not in db_user_arn or (
+            "*" in db_user_arn
+        ):
+            raise ValueError(f"task_policy: {db_user_arn!r} is not one database user's ARN")
+        statements.append(
+            {"Sid": "SignInToDatabase", "Effect": "Allow", "Action": ["rds-db:connect"],
+             "Resource": [db_user_arn]}
         )  # fmt: skip
     return {"Version": "2012-10-17", "Statement": statements}

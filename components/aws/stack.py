@@ -238,6 +238,7 @@ def build_aws_stack(settings: StackSettings) -> None:
             db_port=database.port,
             db_name=database.db_name,
             db_master_secret_arn=database.master_secret_arn,
+            db_resource_id=database.resource_id,
             db_secret_kms_key_arn=database.kms_key_arn,
             auth_issuer=auth_issuer,
             auth_jwks_url=auth_jwks_url,

@@ -20,9 +20,12 @@ for `serve` alone.
 
 Both run as a non-root user, with a read-only root filesystem (a writable task-scoped `/tmp`
 volume only), every Linux capability dropped and an init process reaping children. The
-environment is exactly the service contract's: database parts as plain variables, the user name
-and password injected by ECS from the RDS-managed secret's JSON keys (never in the task
-definition, never in state).
+environment is exactly the service contract's: database parts as plain variables, TLS required.
+Who signs in (`iam_sign_in`, the stack's default): `app` as its own database user with RDS IAM
+tokens (`DB_IAM_AUTH=aws`, no password exists), the jobs as the RDS master user, whose name and
+password ECS injects from the RDS-managed secret's JSON keys (never in the task definition,
+never in state); `migrate` creates the service's user and grants it row privileges only
+(`DB_APP_ROLE`, service/grants.py). Without it, every container signs in as the master user.
 """
 
 from __future__ import annotations
@@ -47,9 +50,12 @@ ADMIN_SECRET_VARIABLE = "ADMIN_SESSION_KEY"  # noqa: S105 (a variable name, not 
 # (DATABASE_URL would silently take precedence over the injected parts).
 CONTRACT_VARIABLES = frozenset(
     {"ENVIRONMENT", "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD",
-     "STORAGE_URL", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "LOG_LEVEL",
-     *ADMIN_VARIABLES, ADMIN_SECRET_VARIABLE}
+     "DB_SSLMODE", "DB_IAM_AUTH", "DB_APP_ROLE", "DB_APP_ROLE_IAM", "STORAGE_URL",
+     "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "LOG_LEVEL", *ADMIN_VARIABLES,
+     ADMIN_SECRET_VARIABLE}
 )  # fmt: skip
+# The service's own database user on AWS (created by `migrate`, signs in with IAM tokens).
+APP_DB_USER = "awaterra_app"
 
 def service_environment(
     *,
@@ -73,6 +79,8 @@ def service_environment(
         "DB_HOST": db_host,
         "DB_PORT": str(db_port),
         "DB_NAME": db_name,
+        # RDS forces TLS (rds.force_ssl); the client requires it too, never falling back.
+        "DB_SSLMODE": "require",
         "STORAGE_URL": f"s3://{bucket_name}",
         "AUTH_JWKS_URL": auth_jwks_url,
         "AUTH_ISSUER": auth_issuer,
@@ -103,6 +111,32 @@ def database_secrets(master_secret_arn: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class DatabaseSignIn:
+    """Who each container signs in as: (shared, app-only, job-only) variables and secrets."""
+
+    secrets: Mapping[str, str]
+    app_environment: Mapping[str, str]
+    job_environment: Mapping[str, str]
+    job_secrets: Mapping[str, str]
+
+
+def database_sign_in(
+    master_secret_arn: str, iam_sign_in: bool, app_user: str = APP_DB_USER
+) -> DatabaseSignIn:
+    """With IAM sign-in the service is `app_user` (RDS IAM tokens) and only the jobs receive the
+    master secret; without it, every container signs in with the master secret."""
+    master = database_secrets(master_secret_arn)
+    if not iam_sign_in:
+        return DatabaseSignIn(master, {}, {}, {})
+    return DatabaseSignIn(
+        secrets={},
+        app_environment={"DB_USER": app_user, "DB_IAM_AUTH": "aws"},
+        job_environment={"DB_APP_ROLE": app_user, "DB_APP_ROLE_IAM": "aws"},
+        job_secrets=master,
+    )
+
+
+@dataclass(frozen=True)
 class TaskContainers:
     """Everything the container definitions depend on, resolved."""
 
@@ -122,6 +156,11 @@ class TaskContainers:
     app_environment: Mapping[str, str] = field(default_factory=dict)
     app_docker_labels: Mapping[str, str] = field(default_factory=dict)
     app_depends_on: Sequence[Mapping[str, str]] = field(default_factory=tuple)
+    # Contract variables for `app` alone, and variables and secrets for the jobs alone, over the
+    # shared ones (`database_sign_in`: the service and the jobs sign in as different users).
+    app_only_environment: Mapping[str, str] = field(default_factory=dict)
+    job_only_environment: Mapping[str, str] = field(default_factory=dict)
+    job_only_secrets: Mapping[str, str] = field(default_factory=dict)
 
     def awslogs(self) -> dict[str, Any]:
         return {
@@ -138,8 +177,7 @@ class TaskContainers:
     def _hardened(
         self, name: str, command: list[str], essential: bool, *, job: bool = False
     ) -> dict[str, Any]:
-        environment = job_only(self.environment) if job else self.environment
-        secrets = job_only(self.secrets) if job else self.secrets
+        environment, secrets = self._variables(job)
         return {
             "name": name,
             "image": self.image,
@@ -157,12 +195,24 @@ class TaskContainers:
             "logConfiguration": dict(self.log_configuration or self.awslogs()),
         }
 
+    def _variables(self, job: bool) -> tuple[dict[str, str], dict[str, str]]:
+        """(plain, secret) variables of `app` or of a job."""
+        if job:
+            return (
+                job_only({**self.environment, **self.job_only_environment}),
+                job_only({**self.secrets, **self.job_only_secrets}),
+            )
+        return {**self.environment, **self.app_only_environment}, dict(self.secrets)
+
     def definitions(self) -> list[dict[str, Any]]:
-        overlap = set(self.environment) & set(self.secrets)
-        if overlap:
-            raise ValueError(f"variables both plain and secret: {sorted(overlap)}")
+        for job in (False, True):
+            environment, secrets = self._variables(job)
+            overlap = set(environment) & set(secrets)
+            if overlap:
+                raise ValueError(f"variables both plain and secret: {sorted(overlap)}")
+        app_plain, app_secret = self._variables(job=False)
         shadowed = set(self.app_environment) & (
-            set(self.environment) | set(self.secrets) | CONTRACT_VARIABLES
+            set(app_plain) | set(app_secret) | CONTRACT_VARIABLES
         )
         if shadowed:
             raise ValueError(
@@ -187,7 +237,7 @@ class TaskContainers:
             *(dict(d) for d in self.app_depends_on),
         ]
         if self.app_environment:
-            merged = {**self.environment, **self.app_environment}
+            merged = {**app_plain, **self.app_environment}
             app["environment"] = [{"name": k, "value": v} for k, v in sorted(merged.items())]
         if self.app_docker_labels:
             app["dockerLabels"] = dict(self.app_docker_labels)

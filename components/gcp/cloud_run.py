@@ -30,6 +30,12 @@ Args (`CloudRunServiceArgs`); required first:
   `network_tags: Sequence[str] = ()` (firewall rules for the egress).
 - `invoker: "allUsers" | "iam-disabled" | "none" = "allUsers"` see *Invocation* below.
 - `migrate: bool = True`, `migrate_timeout_seconds: int = 600`, `migrate_retries: int = 0`.
+- `jobs_service_account_email: Input[str] | None = None` the account the migrate and maintain
+  jobs run as (default: the service's). Give them one of their own that owns the schema and has
+  none of the service's grants (no bucket, no signing): components/gcp/stack.py does.
+- `jobs_environment: Mapping[str, Input[str]] = {}` plain variables the jobs get instead of
+  (or beside) the service's, e.g. their own `DB_USER` and the `DB_APP_ROLE` that `migrate`
+  grants; only names the jobs read (components/job_variables.py), never secrets.
 - `maintain: bool = True`, `maintain_schedule: str = "17 3 * * *"` (UTC): the daily
   `python -m service maintain` job and its Cloud Scheduler trigger (components/gcp/maintenance.py).
 - `launch_stage: str = "GA"` (everything used here is GA), `labels: Mapping[str, str] = {}`.
@@ -57,8 +63,8 @@ container does. Sidecars (`depends_ons`) only order container *start-up*, and ev
 a revision must keep running: a `migrate` container that exits would fail the instance, and one
 that migrated then idled would run the migration on every cold start and hold memory for the
 instance's life. So the migration is a Cloud Run **job** (`python -m service migrate`, same
-image digest, service account and VPC egress; of the environment and secrets only the database,
-logging and retention variables, never the bucket's or the issuer's:
+image digest and VPC egress, as the jobs' account; of the environment and secrets only the
+database, logging and retention variables, never the bucket's or the issuer's:
 components/job_variables.py), and the job's `run_execution_token` is derived from the image
 digest: when the image changes, Pulumi creates an execution and waits until it has *completed
 successfully* before it updates the service (which `depends_on` the job). A failed migration
@@ -84,7 +90,7 @@ from typing import Literal
 import pulumi
 import pulumi_gcp as gcp
 
-from components.job_variables import job_only
+from components.job_variables import JOB_VARIABLES, job_only
 
 SERVICE_NAME = re.compile(r"[a-z]([a-z0-9-]{0,47}[a-z0-9])?")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -142,6 +148,8 @@ class CloudRunServiceArgs:
     migrate: bool = True
     migrate_timeout_seconds: int = 600
     migrate_retries: int = 0
+    jobs_service_account_email: pulumi.Input[str] | None = None
+    jobs_environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     maintain: bool = True
     maintain_schedule: str = "17 3 * * *"
     launch_stage: str = "GA"
@@ -201,10 +209,17 @@ class CloudRunServiceArgs:
         if both:
             yield f"variables both plain and secret: {both}"
         plain_secrets = sorted(
-            n for n in self.environment if n in SECRET_ONLY or n.endswith(SECRET_SUFFIXES)
+            n
+            for n in [*self.environment, *self.jobs_environment]
+            if n in SECRET_ONLY or n.endswith(SECRET_SUFFIXES)
         )
         if plain_secrets:
             yield f"these must come from Secret Manager (secret_environment): {plain_secrets}"
+        not_read = sorted(set(self.jobs_environment) - JOB_VARIABLES)
+        if not_read:
+            yield f"jobs_environment: the jobs do not read {not_read}"
+        if self.jobs_environment and not (self.migrate or self.maintain):
+            yield "jobs_environment given but there is no job (migrate and maintain are off)"
 
 
 def execution_token(image_ref: str) -> str:
@@ -239,6 +254,13 @@ def _service_envs(
     return plain + secret
 
 
+def jobs_service_account(args: CloudRunServiceArgs) -> pulumi.Input[str]:
+    """The account the jobs run as: their own when given, else the service's."""
+    if args.jobs_service_account_email is not None:
+        return args.jobs_service_account_email
+    return args.service_account_email
+
+
 def one_command_job(
     args: CloudRunServiceArgs,
     *,
@@ -248,15 +270,16 @@ def one_command_job(
     retries: int,
     labels: Mapping[str, str],
 ) -> gcp.cloudrunv2.JobTemplateArgs:
-    """A job running `python -m service <command>` once, as the service runs: its image, its
-    service account and its network path, with only the job's share of its environment and
-    secrets (components/job_variables.py: the database, logging and retention settings)."""
+    """A job running `python -m service <command>` once, as the service runs: its image and its
+    network path, as the jobs' account (`jobs_service_account`), with only the job's share of
+    its environment and secrets (components/job_variables.py: the database, logging and
+    retention settings) and the jobs' own variables over them."""
     return gcp.cloudrunv2.JobTemplateArgs(
         task_count=1,
         parallelism=1,
         labels=dict(labels),
         template=gcp.cloudrunv2.JobTemplateTemplateArgs(
-            service_account=args.service_account_email,
+            service_account=jobs_service_account(args),
             execution_environment="EXECUTION_ENVIRONMENT_GEN2",
             timeout=f"{timeout_seconds}s",
             max_retries=retries,
@@ -291,7 +314,7 @@ def _job_envs(
 ) -> list[gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs]:
     plain = [
         gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs(name=key, value=value)
-        for key, value in sorted(job_only(args.environment).items())
+        for key, value in sorted({**job_only(args.environment), **args.jobs_environment}.items())
     ]
     secret = [
         gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs(

@@ -18,8 +18,11 @@ backup_location="us-east1"))`
   condition on the instance name). `root_password` is never set, so the built-in `postgres`
   user cannot sign in with a password. The IAM user gets the database roles in
   `iam_user_database_roles` (default `cloudsqlsuperuser`: the service runs its own migrations
-  and owns its schema, the same privilege the AWS stack's RDS master user has; pass `()` when a
-  separate migrator grants narrower rights).
+  and owns its schema, the same privilege the AWS stack's RDS master user has).
+- `owner_service_account_email` splits that in two: a second CLOUD_IAM user for that account
+  (the migrate and maintain jobs') gets `iam_user_database_roles` and owns the schema, and the
+  service's user gets no database role at all; `migrate` grants it row privileges only
+  (`DB_APP_ROLE`, service/grants.py). Both accounts get the conditional `instanceUser` grant.
 - Edition `ENTERPRISE`, set explicitly: PostgreSQL 16 instances otherwise default to
   `ENTERPRISE_PLUS` (about twice the price, different tiers). `tier` is a `db-custom-*` (or
   shared-core for dev) machine type.
@@ -38,8 +41,9 @@ backup_location="us-east1"))`
   (which may override them).
 
 Outputs: `connection_name`, `private_ip_address`, `instance_name`, `database_name`,
-`iam_user_name`. `DatabaseArgs.max_connections()` is the max_connections the instance gets:
-the `max_connections` flag when one is set, else Cloud SQL's default for the tier's memory
+`iam_user_name` (the service's), `owner_iam_user_name` (None without an owner account).
+`DatabaseArgs.max_connections()` is the max_connections the instance gets: the
+`max_connections` flag when one is set, else Cloud SQL's default for the tier's memory
 (`default_max_connections`).
 """
 
@@ -164,6 +168,7 @@ class DatabaseArgs:
     private_path_for_google_services: bool = False
     replica_region: str | None = None
     iam_user_database_roles: Sequence[str] = ("cloudsqlsuperuser",)
+    owner_service_account_email: pulumi.Input[str] | None = None
     grant_login: bool = True
     extra_flags: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -225,6 +230,13 @@ class DatabaseArgs:
             raise ValueError(f"Database: max_connections must be 14..262143, got {flag!r}")
         if isinstance(self.service_account_email, str):
             iam_user_name(self.service_account_email)
+        if isinstance(self.owner_service_account_email, str):
+            iam_user_name(self.owner_service_account_email)
+            if self.owner_service_account_email == self.service_account_email:
+                raise ValueError(
+                    "Database: owner_service_account_email must be another account than "
+                    "service_account_email, or the service would own its schema after all"
+                )
 
     def flags(self) -> dict[str, str]:
         return {**DATABASE_FLAGS, **SERVER_SETTINGS, **self.extra_flags}
@@ -241,6 +253,7 @@ class Database(pulumi.ComponentResource):
     instance_name: pulumi.Output[str]
     database_name: pulumi.Output[str]
     iam_user_name: pulumi.Output[str]
+    owner_iam_user_name: pulumi.Output[str] | None
     replica_connection_name: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
@@ -319,16 +332,28 @@ class Database(pulumi.ComponentResource):
             project=args.project,
             opts=child,
         )
-        user_name = pulumi.Output.from_input(args.service_account_email).apply(iam_user_name)
-        user = gcp.sql.User(
-            f"{name}-iam-user",
-            name=user_name,
-            instance=instance.name,
-            project=args.project,
-            type="CLOUD_IAM_SERVICE_ACCOUNT",
-            database_roles=list(args.iam_user_database_roles) or None,
-            opts=child,
-        )
+        owned_separately = args.owner_service_account_email is not None
+
+        def iam_user(resource_name: str, email: pulumi.Input[str], owner: bool) -> gcp.sql.User:
+            return gcp.sql.User(
+                resource_name,
+                name=pulumi.Output.from_input(email).apply(iam_user_name),
+                instance=instance.name,
+                project=args.project,
+                type="CLOUD_IAM_SERVICE_ACCOUNT",
+                database_roles=(list(args.iam_user_database_roles) or None) if owner else None,
+                opts=child,
+            )
+
+        user = iam_user(f"{name}-iam-user", args.service_account_email, not owned_separately)
+        logins: list[tuple[str, pulumi.Input[str]]] = [
+            (f"{name}-instance-user", args.service_account_email)
+        ]
+        self.owner_iam_user_name = None
+        if args.owner_service_account_email is not None:
+            owner = iam_user(f"{name}-owner-iam-user", args.owner_service_account_email, True)
+            self.owner_iam_user_name = owner.name
+            logins.append((f"{name}-owner-instance-user", args.owner_service_account_email))
         if args.grant_login:
             project_id = (
                 pulumi.Output.from_input(args.project)
@@ -337,26 +362,27 @@ class Database(pulumi.ComponentResource):
                     opts=pulumi.InvokeOutputOptions(parent=self)
                 ).project_id
             )
-            gcp.projects.IAMMember(
-                f"{name}-instance-user",
-                project=project_id,
-                role="roles/cloudsql.instanceUser",
-                member=pulumi.Output.concat(
-                    "serviceAccount:", pulumi.Output.from_input(args.service_account_email)
-                ),
-                condition=gcp.projects.IAMMemberConditionArgs(
-                    title=f"only {instance_name}",
-                    description="IAM database sign-in to this instance only",
-                    expression=pulumi.Output.concat(
-                        'resource.name == "projects/',
-                        project_id,
-                        "/instances/",
-                        instance_name,
-                        '" && resource.type == "sqladmin.googleapis.com/Instance"',
+            for login_name, email in logins:
+                gcp.projects.IAMMember(
+                    login_name,
+                    project=project_id,
+                    role="roles/cloudsql.instanceUser",
+                    member=pulumi.Output.concat(
+                        "serviceAccount:", pulumi.Output.from_input(email)
                     ),
-                ),
-                opts=child,
-            )
+                    condition=gcp.projects.IAMMemberConditionArgs(
+                        title=f"only {instance_name}",
+                        description="IAM database sign-in to this instance only",
+                        expression=pulumi.Output.concat(
+                            'resource.name == "projects/',
+                            project_id,
+                            "/instances/",
+                            instance_name,
+                            '" && resource.type == "sqladmin.googleapis.com/Instance"',
+                        ),
+                    ),
+                    opts=child,
+                )
         self.replica_connection_name = None
         if args.replica_region is not None:
             replica = gcp.sql.DatabaseInstance(
@@ -386,6 +412,7 @@ class Database(pulumi.ComponentResource):
                 "instance_name": self.instance_name,
                 "database_name": self.database_name,
                 "iam_user_name": self.iam_user_name,
+                "owner_iam_user_name": self.owner_iam_user_name,
                 "replica_connection_name": self.replica_connection_name,
             }
         )

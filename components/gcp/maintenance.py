@@ -2,12 +2,14 @@
 
 `MaintenanceJob(name, MaintenanceJobArgs(service=<CloudRunServiceArgs>, job_name=...))` creates
 - a Cloud Run **job** running `python -m service maintain` from the service's image (by
-  digest), as the service's own service account (the database user that owns the tables
-  `migrate` created: dropping and attaching partitions needs the owner), with the service's
-  Direct VPC egress (the path the database admits) and only the job's share of its environment
-  and secrets (components/job_variables.py: database, logging, retention; no bucket, no issuer).
-  The account itself is the service's, so it keeps the service's grants (its bucket, signing for
-  itself); it is granted no Secret Manager secret (IAM database sign-in needs none);
+  digest), as the jobs' account (`CloudRunServiceArgs.jobs_service_account_email`, default the
+  service's; the stack gives it the schema owner's, the database user that owns the tables
+  `migrate` created: dropping and attaching partitions needs the owner, and that account has
+  no bucket and no signing grant), with the service's Direct VPC egress (the path the database
+  admits) and only the job's share of its environment and secrets
+  (components/job_variables.py: database, logging, retention; no bucket, no issuer) with the
+  jobs' own variables over them; it is granted no Secret Manager secret (IAM database sign-in
+  needs none);
 - a service account of its own for the trigger, whose only grant is `roles/run.invoker` on that
   one job (it may run it, nothing else: no project role, no other job, no service);
 - a Cloud Scheduler job that calls the Cloud Run Admin API's `jobs.run` for that job with an

@@ -3,8 +3,9 @@
     internet -> Cloud DNS (domain) -> global HTTPS LB + Cloud Armor (TLS policy, managed cert)
                                              |  serverless NEG
                                              v
-        Cloud Run service (ingress: internal LB only) ---- Cloud Run job (migrate, per image)
-          |  service account (IAM)   | Direct VPC egress (private ranges)
+        Cloud Run service (ingress: internal LB only) ---- Cloud Run jobs (migrate per image,
+          |  service account (IAM)   |                        maintain daily; schema owner SA)
+          |                          | Direct VPC egress (private ranges)
           |                          v
           |            Cloud SQL PostgreSQL 16 (private IP only, IAM sign-in, TLS)
           |                          | backups + PITR logs in gcpBackupLocation
@@ -117,12 +118,28 @@ def build_gcp_stack(settings: StackSettings) -> dict[str, Any]:
         ),
         after_apis,
     )
+    # The migrate and maintain jobs' own account: it owns the schema (DDL, partitions) and has
+    # none of the service's grants; the service's database user gets row privileges only.
+    schema_owner = ServiceIdentity(
+        "schema-owner",
+        ServiceIdentityArgs(
+            project=project,
+            account_id=f"awaterra-schema-{settings.environment}",
+            display_name=f"awaterra schema owner ({settings.environment})",
+            description="Runs migrate and maintain: owns the database schema, nothing else",
+            # Sign-in is granted by the database, on its instance only (Database).
+            cloudsql=False,
+            token_creator_on_self=False,
+        ),
+        after_apis,
+    )
 
     database_args = DatabaseArgs(
         region=region,
         network_id=network.network_id,
         psa_connection=network.psa_connection,
         service_account_email=identity_sa.email,
+        owner_service_account_email=schema_owner.email,
         backup_location=dr.sql_backup_location,
         project=project,
         tier=gcp.db_tier,
@@ -226,10 +243,15 @@ def build_gcp_stack(settings: StackSettings) -> dict[str, Any]:
             workers=settings.service.workers,
             min_instances=settings.service.min_count,
             max_instances=settings.service.max_count,
+            jobs_service_account_email=schema_owner.email,
+            jobs_environment={
+                "DB_USER": schema_owner.email.apply(db_user),
+                "DB_APP_ROLE": identity_sa.email.apply(db_user),
+            },
             labels=labels,
-            # The SA's Cloud SQL grants and the IAM database user must exist before the first
-            # migration signs in.
-            depends_on=[identity_sa, database],
+            # The accounts' Cloud SQL grants and the IAM database users must exist before the
+            # first migration signs in.
+            depends_on=[identity_sa, schema_owner, database],
         ),
         after_apis,
     )

@@ -174,7 +174,8 @@ def test_the_jobs_never_get_the_session_key(stack: str, request: pytest.FixtureR
             s["name"] for s in container["secrets"]
         }
         assert names == {"ENVIRONMENT", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER",
-                         "DB_PASSWORD", "LOG_LEVEL"}, container["name"]  # fmt: skip
+                         "DB_PASSWORD", "DB_SSLMODE", "LOG_LEVEL", "DB_APP_ROLE",
+                         "DB_APP_ROLE_IAM"}, container["name"]  # fmt: skip
         referenced = {s["valueFrom"].split(":")[6] for s in container["secrets"]}
         assert referenced == {database["secretArn"].split(":")[6]}, container["name"]
         assert secret.outputs["arn"] not in json.dumps(container)

@@ -20,6 +20,8 @@ BUCKET_ARN = "arn:aws:s3:::awaterra-media"
 BUCKET_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/media"
 DATADOG_SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:datadog-api-key-XyZ"
 CERT = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/abc"
+DB_RESOURCE_ID = "db-ABCDEFGHIJKLMNOPQRSTUVWXY1"
+DB_USER_ARN = f"arn:aws:rds-db:us-east-1:{ACCOUNT}:dbuser:{DB_RESOURCE_ID}/awaterra_app"
 
 ARGS = ContainerServiceArgs(
     environment="prod",
@@ -37,6 +39,7 @@ ARGS = ContainerServiceArgs(
     db_port=5432,
     db_name="awaterra",
     db_master_secret_arn=SECRET_ARN,
+    db_resource_id=DB_RESOURCE_ID,
     db_secret_kms_key_arn=SECRET_KEY,
     auth_issuer="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_pool",
     auth_jwks_url="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_pool/.well-known/jwks.json",
@@ -320,6 +323,7 @@ def test_environment_is_exactly_the_contract(recording: Recording) -> None:
         "DB_HOST": "db.internal.example",
         "DB_PORT": "5432",
         "DB_NAME": "awaterra",
+        "DB_SSLMODE": "require",
         "LOG_LEVEL": "info",
     }
     environments = {
@@ -328,28 +332,65 @@ def test_environment_is_exactly_the_contract(recording: Recording) -> None:
     }
     assert environments["app"] == {
         **database,
+        "DB_USER": "awaterra_app",
+        "DB_IAM_AUTH": "aws",
         "STORAGE_URL": "s3://awaterra-media",
         "AUTH_JWKS_URL": ARGS.auth_jwks_url,
         "AUTH_ISSUER": ARGS.auth_issuer,
         "AUTH_AUDIENCE": "client-123",
     }
-    # The migration reads the database settings alone (least privilege: no bucket, no issuer).
-    assert environments["migrate"] == database
+    # The migration reads the database settings alone (least privilege: no bucket, no issuer)
+    # and the role it grants.
+    assert environments["migrate"] == {
+        **database, "DB_APP_ROLE": "awaterra_app", "DB_APP_ROLE_IAM": "aws"
+    }  # fmt: skip
 
 
-def test_database_credentials_are_injected_from_the_managed_secret(
+def _variables(container: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    return (
+        {e["name"]: e["value"] for e in container["environment"]},
+        {s["name"]: s["valueFrom"] for s in container["secrets"]},
+    )
+
+
+MASTER = {"DB_USER": f"{SECRET_ARN}:username::", "DB_PASSWORD": f"{SECRET_ARN}:password::"}
+
+
+def test_the_service_signs_in_with_iam_and_only_migrate_gets_the_master_secret(
     recording: Recording,
 ) -> None:
     task = _service_task(recording).inputs
     assert "password" not in json.dumps(
         [c["environment"] for c in _containers(recording).values()]
     ).lower()
-    for container in _containers(recording).values():
-        assert {s["name"]: s["valueFrom"] for s in container["secrets"]} == {
-            "DB_USER": f"{SECRET_ARN}:username::",
-            "DB_PASSWORD": f"{SECRET_ARN}:password::",
-        }
+    containers = _containers(recording)
+    app_env, app_secrets = _variables(containers["app"])
+    assert app_secrets == {}, "the running service never holds the master password"
+    assert {k: app_env[k] for k in ("DB_USER", "DB_IAM_AUTH", "DB_SSLMODE")} == {
+        "DB_USER": "awaterra_app", "DB_IAM_AUTH": "aws", "DB_SSLMODE": "require"
+    }  # fmt: skip
+    migrate_env, migrate_secrets = _variables(containers["migrate"])
+    assert migrate_secrets == MASTER
+    assert {k: migrate_env.get(k) for k in ("DB_APP_ROLE", "DB_APP_ROLE_IAM", "DB_IAM_AUTH")} == {
+        "DB_APP_ROLE": "awaterra_app", "DB_APP_ROLE_IAM": "aws", "DB_IAM_AUTH": None
+    }  # fmt: skip
     assert task["executionRoleArn"] != task["taskRoleArn"]
+
+
+def test_without_iam_sign_in_every_container_is_the_master_user() -> None:
+    recording = _run(replace(ARGS, db_iam_sign_in=False))
+    for name, container in _containers(recording).items():
+        environment, secrets = _variables(container)
+        assert secrets == MASTER, name
+        assert not {"DB_IAM_AUTH", "DB_APP_ROLE", "DB_APP_ROLE_IAM"} & set(environment), name
+    statements = _policy(recording, "api-task-permissions")
+    assert not [a for s in statements for a in _actions(s) if a.startswith("rds-db:")]
+
+
+@pytest.mark.parametrize("user", ["Awaterra", "app-user", "", "a" * 64, "x/y"])
+def test_the_service_user_must_be_a_plain_name(user: str) -> None:
+    with pytest.raises(ValueError, match="db_app_user must be"):
+        replace(ARGS, db_app_user=user)
 
 
 def test_logs_go_to_the_encrypted_log_group_with_retention(recording: Recording) -> None:
@@ -390,6 +431,8 @@ def test_task_role_reaches_only_its_bucket_and_key(recording: Recording) -> None
         ("s3:ListBucket", BUCKET_ARN),
         ("kms:Decrypt", BUCKET_KEY),
         ("kms:GenerateDataKey", BUCKET_KEY),
+        # Sign in to its database as its own user, on this instance only.
+        ("rds-db:connect", DB_USER_ARN),
     }
 
 
@@ -470,6 +513,14 @@ def test_policy_builders_refuse_what_would_widen_access() -> None:
                          secret_arns=[])  # fmt: skip
     assert [s["Sid"] for s in task_policy(bucket_arn=BUCKET_ARN, bucket_kms_key_arn=None)[
         "Statement"]] == ["ReadWriteObjects", "CheckBucket"]  # fmt: skip
+    for bad in (f"arn:aws:rds-db:us-east-1:{ACCOUNT}:dbuser:*/awaterra_app",
+                f"arn:aws:rds:us-east-1:{ACCOUNT}:db:awaterra", "awaterra_app"):  # fmt: skip
+        with pytest.raises(ValueError, match="is not one database user's ARN"):
+            task_policy(bucket_arn=BUCKET_ARN, bucket_kms_key_arn=None, db_user_arn=bad)
+    from components.aws.container_service import db_user_arn
+
+    with pytest.raises(ValueError, match="not an RDS instance resource id"):
+        db_user_arn("us-east-1", ACCOUNT, "awaterra-prod-db", "awaterra_app")
 
 
 def test_datadog_shipping_plugs_in_without_touching_the_contract() -> None:

@@ -81,15 +81,19 @@ def test_the_task_runs_maintain_from_the_service_image_with_the_jobs_environment
         "DB_HOST": "db.internal.example",
         "DB_PORT": "5432",
         "DB_NAME": "awaterra",
+        "DB_SSLMODE": "require",
         "LOG_LEVEL": "info",
+        "DB_APP_ROLE": "awaterra_app",
+        "DB_APP_ROLE_IAM": "aws",
     }
-    assert container["environment"] == [
-        e for e in app["environment"] if e["name"] in {x["name"] for x in container["environment"]}
-    ]
-    assert container["secrets"] == app["secrets"] == [
+    migrate = _containers(recording)["migrate"]
+    assert container["environment"] == migrate["environment"]
+    # As the schema's owner (the master user), as `migrate` does; the service is another user.
+    assert container["secrets"] == migrate["secrets"] == [
         {"name": "DB_PASSWORD", "valueFrom": f"{SECRET_ARN}:password::"},
         {"name": "DB_USER", "valueFrom": f"{SECRET_ARN}:username::"},
     ]
+    assert app["secrets"] == []
     assert container["essential"] is True
     assert container["readonlyRootFilesystem"] is True and container["user"] == "10001:10001"
     assert container["linuxParameters"]["capabilities"] == {"drop": ["ALL"]}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from components.settings import SettingsError
-from ops.offline import RecordedResource, Recording, default_invokes, run_program
+from ops.offline import ACCOUNT_ID, RecordedResource, Recording, default_invokes, run_program
 from tests.infra.policy_helpers import as_list, by_sid, statements
 
 DATADOG_API_KEY = "dd-api-key-value-never-in-plain-state"
@@ -240,20 +240,38 @@ def test_service_environment_points_at_this_stacks_resources(stack: Recording) -
     assert environment["DB_POOL_SIZE"] == ("5" if stack.stack == "dev" else "10")
     secret_arn = database.outputs["masterUserSecrets"][0]["secretArn"]
     session_key = stack.one("aws:secretsmanager/secret:Secret", "admin-session-key")
+    # The service signs in as its own user with IAM tokens: no database secret reaches it.
+    assert (environment["DB_USER"], environment["DB_IAM_AUTH"]) == ("awaterra_app", "aws")
     assert {s["name"]: s["valueFrom"] for s in app["secrets"]} == {
-        "DB_USER": f"{secret_arn}:username::",
-        "DB_PASSWORD": f"{secret_arn}:password::",
         # The admin panel's session key (tests/infra/test_admin_panel.py).
         "ADMIN_SESSION_KEY": session_key.outputs["arn"],
     }
+    migrate = container(stack, "migrate")
+    assert {s["name"]: s["valueFrom"] for s in migrate["secrets"]} == {
+        "DB_USER": f"{secret_arn}:username::",
+        "DB_PASSWORD": f"{secret_arn}:password::",
+    }
+    # The task role may sign in as that user of this instance, and as no other.
+    task_policy = json.loads(stack.one("aws:iam/rolePolicy:RolePolicy", "api-task-permissions")
+                             .inputs["policy"])  # fmt: skip
+    (sign_in,) = [s for s in task_policy["Statement"] if s["Sid"] == "SignInToDatabase"]
+    assert sign_in["Action"] == ["rds-db:connect"]
+    assert sign_in["Resource"] == [
+        f"arn:aws:rds-db:{stack.config['aws:region']}:{ACCOUNT_ID}:dbuser:"
+        f"{database.outputs['resourceId']}/awaterra_app"
+    ]
 
 
 def test_task_role_reaches_only_its_bucket_and_key(stack: Recording) -> None:
     policy = stack.one("aws:iam/rolePolicy:RolePolicy", "api-task")
     bucket_arn = stack.one("aws:s3/bucket:Bucket", "media").outputs["arn"]
     media_key = stack.one("aws:kms/key:Key", "media-key").outputs["arn"]
+    database = stack.one("aws:rds/instance:Instance").outputs["resourceId"]
+    db_user = (
+        f"arn:aws:rds-db:{stack.config['aws:region']}:{ACCOUNT_ID}:dbuser:{database}/awaterra_app"
+    )
     resources = {r for s in statements(policy) for r in as_list(s["Resource"])}
-    assert resources <= {bucket_arn, f"{bucket_arn}/*", media_key}
+    assert resources == {bucket_arn, f"{bucket_arn}/*", media_key, db_user}
 
 
 # --- encryption, retention, least privilege

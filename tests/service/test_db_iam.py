@@ -1,6 +1,10 @@
-"""The Cloud SQL connection: TLS required and IAM database authentication, rehearsed against a
-throwaway PostgreSQL cluster that only accepts TLS (a self-signed certificate made here) and
-whose service-account role's password is the access token a loopback metadata server hands out.
+"""IAM database sign-in, Cloud SQL's and RDS's, with TLS required, rehearsed against a
+throwaway PostgreSQL cluster that only accepts TLS (a self-signed certificate made here).
+
+Cloud SQL: the service-account role's password is the access token a loopback metadata server
+hands out. RDS: the token is made locally by botocore from the process's credentials; each one
+is checked against the SigV4 rules as RDS checks it (tests/support/sigv4.py), and the role's
+password is set to the token the provider made, so signing in proves both pools send it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from service.queries import build_queries
 from service.settings import Settings, SettingsError, load_settings
 from tests.support.google import MetadataServer, new_rsa_key, use_metadata_host
 from tests.support.postgres import PostgresCluster, destroy_cluster, start_cluster
+from tests.support.sigv4 import TokenRefused, check_rds_token
 
 ROLE = "awaterra-sa@awaterra-test.iam"  # Cloud SQL's IAM user: the email less .gserviceaccount.com
 EMAIL = "awaterra-sa@awaterra-test.iam.gserviceaccount.com"
@@ -228,7 +233,10 @@ def test_plain_tcp_is_refused_and_verify_full_checks_the_certificate(
 @pytest.mark.parametrize(
     ("env", "complaint"),
     [
-        ({"DB_IAM_AUTH": "aws"}, "DB_IAM_AUTH must be gcp"),
+        ({"DB_IAM_AUTH": "azure"}, "DB_IAM_AUTH must be gcp or aws"),
+        ({"DB_IAM_AUTH": "aws", "DB_SSLMODE": "require"}, "needs the database's region"),
+        ({"DB_IAM_AUTH": "aws", "DB_PASSWORD": "x", "DB_SSLMODE": "require"}, "remove DB_PASSWORD"),
+        ({"DB_IAM_AUTH": "aws", "AWS_REGION": "eu-west-1"}, "needs TLS"),
         ({"DB_IAM_AUTH": "gcp", "DB_PASSWORD": "x", "DB_SSLMODE": "require"}, "remove DB_PASSWORD"),
         ({"DB_IAM_AUTH": "gcp"}, "needs TLS"),
         ({"DB_IAM_AUTH": "gcp", "DB_SSLMODE": "disable"}, "needs TLS"),
@@ -251,3 +259,113 @@ def test_iam_auth_needs_postgres() -> None:
 def test_without_the_new_variables_nothing_changes() -> None:
     settings = load_settings({"DB_HOST": "h", "DB_NAME": "n", "DB_USER": "u"}, cwd=Path("/tmp"))
     assert settings.db_connect_args() == {}
+
+
+# --- RDS: IAM authentication tokens -------------------------------------------------------
+
+ACCESS_KEY, SECRET_KEY = "AKIAAWATERRATEST0001", "awaterra-test-secret-key-not-a-real-one"
+RDS_ROLE = "awaterra_app"
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Static credentials from the environment (as the task role's reach botocore on ECS), and
+    no shared files: nothing but these can sign."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    db_connect._shared_rds_token.cache_clear()
+    yield
+    db_connect._shared_rds_token.cache_clear()
+
+
+def rds_settings(tls: TlsCluster, **extra: str) -> Settings:
+    return load_settings(
+        {
+            "DB_HOST": "127.0.0.1",
+            "DB_PORT": str(tls.cluster.port),
+            "DB_NAME": "postgres",
+            "DB_USER": RDS_ROLE,
+            "DB_IAM_AUTH": "aws",
+            "DB_SSLMODE": "verify-full",
+            "DB_SSLROOTCERT": str(tls.root_cert),
+            "AWS_REGION": "eu-west-1",
+            **extra,
+        },
+        cwd=Path("/tmp"),
+    )
+
+
+def test_an_rds_token_is_a_valid_signed_connect_request(aws_credentials: None) -> None:
+    target = db_connect.RdsUser("db-1.abc.eu-west-1.rds.amazonaws.com", 5432, "awaterra_app",
+                                "eu-west-1")  # fmt: skip
+    provider = db_connect.RdsAuthToken(target)
+    token = asyncio.run(provider())
+    checked = check_rds_token(token, SECRET_KEY, now=datetime.datetime.now(datetime.UTC))
+    assert checked.host == "db-1.abc.eu-west-1.rds.amazonaws.com:5432"
+    assert (checked.user, checked.access_key, checked.region) == (
+        "awaterra_app", ACCESS_KEY, "eu-west-1"
+    )
+    assert checked.expires_seconds == 900
+    # Signed with another key, or altered, it is refused: the check can fail.
+    with pytest.raises(TokenRefused, match="signature"):
+        check_rds_token(token, "another-secret")
+    with pytest.raises(TokenRefused, match="signature"):
+        check_rds_token(token.replace("DBUser=awaterra_app", "DBUser=awaterra_admin"), SECRET_KEY)
+
+
+def test_an_rds_token_is_reused_then_remade_before_it_lapses(aws_credentials: None) -> None:
+    now = [1000.0]
+    target = db_connect.RdsUser("db.internal", 5432, "awaterra_app", "eu-west-1")
+    provider = db_connect.RdsAuthToken(target, clock=lambda: now[0])
+    first = asyncio.run(provider())
+    now[0] += db_connect.RDS_TOKEN_REUSE_SECONDS - 1
+    assert asyncio.run(provider()) == first
+    assert provider.refresh_count == 1
+    now[0] += 2  # past the reuse window, well inside the token's 15 minutes
+    asyncio.run(provider())
+    assert provider.refresh_count == 2
+    assert db_connect.RDS_TOKEN_REUSE_SECONDS < 900
+
+
+def test_both_pools_sign_in_with_the_rds_token_over_verified_tls(
+    tls_cluster: TlsCluster, aws_credentials: None
+) -> None:
+    tls_cluster.admin(f"DROP ROLE IF EXISTS {RDS_ROLE}")
+    tls_cluster.admin(f"CREATE ROLE {RDS_ROLE} LOGIN")
+    settings = rds_settings(tls_cluster)
+    provider = settings.db_connect_args()["password"]
+    assert isinstance(provider, db_connect.RdsAuthToken)
+    token = asyncio.run(provider())
+    checked = check_rds_token(token, SECRET_KEY)
+    assert checked.host == f"127.0.0.1:{tls_cluster.cluster.port}"
+    assert checked.user == RDS_ROLE
+    # The server takes exactly that token: only a client that sends it gets in.
+    tls_cluster.admin(f"ALTER ROLE {RDS_ROLE} PASSWORD '{token}'")
+    assert asyncio.run(who_via_engine(settings)) == (RDS_ROLE, True)
+    assert asyncio.run(who_via_map_store(settings)) == (RDS_ROLE, True)
+    assert provider.refresh_count == 1, "one token serves every new connection while it is fresh"
+    tls_cluster.admin(f"ALTER ROLE {RDS_ROLE} PASSWORD 'an-older-token'")
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        asyncio.run(who_via_map_store(settings))
+
+
+def test_the_rds_region_comes_from_the_environment_or_the_endpoint() -> None:
+    base = {"DB_NAME": "app", "DB_USER": "awaterra_app", "DB_IAM_AUTH": "aws",
+            "DB_SSLMODE": "require"}  # fmt: skip
+    endpoint = "awaterra-prod-db.abcdefgh.eu-central-1.rds.amazonaws.com"
+    assert load_settings({**base, "DB_HOST": endpoint}, cwd=Path("/tmp")).db_iam_region == (
+        "eu-central-1"
+    )
+    told = load_settings({**base, "DB_HOST": endpoint, "AWS_REGION": "us-east-2"},
+                         cwd=Path("/tmp"))  # fmt: skip
+    assert told.db_iam_region == "us-east-2"
+    gov = "db.abc.us-gov-west-1.rds.amazonaws.com"
+    assert load_settings({**base, "DB_HOST": gov}, cwd=Path("/tmp")).db_iam_region == (
+        "us-gov-west-1"
+    )
+    with pytest.raises(SettingsError, match="needs the database's region"):
+        load_settings({**base, "DB_HOST": "10.0.3.7"}, cwd=Path("/tmp"))

@@ -279,6 +279,12 @@ def test_opt_outs() -> None:
         ({"environment": {"bad-name": "x"}}, "not environment variable names"),
         ({"invoker": "public"}, "invoker must be"),
         ({"vpc_egress": "PRIVATE"}, "vpc_egress must be"),
+        ({"jobs_environment": {"STORAGE_URL": "gs://b"}}, "the jobs do not read"),
+        ({"jobs_environment": {"DB_PASSWORD": "hunter2"}}, "must come from Secret Manager"),
+        (
+            {"jobs_environment": {"DB_USER": "o"}, "migrate": False, "maintain": False},
+            "there is no job",
+        ),
     ],
 )
 def test_bad_arguments_are_refused(overrides: dict[str, Any], message: str) -> None:
@@ -320,3 +326,37 @@ def test_the_jobs_get_only_the_database_logging_and_retention_settings() -> None
                              "EVENT_RETENTION_DAYS", "DB_PASSWORD"}, job.name  # fmt: skip
         assert envs["DB_PASSWORD"]["valueSource"]["secretKeyRef"]["secret"] == DB_SECRET
         assert session_key not in str(container)
+
+
+def test_the_jobs_may_run_as_an_account_of_their_own_with_their_own_user() -> None:
+    """The schema owner's account and database user for migrate and maintain; the service keeps
+    its own, and the jobs' variables never reach the service."""
+    owner = f"schema-prod@{PROJECT}.iam.gserviceaccount.com"
+    recorded = _run(
+        _args(
+            environment={**ENV, "DB_USER": "api-prod@awaterra-prod.iam"},
+            jobs_service_account_email=owner,
+            jobs_environment={
+                "DB_USER": "schema-prod@awaterra-prod.iam",
+                "DB_APP_ROLE": "api-prod@awaterra-prod.iam",
+            },
+        )
+    )
+    service = recorded.one(SERVICE).inputs["template"]
+    assert service["serviceAccount"] == SA
+    (app,) = service["containers"]
+    service_envs = {e["name"]: e.get("value") for e in app["envs"]}
+    assert service_envs["DB_USER"] == "api-prod@awaterra-prod.iam"
+    assert "DB_APP_ROLE" not in service_envs
+    for job in (recorded.one(JOB, "migrate"), recorded.one(JOB, "maintenance")):
+        template = job.inputs["template"]["template"]
+        assert template["serviceAccount"] == owner, job.name
+        (container,) = template["containers"]
+        envs = {e["name"]: e.get("value") for e in container["envs"]}
+        assert envs["DB_USER"] == "schema-prod@awaterra-prod.iam"
+        assert envs["DB_APP_ROLE"] == "api-prod@awaterra-prod.iam"
+        assert envs["DB_HOST"] == ENV["DB_HOST"]
+    # Without an account of their own, the jobs run as the service's.
+    default = _run(_args())
+    for job in (default.one(JOB, "migrate"), default.one(JOB, "maintenance")):
+        assert job.inputs["template"]["template"]["serviceAccount"] == SA

@@ -42,6 +42,8 @@ def build(**overrides: Any) -> Recording:
         pulumi.export("instance", database.instance_name)
         pulumi.export("user", database.iam_user_name)
         pulumi.export("database", database.database_name)
+        if database.owner_iam_user_name is not None:
+            pulumi.export("owner", database.owner_iam_user_name)
 
     return run_program("prod", program=program, use_stack_file=False)
 
@@ -188,6 +190,26 @@ def test_login_is_granted_on_this_instance_only(secure: Recording) -> None:
     assert [token for token, _ in secure.invokes] == ["gcp:organizations/getProject:getProject"]
 
 
+def test_a_schema_owner_of_its_own_leaves_the_service_no_database_role() -> None:
+    owner = "awaterra-schema@awaterra-prod.iam.gserviceaccount.com"
+    recording = build(owner_service_account_email=owner)
+    users = {u.name: u.inputs for u in recording.of_type("gcp:sql/user:User")}
+    assert users["db-owner-iam-user"]["name"] == "awaterra-schema@awaterra-prod.iam"
+    assert users["db-owner-iam-user"]["databaseRoles"] == ["cloudsqlsuperuser"]
+    assert users["db-owner-iam-user"]["type"] == "CLOUD_IAM_SERVICE_ACCOUNT"
+    assert users["db-iam-user"]["name"] == "awaterra-api@awaterra-prod.iam"
+    assert not users["db-iam-user"].get("databaseRoles")
+    logins = recording.of_type("gcp:projects/iAMMember:IAMMember")
+    assert sorted(g.inputs["member"] for g in logins) == [
+        f"serviceAccount:{SA}",
+        f"serviceAccount:{owner}",
+    ]
+    for login in logins:
+        assert login.inputs["role"] == "roles/cloudsql.instanceUser"
+        assert "/instances/awaterra-prod-db" in login.inputs["condition"]["expression"]
+    assert recording.outputs["owner"] == "awaterra-schema@awaterra-prod.iam"
+
+
 def test_outputs_for_the_service(secure: Recording) -> None:
     assert secure.outputs["connection"] == "awaterra-offline:us-central1:awaterra-prod-db"
     assert secure.outputs["instance"] == "awaterra-prod-db"
@@ -294,6 +316,8 @@ def test_iam_user_name_strips_the_suffix_only() -> None:
         ({"maintenance_day": 0}, "maintenance_day"),
         ({"replica_region": "us-central1"}, "replica_region must be another region"),
         ({"service_account_email": "me@example.com"}, "must be a project service account"),
+        ({"owner_service_account_email": "me@example.com"}, "must be a project service account"),
+        ({"owner_service_account_email": SA}, "must be another account"),
     ],
 )
 def test_bad_arguments_are_refused(overrides: dict[str, Any], message: str) -> None:

@@ -55,9 +55,17 @@ def envs(resource: RecordedResource) -> dict[str, Any]:
     return {env["name"]: env.get("value", env.get("valueSource")) for env in container["envs"]}
 
 
-def sa_email(recording: Recording) -> str:
-    account = recording.one(SA, "api-identity")
+def sa_email(recording: Recording, name: str = "api-identity") -> str:
+    account = recording.one(SA, name)
     return f"{account.inputs['accountId']}@{account.inputs['project']}.iam.gserviceaccount.com"
+
+
+def owner_email(recording: Recording) -> str:
+    return sa_email(recording, "schema-owner")
+
+
+def db_user_of(email: str) -> str:
+    return email.removesuffix(".gserviceaccount.com")
 
 
 def media(recording: Recording) -> RecordedResource:
@@ -113,12 +121,19 @@ def test_service_and_migration_job_get_the_wired_environment(stack: Recording) -
     }
     service = envs(stack.one(RUN))
     assert {k: service.get(k) for k in expected} == expected
-    # The jobs read the database settings alone (least privilege: no bucket, no issuer).
+    # The jobs read the database settings alone (least privilege: no bucket, no issuer), and
+    # sign in as the schema's owner, granting the service's own user its rows.
     serving_only = {"STORAGE_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL"}
     database = {k: v for k, v in expected.items() if k not in serving_only}
+    jobs = {
+        **database,
+        "DB_POOL_SIZE": service["DB_POOL_SIZE"],
+        "DB_USER": db_user_of(owner_email(stack)),
+        "DB_APP_ROLE": db_user_of(email),
+    }
     for job in (stack.one(JOB, "migrate"), stack.one(JOB, "maintenance")):
-        env = envs(job)
-        assert env == {**database, "DB_POOL_SIZE": service["DB_POOL_SIZE"]}, job.name
+        assert envs(job) == jobs, job.name
+        assert job.inputs["template"]["template"]["serviceAccount"] == owner_email(stack)
     for resource in (stack.one(RUN), stack.one(JOB, "migrate"), stack.one(JOB, "maintenance")):
         env = envs(resource)
         assert "DB_PASSWORD" not in env and "DATABASE_URL" not in env
@@ -130,8 +145,11 @@ def test_no_secret_manager_secret_and_no_database_password(stack: Recording) -> 
     instance = stack.one(SQL)
     assert "rootPassword" not in instance.inputs
     users = stack.of_type("gcp:sql/user:User")
-    assert [u.inputs["type"] for u in users] == ["CLOUD_IAM_SERVICE_ACCOUNT"]
-    assert users[0].inputs["name"] == envs(stack.one(RUN))["DB_USER"]
+    assert [u.inputs["type"] for u in users] == ["CLOUD_IAM_SERVICE_ACCOUNT"] * 2
+    assert {u.inputs["name"] for u in users} == {
+        envs(stack.one(RUN))["DB_USER"],
+        envs(stack.one(JOB, "migrate"))["DB_USER"],
+    }
     flags = {f["name"]: f["value"] for f in sql_settings(stack)["databaseFlags"]}
     assert flags["cloudsql.iam_authentication"] == "on"
 
@@ -147,6 +165,60 @@ def test_bucket_iam_is_the_service_account_alone(stack: Recording) -> None:
         assert "allAuthenticatedUsers" not in other.inputs["member"]
     assert bucket.inputs["publicAccessPrevention"] == "enforced"
     assert bucket.inputs["uniformBucketLevelAccess"] is True
+
+
+def test_the_jobs_account_owns_the_schema_and_nothing_the_service_has(stack: Recording) -> None:
+    service, owner = sa_email(stack), owner_email(stack)
+    assert service != owner
+    users = {u.inputs["name"]: u for u in stack.of_type("gcp:sql/user:User")}
+    # Only the owner may change the schema; the service's user holds no database role at all
+    # (`migrate` grants it row privileges: service/grants.py).
+    assert users[db_user_of(owner)].inputs["databaseRoles"] == ["cloudsqlsuperuser"]
+    assert not users[db_user_of(service)].inputs.get("databaseRoles")
+
+    def grants_of(email: str) -> set[str]:
+        member = f"serviceAccount:{email}"
+        found = set()
+        for resource in stack:
+            if resource.inputs.get("member") == member:
+                found.add(f"{resource.type} {resource.inputs['role']}")
+        return found
+
+    owner_grants = grants_of(owner)
+    # Telemetry and IAM database sign-in; no bucket, no secret, no signing, no invoker.
+    assert not [g for g in owner_grants if "storage" in g or "secretmanager" in g]
+    assert not [g for g in owner_grants if "serviceAccountTokenCreator" in g]
+    assert not [g for g in owner_grants if "run.invoker" in g]
+    assert "gcp:projects/iAMMember:IAMMember roles/logging.logWriter" in owner_grants
+    # Cloud SQL sign-in only through the instance-conditioned grant below, no project-wide role.
+    owner_sql = [
+        r
+        for r in stack.of_type("gcp:projects/iAMMember:IAMMember")
+        if r.inputs["member"] == f"serviceAccount:{owner}" and "cloudsql" in r.inputs["role"]
+    ]
+    assert [(r.inputs["role"], bool(r.inputs.get("condition"))) for r in owner_sql] == [
+        ("roles/cloudsql.instanceUser", True)
+    ]
+    # The service keeps its own: the bucket and signing for itself.
+    service_grants = grants_of(service)
+    assert "gcp:storage/bucketIAMMember:BucketIAMMember roles/storage.objectAdmin" in service_grants
+    assert (
+        "gcp:serviceaccount/iAMMember:IAMMember roles/iam.serviceAccountTokenCreator"
+        in service_grants
+    )
+    # Both may sign in to this instance only.
+    logins = [
+        r
+        for r in stack.of_type("gcp:projects/iAMMember:IAMMember")
+        if r.inputs["role"] == "roles/cloudsql.instanceUser" and r.inputs.get("condition")
+    ]
+    assert {r.inputs["member"] for r in logins} == {
+        f"serviceAccount:{service}",
+        f"serviceAccount:{owner}",
+    }
+    instance = stack.one(SQL).inputs["name"]
+    for login in logins:
+        assert f"/instances/{instance}" in login.inputs["condition"]["expression"]
 
 
 def test_backups_and_objects_live_in_a_second_region(stack: Recording) -> None:
