@@ -96,12 +96,9 @@ def role_to_grant(connection: Connection, role: str, iam: str | None = None) -> 
     return role
 
 
-def grant_app_role(connection: Connection, role: str) -> bool:
-    """Grant `role` the service's privileges; False when `role` is the current user (the owner).
+def grant_app_role(connection: Connection, role: str) -> None:
+    """Grant `role` (as `role_to_grant` returned it) the service's privileges.
 
     Runs in the caller's transaction, so the grants land with the migration or not at all."""
-    if role_to_grant(connection, role) is None:
-        return False
     for statement in grant_statements(role):
         connection.exec_driver_sql(statement)
-    return True
